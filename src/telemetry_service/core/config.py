@@ -1,0 +1,355 @@
+"""Configuration: one YAML file plus environment overrides, validated per section.
+
+Every key can be set by an environment variable named ``TELEMETRY_SERVICE_`` followed by the
+key path in upper case with dots replaced by underscores: ``telemetry.optIn`` is
+``TELEMETRY_SERVICE_TELEMETRY_OPTIN``, ``server.port`` is ``TELEMETRY_SERVICE_SERVER_PORT``.
+Values are strings coerced to the key's type (``false``, ``5602``, ``30s``); lists and objects
+are given as JSON (``'["a","b"]'``). An environment variable with the prefix that matches no
+key is an error, like an unknown key in the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ENV_PREFIX",
+    "ApiKeyConfig",
+    "AuthConfig",
+    "ConfigService",
+    "ConfigView",
+    "CoreConfig",
+    "Duration",
+    "env_name",
+    "leaf_paths",
+    "load_raw_config",
+    "parse_duration",
+    "validate_section",
+]
+
+DEFAULT_CONFIG_PATH = Path("config/telemetry_service.yml")
+ENV_PREFIX = "TELEMETRY_SERVICE_"
+#: Environment variables with the prefix that are not config keys.
+RESERVED_ENV = frozenset({"TELEMETRY_SERVICE_CONFIG", "TELEMETRY_SERVICE_DEBUG"})
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number (seconds) or a string such as ``"500ms"``, ``"5s"``, ``"2h"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 5s, 500ms or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError("expected a duration such as 5s, 500ms or 2h")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A duration in seconds; config files may write ``"5s"``, ``"500ms"`` or a number of seconds."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ApiKeyConfig(_Section):
+    """One API key: only its SHA-256 hash is kept (``sha256:<hex>``)."""
+
+    name: str = Field(min_length=1)
+    role: Literal["admin", "viewer"]
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class AuthConfig(_Section):
+    api_keys: tuple[ApiKeyConfig, ...] = Field(default=(), alias="apiKeys")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5601, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="maxBodyBytes")
+    name: str = "telemetry-service"
+    auth: AuthConfig = AuthConfig()
+
+
+class PathConfig(_Section):
+    data: Path = Path("./data")
+
+
+class StoreConfig(_Section):
+    url: str | None = None
+    """``sqlite:///path/file.db`` or ``postgresql://…``; default: a SQLite file under path.data."""
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class PluginsConfig(_Section):
+    stop_timeout: Duration = Field(default=30.0, alias="stopTimeout")
+
+
+class CoreConfig(_Section):
+    """The platform's own sections; every other top-level key belongs to a plugin."""
+
+    server: ServerConfig = ServerConfig()
+    path: PathConfig = PathConfig()
+    store: StoreConfig = StoreConfig()
+    logging: LoggingConfig = LoggingConfig()
+    plugins: PluginsConfig = PluginsConfig()
+
+
+def load_raw_config(source: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Read the raw config: a mapping as given, a YAML file, or the default file if it exists."""
+    if source is None:
+        if not DEFAULT_CONFIG_PATH.is_file():
+            return {}
+        source = DEFAULT_CONFIG_PATH
+    if isinstance(source, Mapping):
+        return copy.deepcopy(dict(source))
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError("", f"config file {path} is not valid YAML{line}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "", f"config file {path} must hold a mapping of keys, not a list or value"
+        )
+    return _expand_dotted(data)
+
+
+def _expand_dotted(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Kibana-style files may write ``telemetry.optIn: false``; expand dotted keys to nesting."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ConfigError(str(key), "keys must be strings")
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(key, "conflicts with a value given for a parent key")
+            node = child
+        value = _expand_dotted(value) if isinstance(value, Mapping) else value
+        if isinstance(node.get(last), dict) and isinstance(value, dict):
+            node[last] = _deep_merge(node[last], value)
+        else:
+            node[last] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def leaf_paths(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    """Every settable key path of a config model (aliases, dotted)."""
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from leaf_paths(annotation, key + ".")
+        else:
+            yield key
+
+
+def env_name(path: str) -> str:
+    """The environment variable that overrides a key path."""
+    return ENV_PREFIX + path.replace(".", "_").upper()
+
+
+def apply_env_overrides(
+    raw: dict[str, Any], env: Mapping[str, str], known_paths: Iterator[str] | list[str]
+) -> dict[str, Any]:
+    """Return ``raw`` with every ``TELEMETRY_SERVICE_*`` variable applied at its key path."""
+    by_env = {env_name(path): path for path in known_paths}
+    patch: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        path = by_env.get(name.upper())
+        if path is None:
+            raise ConfigError(name, "environment variable matches no config key")
+        node = patch
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = _parse_env_value(value)
+    return _deep_merge(raw, patch)
+
+
+def _parse_env_value(value: str) -> Any:
+    stripped = value.strip()
+    if stripped[:1] in ("[", "{"):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return value
+    if stripped in ("null", "~"):
+        return None
+    return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_section(model: type[M], data: Any, prefix: str) -> M:
+    """Validate one section; the first problem becomes a one-line :class:`ConfigError`."""
+    if data is None:
+        data = {}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ".".join(str(part) for part in error["loc"])
+        key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        if error["type"] == "extra_forbidden":
+            raise ConfigError(key, "unknown key") from None
+        shown = json.dumps(error.get("input"), default=str)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise ConfigError(key, f"got {shown}: {error['msg']}") from None
+
+
+class ConfigService:
+    """The validated config of the core and of each plugin section; updatable at run time.
+
+    Plugins' sections are registered first (``register``), then ``validate`` checks the whole
+    file and environment at once, so that an unknown key anywhere is reported before start-up.
+    """
+
+    def __init__(self, raw: dict[str, Any], env: Mapping[str, str]) -> None:
+        self._raw = _expand_dotted(raw)
+        self._env = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        self._schemas: dict[str, type[BaseModel] | None] = {}
+        self._values: dict[str, BaseModel] = {}
+        self._merged: dict[str, Any] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self.core: CoreConfig = CoreConfig()
+        self._owns_enabled: frozenset[str] = frozenset()
+
+    def register(self, path: str, schema: type[BaseModel] | None) -> None:
+        """Declare a plugin's section; its ``enabled`` key is always allowed."""
+        self._schemas[path] = schema
+
+    def _known_paths(self) -> list[str]:
+        paths = list(leaf_paths(CoreConfig))
+        for section, schema in self._schemas.items():
+            paths.append(f"{section}.enabled")
+            if schema is not None:
+                paths.extend(leaf_paths(schema, section + "."))
+        return sorted(set(paths))
+
+    def merged(self) -> dict[str, Any]:
+        """The file with the environment applied, checked for unknown top-level keys."""
+        merged = apply_env_overrides(self._raw, self._env, self._known_paths())
+        core_keys = set(CoreConfig.model_fields)
+        for key, value in merged.items():
+            if key in core_keys:
+                continue
+            if key not in self._schemas:
+                known = ", ".join(sorted([*core_keys, *self._schemas]))
+                raise ConfigError(key, f"unknown key; the known top-level keys are {known}")
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(key, f"got {value!r}: expected a mapping of keys")
+        return merged
+
+    def section_enabled(self, path: str) -> bool:
+        """``<path>.enabled`` (default true); only meaningful after :meth:`validate`."""
+        value = (self._merged.get(path) or {}).get("enabled", True)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}.enabled", f"got {value!r}: expected true or false")
+        return value
+
+    def validate(self, *, owns_enabled: frozenset[str] = frozenset()) -> None:
+        """Validate everything; ``owns_enabled`` lists sections whose schema defines ``enabled``.
+
+        Sections switched off with ``<path>.enabled: false`` are not validated further.
+        """
+        merged = self.merged()
+        core_keys = set(CoreConfig.model_fields)
+        core = validate_section(CoreConfig, {k: v for k, v in merged.items() if k in core_keys}, "")
+        self._merged = merged
+        values: dict[str, BaseModel] = {}
+        for section, schema in self._schemas.items():
+            data = dict(merged.get(section) or {})
+            if section not in owns_enabled:
+                if not self.section_enabled(section):
+                    continue
+                data.pop("enabled", None)
+            if schema is None:
+                if data:
+                    raise ConfigError(f"{section}.{next(iter(data))}", "unknown key")
+                continue
+            values[section] = validate_section(schema, data, section)
+        self.core = core
+        self._values = values
+        self._owns_enabled = owns_enabled
+
+    def get(self, path: str) -> BaseModel:
+        """The current validated value of a section."""
+        return self._values[path]
+
+    def update(self, patch: Mapping[str, Any]) -> None:
+        """Merge ``patch`` into the config and re-validate; on error nothing changes."""
+        previous, previous_values, previous_core = self._raw, self._values, self.core
+        self._raw = _deep_merge(self._raw, _expand_dotted(patch))
+        try:
+            self.validate(owns_enabled=self._owns_enabled)
+        except ConfigError:
+            self._raw, self._values, self.core = previous, previous_values, previous_core
+            raise
+        for listener in list(self._listeners):
+            listener()
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each successful :meth:`update`."""
+        self._listeners.append(listener)
+
+
+class ConfigView(Generic[M]):
+    """A plugin's handle on its own section: ``get()`` always returns the current value."""
+
+    def __init__(self, service: ConfigService, path: str) -> None:
+        self._service = service
+        self.path = path
+
+    def get(self) -> M:
+        return self._service.get(self.path)  # type: ignore[return-value]

@@ -1,0 +1,421 @@
+"""The saved-object store: small JSON documents keyed by (type, namespace, id).
+
+Two backends share every operation: SQLite (a WAL file under ``path.data``, safe for several
+processes on one file) and PostgreSQL (``store.url: postgresql://…``, for several machines).
+Each operation is one short transaction run in a worker thread, so the event loop never waits
+on the database; writes take the row (PostgreSQL) or the database (SQLite) write lock, which
+makes read-modify-write operations such as :meth:`SavedObjectStore.increment_counter` atomic
+across processes.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+import anyio
+import anyio.to_thread
+import orjson
+
+__all__ = [
+    "FindResult",
+    "SavedObject",
+    "SavedObjectConflictError",
+    "SavedObjectNotFoundError",
+    "SavedObjectStore",
+    "StoreError",
+    "StoreUnavailableError",
+    "open_store",
+    "utc_now",
+]
+
+T = TypeVar("T")
+Clock = Callable[[], dt.datetime]
+ALL_NAMESPACES = "*"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class StoreError(Exception):
+    """Base class of saved-object store errors."""
+
+
+class SavedObjectNotFoundError(StoreError):
+    def __init__(self, type_: str, id_: str) -> None:
+        self.type, self.id = type_, id_
+        super().__init__(f"Saved object [{type_}/{id_}] not found")
+
+
+class SavedObjectConflictError(StoreError):
+    def __init__(self, type_: str, id_: str) -> None:
+        self.type, self.id = type_, id_
+        super().__init__(f"Saved object [{type_}/{id_}] conflict")
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or refused the operation."""
+
+
+@dataclass(frozen=True)
+class SavedObject:
+    type: str
+    id: str
+    attributes: dict[str, Any]
+    namespace: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FindResult:
+    total: int
+    page: int
+    per_page: int
+    saved_objects: list[SavedObject] = field(default_factory=list)
+
+
+class _Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+_COLUMNS = "type, namespace, id, attributes, version, created_at, updated_at"
+
+
+def _ts(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_ts(value: str) -> dt.datetime:
+    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+
+
+def _row(row: Sequence[Any]) -> SavedObject:
+    type_, namespace, id_, attributes, version, created, updated = row
+    return SavedObject(
+        type=type_,
+        id=id_,
+        attributes=orjson.loads(attributes),
+        namespace=namespace or None,
+        version=int(version),
+        created_at=_parse_ts(created),
+        updated_at=_parse_ts(updated),
+    )
+
+
+def _ns(namespace: str | None) -> str:
+    if namespace == ALL_NAMESPACES:
+        raise ValueError("'*' is only valid in find()")
+    return namespace or ""
+
+
+class SavedObjectStore(abc.ABC):
+    """Operations shared by the backends, written once over a DB-API cursor."""
+
+    backend: str
+    #: The SQL for ``SELECT … FOR UPDATE`` on backends that lock rows.
+    _for_update = ""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or utc_now
+        self._limiter = anyio.CapacityLimiter(8)
+
+    # -- backend hooks ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def _open(self) -> None:
+        """Connect and apply migrations (runs in a worker thread)."""
+
+    @abc.abstractmethod
+    def _close(self) -> None: ...
+
+    @abc.abstractmethod
+    def _transaction(self, write: bool, fn: Callable[[_Cursor], T]) -> T:
+        """Run ``fn`` in one transaction; map driver errors to store errors."""
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    async def _run(self, write: bool, fn: Callable[[_Cursor], T]) -> T:
+        return await anyio.to_thread.run_sync(self._transaction, write, fn, limiter=self._limiter)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        await anyio.to_thread.run_sync(self._open)
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self._close)
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            await self._run(False, lambda cur: cur.execute(self._sql("SELECT 1")).fetchone())
+        except StoreError:
+            return False
+        return True
+
+    # -- row helpers (inside a transaction) ------------------------------------------------
+    def _select(
+        self, cur: _Cursor, type_: str, ns: str, id_: str, lock: bool
+    ) -> SavedObject | None:
+        sql = f"SELECT {_COLUMNS} FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
+        cur.execute(self._sql(sql + (self._for_update if lock else "")), (type_, ns, id_))
+        row = cur.fetchone()
+        return _row(row) if row is not None else None
+
+    def _insert(
+        self, cur: _Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any]
+    ) -> bool:
+        now = _ts(self._clock())
+        cur.execute(
+            self._sql(
+                f"INSERT INTO saved_objects ({_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?) "
+                "ON CONFLICT (type, namespace, id) DO NOTHING"
+            ),
+            (type_, ns, id_, orjson.dumps(dict(attrs)).decode(), now, now),
+        )
+        return bool(getattr(cur, "rowcount", 1))
+
+    def _write(self, cur: _Cursor, obj: SavedObject, attrs: Mapping[str, Any]) -> SavedObject:
+        now = self._clock()
+        cur.execute(
+            self._sql(
+                "UPDATE saved_objects SET attributes = ?, version = version + 1, updated_at = ? "
+                "WHERE type = ? AND namespace = ? AND id = ?"
+            ),
+            (orjson.dumps(dict(attrs)).decode(), _ts(now), obj.type, obj.namespace or "", obj.id),
+        )
+        return SavedObject(
+            obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
+        )
+
+    # -- operations ------------------------------------------------------------------------
+    async def get(self, type_: str, id_: str, *, namespace: str | None = None) -> SavedObject:
+        """The object, or :class:`SavedObjectNotFoundError`."""
+        ns = _ns(namespace)
+
+        def op(cur: _Cursor) -> SavedObject:
+            obj = self._select(cur, type_, ns, id_, lock=False)
+            if obj is None:
+                raise SavedObjectNotFoundError(type_, id_)
+            return obj
+
+        return await self._run(False, op)
+
+    async def create(
+        self,
+        type_: str,
+        attributes: Mapping[str, Any],
+        *,
+        id_: str | None = None,
+        overwrite: bool = False,
+        namespace: str | None = None,
+    ) -> SavedObject:
+        """Create an object; with ``overwrite`` replace an existing one, else conflict."""
+        ns, oid = _ns(namespace), id_ or str(uuid.uuid4())
+
+        def op(cur: _Cursor) -> SavedObject:
+            if self._insert(cur, type_, ns, oid, attributes):
+                created = self._select(cur, type_, ns, oid, lock=False)
+                assert created is not None
+                return created
+            existing = self._select(cur, type_, ns, oid, lock=True)
+            if existing is None:  # pragma: no cover - deleted between the two statements
+                raise SavedObjectConflictError(type_, oid)
+            if not overwrite:
+                raise SavedObjectConflictError(type_, oid)
+            return self._write(cur, existing, attributes)
+
+        return await self._run(True, op)
+
+    async def update(
+        self,
+        type_: str,
+        id_: str,
+        attributes: Mapping[str, Any],
+        *,
+        upsert: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> SavedObject:
+        """Merge ``attributes`` into the object's top-level attributes.
+
+        When the object is missing: with ``upsert`` it is created with those attributes,
+        otherwise :class:`SavedObjectNotFoundError` is raised.
+        """
+        ns = _ns(namespace)
+
+        def op(cur: _Cursor) -> SavedObject:
+            existing = self._select(cur, type_, ns, id_, lock=True)
+            if existing is None:
+                if upsert is None:
+                    raise SavedObjectNotFoundError(type_, id_)
+                self._insert(cur, type_, ns, id_, upsert)
+                created = self._select(cur, type_, ns, id_, lock=True)
+                assert created is not None
+                return created
+            return self._write(cur, existing, {**existing.attributes, **attributes})
+
+        return await self._run(True, op)
+
+    async def increment_counter(
+        self,
+        type_: str,
+        id_: str,
+        fields: Mapping[str, int],
+        *,
+        upsert_attributes: Mapping[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> SavedObject:
+        """Atomically add to numeric attributes, creating the object when missing."""
+        ns = _ns(namespace)
+
+        def op(cur: _Cursor) -> SavedObject:
+            self._insert(
+                cur, type_, ns, id_, {**(upsert_attributes or {}), **dict.fromkeys(fields, 0)}
+            )
+            obj = self._select(cur, type_, ns, id_, lock=True)
+            assert obj is not None
+            attrs = dict(obj.attributes)
+            for name, by in fields.items():
+                current = attrs.get(name)
+                base = (
+                    current
+                    if isinstance(current, int | float) and not isinstance(current, bool)
+                    else 0
+                )
+                attrs[name] = base + by
+            return self._write(cur, obj, attrs)
+
+        return await self._run(True, op)
+
+    async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None:
+        """Delete an object, or :class:`SavedObjectNotFoundError`."""
+        ns = _ns(namespace)
+
+        def op(cur: _Cursor) -> None:
+            cur.execute(
+                self._sql("DELETE FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"),
+                (type_, ns, id_),
+            )
+            if getattr(cur, "rowcount", 1) == 0:
+                raise SavedObjectNotFoundError(type_, id_)
+
+        await self._run(True, op)
+
+    async def find(
+        self,
+        type_: str,
+        *,
+        namespace: str | None = ALL_NAMESPACES,
+        page: int = 1,
+        per_page: int = 100,
+        updated_before: dt.datetime | None = None,
+        sort_field: Literal["updated_at", "id"] = "updated_at",
+        sort_order: Literal["asc", "desc"] = "asc",
+    ) -> FindResult:
+        """One page of the objects of a type (all namespaces by default)."""
+        if page < 1 or not 1 <= per_page <= 10_000:
+            raise ValueError("page must be >= 1 and per_page between 1 and 10000")
+        where, params = ["type = ?"], [type_]
+        if namespace != ALL_NAMESPACES:
+            where.append("namespace = ?")
+            params.append(namespace or "")
+        if updated_before is not None:
+            where.append("updated_at < ?")
+            params.append(_ts(updated_before))
+        clause = " AND ".join(where)
+        order = f"{sort_field} {sort_order.upper()}, namespace, id"
+
+        def op(cur: _Cursor) -> FindResult:
+            cur.execute(self._sql(f"SELECT COUNT(*) FROM saved_objects WHERE {clause}"), params)
+            total = int(cur.fetchone()[0])
+            cur.execute(
+                self._sql(
+                    f"SELECT {_COLUMNS} FROM saved_objects WHERE {clause} ORDER BY {order} "
+                    "LIMIT ? OFFSET ?"
+                ),
+                [*params, per_page, (page - 1) * per_page],
+            )
+            return FindResult(total, page, per_page, [_row(r) for r in cur.fetchall()])
+
+        return await self._run(False, op)
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``; false while another holds it."""
+        now = self._clock()
+        expires = _ts(now + dt.timedelta(seconds=ttl_s))
+
+        def op(cur: _Cursor) -> bool:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                    "expires_at = excluded.expires_at "
+                    "WHERE leases.holder = excluded.holder OR leases.expires_at < ?"
+                ),
+                (name, holder, expires, _ts(now)),
+            )
+            cur.execute(self._sql("SELECT holder FROM leases WHERE name = ?"), (name,))
+            row = cur.fetchone()
+            return row is not None and row[0] == holder
+
+        return await self._run(True, op)
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give up the lease if ``holder`` has it."""
+
+        def op(cur: _Cursor) -> None:
+            cur.execute(
+                self._sql("DELETE FROM leases WHERE name = ? AND holder = ?"), (name, holder)
+            )
+
+        await self._run(True, op)
+
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE saved_objects (
+        type TEXT NOT NULL,
+        namespace TEXT NOT NULL DEFAULT '',
+        id TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (type, namespace, id)
+    );
+    CREATE INDEX saved_objects_type_updated ON saved_objects (type, updated_at);
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    """,
+)
+"""Versioned schema migrations, shared by both backends (plain SQL both understand)."""
+
+
+def open_store(url: str | None, data_path: Path, clock: Clock | None = None) -> SavedObjectStore:
+    """The store for ``store.url``: a SQLite file by default, PostgreSQL for ``postgresql://``."""
+    if url is None or url.startswith("sqlite:"):
+        from .store_sqlite import SqliteStore
+
+        path = (
+            data_path / "telemetry_service.db"
+            if url is None
+            else Path(url[len("sqlite:") :].removeprefix("//"))
+        )
+        return SqliteStore(path, clock=clock)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .store_postgres import PostgresStore
+
+        return PostgresStore(url, clock=clock)
+    raise ValueError("store.url must start with sqlite: or postgresql://")

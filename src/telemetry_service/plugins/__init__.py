@@ -1,0 +1,14 @@
+"""The built-in plugins."""
+
+from __future__ import annotations
+
+from telemetry_service.core import Plugin
+
+__all__ = ["builtin_plugins"]
+
+
+def builtin_plugins() -> list[Plugin]:
+    """Fresh instances of the built-in plugins, for hosts that run them beside their own."""
+    from .sample_app import SampleAppPlugin
+
+    return [SampleAppPlugin()]

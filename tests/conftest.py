@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.postgres import PostgresUnavailable, private_cluster
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run `@pytest.mark.anyio` tests on asyncio only (the platform is asyncio-based)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL cluster for the session; skips loudly (fails under CI=true)."""
+    try:
+        with private_cluster() as base_url:
+            yield base_url
+    except PostgresUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL suite cannot run in CI: {exc}")
+        pytest.skip(f"!! PostgreSQL suite SKIPPED: {exc} (run scripts/provision as root)")
+
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session cluster."""
+    import psycopg
+
+    name = f"test_{os.getpid()}_{next(_db_counter)}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_server}/{name}"

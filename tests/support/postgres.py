@@ -1,0 +1,105 @@
+"""A private PostgreSQL cluster for the test session (initdb + pg_ctl on a free loopback port).
+
+PostgreSQL refuses to run as root, so as root the cluster belongs to the ``postgres`` user.
+The cluster lives in a temporary folder and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["PostgresUnavailable", "find_pg_bin", "private_cluster"]
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def find_pg_bin() -> Path | None:
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+    )
+    for path in reversed(candidates):
+        if Path(path, "initdb").exists():
+            return Path(path)
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_cluster() -> Iterator[str]:
+    """Start a cluster; yield a base URL ``postgresql://user@127.0.0.1:port``."""
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        raise PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    as_root = os.geteuid() == 0
+    user = "postgres" if as_root else pwd.getpwuid(os.geteuid()).pw_name
+    if as_root:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise PostgresUnavailable("running as root but there is no 'postgres' user") from exc
+    tmp = Path(tempfile.mkdtemp(prefix="ts-pg-"))
+    data = tmp / "data"
+    sock_dir = tmp / "sock"
+    sock_dir.mkdir()
+    if as_root:
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        os.chown(sock_dir, pw.pw_uid, pw.pw_gid)
+
+    def run(*args: str) -> None:
+        cmd = ["runuser", "-u", "postgres", "--", *args] if as_root else list(args)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"{args[0]} failed: {result.stderr.strip()[-500:]}")
+
+    port = _free_port()
+    run(
+        str(pg_bin / "initdb"),
+        "-D",
+        str(data),
+        "-A",
+        "trust",
+        "-U",
+        user,
+        "--no-sync",
+        "-E",
+        "UTF8",
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sock_dir} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    run(
+        str(pg_bin / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(tmp / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql://{user}@127.0.0.1:{port}"
+    finally:
+        try:
+            run(str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
