@@ -13,8 +13,11 @@ fi
 lock_stamp="$(cat "$ROOT/requirements/dev.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.installed" 2>/dev/null || true)" != "$lock_stamp" ]; then
   echo "==> installing locked dependencies (requirements/dev.txt)"
-  "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/dev.txt"
-  "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
+  # (pip's notes about this machine's optional local package folders are filtered out)
+  "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$ROOT/requirements/dev.txt" \
+    2> >(grep -v "^WARNING: Location 'file:" >&2)
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT" \
+    2> >(grep -v "^WARNING: Location 'file:" >&2)
   echo "$lock_stamp" > "$VENV/.installed"
 fi
 export PATH="$VENV/bin:$PATH"

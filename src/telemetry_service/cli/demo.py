@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
+import asyncio
 from pathlib import Path
 
 from .serve import serve_platform
@@ -10,13 +10,9 @@ from .serve import serve_platform
 __all__ = ["run_demo"]
 
 
-async def run_demo(data_dir: Path | None, port: int | None) -> None:
-    data = data_dir or Path("demo-data")
+def run_demo(data_dir: Path | None, port: int | None) -> None:
+    data = (data_dir or Path("demo-data")).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False, dir=data) as handle:
-        handle.write(f"path:\n  data: {str(data.resolve())!r}\n")
-        config = Path(handle.name)
-    try:
-        await serve_platform(config, None, port)
-    finally:
-        config.unlink(missing_ok=True)
+    config = data / "demo-config.yml"
+    config.write_text(f"path:\n  data: {str(data)!r}\n", encoding="utf-8")
+    asyncio.run(serve_platform(config, None, port))

@@ -13,6 +13,7 @@ import typer
 from telemetry_service.core import PlatformError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
+from .telemetry import telemetry_app
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 apikey_app = typer.Typer(help="Create API keys for server.auth.apiKeys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(telemetry_app, name="telemetry")
 
 ConfigOption = Annotated[
     Path | None,
@@ -54,7 +56,7 @@ def demo(
     """Run the whole system locally with example data; prints the addresses to open."""
     from .demo import run_demo
 
-    asyncio.run(run_demo(data, port))
+    run_demo(data, port)
 
 
 @apikey_app.command("create")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ class _CoreBase:
     clock: Callable[[], dt.datetime]
     version: str
     data_path: Path
+    env: Mapping[str, str]
     _config_service: ConfigService
 
     @property

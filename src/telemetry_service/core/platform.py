@@ -238,6 +238,7 @@ class Platform:
             "clock": self.clock,
             "version": self.version,
             "data_path": data_path,
+            "env": MappingProxyType(self._env),
             "_config_service": self.config,
         }
 

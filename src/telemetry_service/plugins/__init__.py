@@ -10,5 +10,6 @@ __all__ = ["builtin_plugins"]
 def builtin_plugins() -> list[Plugin]:
     """Fresh instances of the built-in plugins, for hosts that run them beside their own."""
     from .sample_app import SampleAppPlugin
+    from .telemetry import TelemetryPlugin
 
-    return [SampleAppPlugin()]
+    return [TelemetryPlugin(), SampleAppPlugin()]

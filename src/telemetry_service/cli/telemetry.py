@@ -1,0 +1,104 @@
+"""``telemetry-service telemetry …``: see and change what the host sends."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from telemetry_service.plugins.telemetry.service import OptInLockedError
+
+from .context import open_host
+from .errors import fail
+
+__all__ = ["telemetry_app"]
+
+telemetry_app = typer.Typer(help="See and control the host's telemetry.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML config file (default: config/telemetry_service.yml)."
+    ),
+]
+VersionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app-version", help="The host application's version (default: the installed one)."
+    ),
+]
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    console = Console()
+    consent = status["consent"]
+    value = {True: "opted in", False: "opted out", None: "not decided (will ask)"}[consent["optIn"]]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Telemetry", value + (" (locked)" if consent["locked"] else ""))
+    table.add_row("Decided by", f"{consent['source']}: {consent['reason']}")
+    table.add_row("Sends usage from", status["sendUsageFrom"])
+    endpoint = status["endpoint"] + ("" if status["endpointConfigured"] else " (placeholder)")
+    table.add_row("Endpoint", endpoint)
+    table.add_row("Last reported", _when(status["lastReported"]))
+    failures = status["failures"]
+    if failures["count"]:
+        table.add_row("Failures", f"{failures['count']} (version {failures['version']})")
+    table.add_row("Version", status["version"])
+    console.print(table)
+
+
+@telemetry_app.command()
+def status(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    app_version: VersionOption = None,
+) -> None:
+    """Show the effective opt-in, which rule or source decided it, and the send state."""
+
+    async def run() -> dict[str, Any]:
+        async with open_host(config, app_version) as host:
+            return await host.telemetry.status()
+
+    result = asyncio.run(run())
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_status(result)
+
+
+def _change(config: Path | None, app_version: str | None, enabled: bool) -> None:
+    async def run() -> None:
+        async with open_host(config, app_version) as host:
+            try:
+                await host.telemetry.set_opt_in(enabled)
+            except OptInLockedError as exc:
+                raise fail(str(exc)) from None
+
+    asyncio.run(run())
+    print("Telemetry is now " + ("enabled (opted in)." if enabled else "disabled (opted out)."))
+
+
+@telemetry_app.command("opt-in")
+def opt_in(config: ConfigOption = None, app_version: VersionOption = None) -> None:
+    """Opt in to sending usage data (refused when config or the environment locks it)."""
+    _change(config, app_version, True)
+
+
+@telemetry_app.command("opt-out")
+def opt_out(config: ConfigOption = None, app_version: VersionOption = None) -> None:
+    """Opt out of sending usage data (refused when config or the environment locks it)."""
+    _change(config, app_version, False)

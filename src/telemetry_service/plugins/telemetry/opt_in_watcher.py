@@ -1,0 +1,81 @@
+"""The in-memory opt-in value behind ``get_is_opted_in()``, refreshed from the store.
+
+As in Kibana, only boolean decisions replace the value (a ``None`` re-prompt keeps the last
+boolean), each change is logged once, and a store error skips the round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from telemetry_service.core import StoreError
+
+from .service import TelemetryService
+
+__all__ = ["OPT_IN_POLL_INTERVAL_S", "OptInWatcher"]
+
+OPT_IN_POLL_INTERVAL_S = 10.0
+_DOCS = "https://github.com/telemetry-service/telemetry-service/blob/main/docs/privacy.md"
+
+
+class OptInWatcher:
+    def __init__(
+        self,
+        service: TelemetryService,
+        *,
+        interval: float = OPT_IN_POLL_INTERVAL_S,
+        logger: logging.Logger,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._interval = interval
+        self._log = logger
+        self._on_change = on_change
+        config = service.config()
+        self.value: bool | None = None if config.allow_changing_opt_in_status else config.opt_in
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_opted_in(self) -> bool:
+        return self.value is True
+
+    def apply(self, value: bool | None) -> None:
+        """Take a freshly computed decision (ignored unless boolean)."""
+        if not isinstance(value, bool) or value == self.value:
+            return
+        self.value = value
+        state = "enabled" if value else "disabled"
+        self._log.info(
+            "Telemetry collection is %s. For more information on telemetry settings, refer to %s",
+            state,
+            _DOCS,
+        )
+        if self._on_change is not None:
+            self._on_change(value)
+
+    async def refresh(self) -> None:
+        try:
+            consent = await self._service.consent()
+        except StoreError as exc:
+            self._log.debug("opt-in refresh skipped: %s", exc)
+            return
+        self.apply(consent.value)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.refresh()
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="telemetry-opt-in-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

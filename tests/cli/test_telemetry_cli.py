@@ -1,0 +1,98 @@
+"""``telemetry-service telemetry status|opt-in|opt-out`` as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "DO_NOT_TRACK" and not k.startswith("TELEMETRY_SERVICE_")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "telemetry_service.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text(f"path:\n  data: {tmp_path / 'data'}\n")
+    return path
+
+
+def status(config: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+    result = cli("telemetry", "status", "--json", "-c", str(config), cwd=config.parent, env=env)
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def test_opt_out_and_in_change_status(config: Path) -> None:
+    assert status(config)["optedIn"] is True
+    out = cli(
+        "telemetry", "opt-out", "-c", str(config), "--app-version", "8.0.0", cwd=config.parent
+    )
+    assert out.returncode == 0, out.stderr
+    assert "opted out" in out.stdout
+    current = status(config)
+    assert current["optedIn"] is False
+    assert current["consent"] == {
+        "optIn": False,
+        "source": "saved-object",
+        "locked": False,
+        "reason": "the administrator's choice stored in the telemetry saved object",
+    }
+    assert cli("telemetry", "opt-in", "-c", str(config), cwd=config.parent).returncode == 0
+    assert status(config)["optedIn"] is True
+
+
+def test_do_not_track_is_named_as_the_reason(config: Path) -> None:
+    data = status(config, env={"DO_NOT_TRACK": "1"})
+    assert data["optedIn"] is False
+    assert data["consent"]["source"] == "environment:DO_NOT_TRACK"  # type: ignore[index]
+    assert data["consent"]["locked"] is True  # type: ignore[index]
+
+
+def test_locked_config_refuses_opt_out_with_one_line(config: Path) -> None:
+    config.write_text(config.read_text() + "telemetry:\n  allowChangingOptInStatus: false\n")
+    result = cli("telemetry", "opt-out", "-c", str(config), cwd=config.parent)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]]
+    assert "Not allowed to change Opt-in Status." in lines[0]
+    assert "allowChangingOptInStatus is false" in lines[0]
+    assert status(config)["optedIn"] is True
+
+
+def test_human_status_mentions_the_decision(config: Path) -> None:
+    result = cli(
+        "telemetry", "status", "-c", str(config), cwd=config.parent, env={"COLUMNS": "200"}
+    )
+    assert result.returncode == 0
+    assert "opted in" in result.stdout
+    assert "config-default" in result.stdout
+    assert "(placeholder)" in result.stdout
+
+
+def test_help_works_without_config(tmp_path: Path) -> None:
+    for args in (["--help"], ["telemetry", "--help"], ["telemetry", "status", "--help"]):
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode == 0
+        assert "Usage" in result.stdout
