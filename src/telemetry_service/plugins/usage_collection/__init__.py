@@ -1,0 +1,28 @@
+"""The ``usage_collection`` plugin: collectors with schemas, bulk fetch, usage counters."""
+
+from .collector import (
+    Collector,
+    CollectorFetchContext,
+    UsageCollector,
+    make_stats_collector,
+    make_usage_collector,
+)
+from .collector_set import CollectorResult, CollectorSet
+from .field_names import to_api_field_names
+from .schema import Schema, SchemaError, iter_fields, schema_to_json, validate_value
+
+__all__ = [
+    "Collector",
+    "CollectorFetchContext",
+    "CollectorResult",
+    "CollectorSet",
+    "Schema",
+    "SchemaError",
+    "UsageCollector",
+    "iter_fields",
+    "make_stats_collector",
+    "make_usage_collector",
+    "schema_to_json",
+    "to_api_field_names",
+    "validate_value",
+]

@@ -1,0 +1,228 @@
+"""`CollectorSet`: the registry of collectors (spec 7.1), `bulk_fetch` over them (spec 7.3, see
+`bulk_fetch.py`), and the shaping helpers `to_object` / `to_api_field_names` (spec 7.4).
+
+`bulk_fetch` never fails because of a collector: one that is not ready, raises, hangs or returns
+data that does not match its schema is left out, logged once, and named in the appended
+`usage_collector_stats` result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from .blocking import DEFAULT_MAX_THREADS
+from .bulk_fetch import (
+    DEFAULT_FETCH_TIMEOUT_S,
+    DEFAULT_MAX_COLLECTOR_CONCURRENCY,
+    DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
+    BulkFetcher,
+    CollectorResult,
+)
+from .collector import (
+    AnyCollector,
+    AsyncFetch,
+    Collector,
+    CollectorFetchContext,
+    ExtendFetchContext,
+    IsReadyMethod,
+    SyncFetch,
+    UsageCollector,
+    make_stats_collector,
+    make_usage_collector,
+)
+from .collector_stats import USAGE_COLLECTOR_STATS_SCHEMA, USAGE_COLLECTOR_STATS_TYPE
+from .field_names import to_api_field_names
+from .schema import Schema, schema_to_json, validate_schema
+
+__all__ = [
+    "DEFAULT_FETCH_TIMEOUT_S",
+    "DEFAULT_MAX_COLLECTOR_CONCURRENCY",
+    "DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S",
+    "CollectorResult",
+    "CollectorSet",
+]
+
+T = TypeVar("T")
+
+
+class CollectorSet:
+    """The registered collectors, and the concurrent, fault-isolated `bulk_fetch` over them."""
+
+    def __init__(
+        self,
+        *,
+        logger: logging.Logger | None = None,
+        maximum_wait_time_for_all_collectors_s: float = DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
+        fetch_timeout_s: float = DEFAULT_FETCH_TIMEOUT_S,
+        max_collector_concurrency: int = DEFAULT_MAX_COLLECTOR_CONCURRENCY,
+        max_threads: int = DEFAULT_MAX_THREADS,
+        clock: Callable[[], float] = time.monotonic,
+        collectors: Iterable[AnyCollector] = (),
+    ) -> None:
+        self._log = logger or logging.getLogger("telemetry_service.usage_collection")
+        self._fetcher = BulkFetcher(
+            logger=self._log,
+            maximum_wait_time_for_all_collectors_s=maximum_wait_time_for_all_collectors_s,
+            fetch_timeout_s=fetch_timeout_s,
+            max_collector_concurrency=max_collector_concurrency,
+            max_threads=max_threads,
+            clock=clock,
+        )
+        self._collectors: dict[str, AnyCollector] = {}
+        for collector in collectors:
+            self.register_collector(collector)
+
+    # ------------------------------------------------------------------ registry
+
+    @overload
+    def make_usage_collector(
+        self,
+        *,
+        type: str,
+        fetch: AsyncFetch[T],
+        schema: Schema,
+        is_ready: IsReadyMethod | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> UsageCollector[T]: ...
+    @overload
+    def make_usage_collector(
+        self,
+        *,
+        type: str,
+        fetch: SyncFetch[T],
+        schema: Schema,
+        is_ready: IsReadyMethod | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> UsageCollector[T]: ...
+    def make_usage_collector(
+        self,
+        *,
+        type: str,
+        fetch: SyncFetch[Any],
+        schema: Schema,
+        is_ready: IsReadyMethod | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> UsageCollector[Any]:
+        """Create (not register) a usage collector that logs under this set's logger."""
+        return make_usage_collector(
+            type=type,
+            fetch=fetch,
+            schema=schema,
+            is_ready=is_ready,
+            extend_fetch_context=extend_fetch_context,
+            logger=self._log.getChild(f"collector.{type}"),
+        )
+
+    @overload
+    def make_stats_collector(
+        self,
+        *,
+        type: str,
+        fetch: AsyncFetch[T],
+        is_ready: IsReadyMethod | None = None,
+        schema: Schema | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> Collector[T]: ...
+    @overload
+    def make_stats_collector(
+        self,
+        *,
+        type: str,
+        fetch: SyncFetch[T],
+        is_ready: IsReadyMethod | None = None,
+        schema: Schema | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> Collector[T]: ...
+    def make_stats_collector(
+        self,
+        *,
+        type: str,
+        fetch: SyncFetch[Any],
+        is_ready: IsReadyMethod | None = None,
+        schema: Schema | None = None,
+        extend_fetch_context: ExtendFetchContext | None = None,
+    ) -> Collector[Any]:
+        """Create (not register) a stats collector that logs under this set's logger."""
+        return make_stats_collector(
+            type=type,
+            fetch=fetch,
+            is_ready=is_ready,
+            schema=schema,
+            extend_fetch_context=extend_fetch_context,
+            logger=self._log.getChild(f"collector.{type}"),
+        )
+
+    def register_collector(self, collector: AnyCollector) -> None:
+        """Add a collector; its type must be unique (and its schema valid)."""
+        if not isinstance(collector, Collector):
+            raise TypeError("CollectorSet can only have Collector instances registered")
+        if isinstance(collector, UsageCollector) and collector.schema is None:
+            raise ValueError(f'Usage collector "{collector.type}" must have a schema')
+        if collector.type == USAGE_COLLECTOR_STATS_TYPE:
+            raise ValueError(f'Usage collector\'s type "{collector.type}" is reserved.')
+        if collector.type in self._collectors:
+            raise ValueError(f'Usage collector\'s type "{collector.type}" is duplicated.')
+        if collector.schema is not None:
+            validate_schema(collector.schema, collector_type=collector.type)
+        self._collectors[collector.type] = collector
+
+    def get_collector_by_type(self, type: str) -> AnyCollector | None:
+        """The registered collector of that type, or None."""
+        return self._collectors.get(type)
+
+    @property
+    def collectors(self) -> tuple[AnyCollector, ...]:
+        """The registered collectors, in registration order."""
+        return tuple(self._collectors.values())
+
+    def to_schema_json(self) -> dict[str, Any]:
+        """The telemetry_check JSON of every collector with a schema (spec 8), by type."""
+        schemas: dict[str, Schema] = {
+            c.type: c.schema for c in self._collectors.values() if c.schema is not None
+        }
+        schemas[USAGE_COLLECTOR_STATS_TYPE] = USAGE_COLLECTOR_STATS_SCHEMA
+        return {"properties": {name: schema_to_json(schemas[name]) for name in sorted(schemas)}}
+
+    # ------------------------------------------------------------------ collection
+
+    async def are_all_collectors_ready(
+        self, collectors: Iterable[AnyCollector] | None = None
+    ) -> bool:
+        """Whether every collector is ready within the readiness timeout."""
+        return await self._fetcher.are_all_ready(self._targets(collectors))
+
+    def _targets(self, collectors: Iterable[AnyCollector] | None) -> list[AnyCollector]:
+        return list(self._collectors.values() if collectors is None else collectors)
+
+    async def bulk_fetch(
+        self,
+        context: CollectorFetchContext | None = None,
+        collectors: Iterable[AnyCollector] | None = None,
+    ) -> list[CollectorResult]:
+        """Fetch every ready collector concurrently; append `usage_collector_stats` (spec 7.3).
+
+        Concurrent calls share one in-flight fetch per collector.
+        """
+        return await self._fetcher.bulk_fetch(self._targets(collectors), context)
+
+    async def bulk_fetch_usage(
+        self, context: CollectorFetchContext | None = None
+    ) -> list[CollectorResult]:
+        """`bulk_fetch` over the usage collectors only."""
+        usage = [c for c in self._collectors.values() if isinstance(c, UsageCollector)]
+        return await self.bulk_fetch(context, usage)
+
+    # ------------------------------------------------------------------ shaping
+
+    @staticmethod
+    def to_object(results: Iterable[CollectorResult]) -> dict[str, object]:
+        """``{type: result}`` from `bulk_fetch`'s list (spec 7.4)."""
+        return {entry["type"]: entry["result"] for entry in results}
+
+    @staticmethod
+    def to_api_field_names(data: object) -> object:
+        """Rename keys to API conventions, recursively (spec 7.4)."""
+        return to_api_field_names(data)

@@ -1,0 +1,151 @@
+"""The `usage_collector_stats` pseudo-collector (spec 7.3 step 5): how the last bulk fetch went.
+
+Kibana's shape, plus our `schema_violation` group (collectors whose output was dropped because it
+did not match their schema). Every ready collector is in exactly one of `succeeded`, `failed`
+(raised or timed out) and `schema_violation`. Durations are in milliseconds; the totals are sums
+over collectors (as in Kibana), not wall-clock time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, TypedDict
+
+from .schema import Schema
+
+__all__ = [
+    "USAGE_COLLECTOR_STATS_SCHEMA",
+    "USAGE_COLLECTOR_STATS_TYPE",
+    "CollectorDuration",
+    "FetchStatus",
+    "NamesCount",
+    "UsageCollectorStats",
+    "build_usage_collector_stats",
+]
+
+USAGE_COLLECTOR_STATS_TYPE = "usage_collector_stats"
+
+FetchStatus = Literal["success", "failed", "schema_violation"]
+
+
+class NamesCount(TypedDict):
+    """A group of collectors: how many, and their types in collection order."""
+
+    count: int
+    names: list[str]
+
+
+class CollectorDuration(TypedDict):
+    """One collector's `is_ready` or `fetch` duration in milliseconds."""
+
+    name: str
+    duration: float
+
+
+class UsageCollectorStats(TypedDict):
+    """The result reported under `usage_collector_stats`."""
+
+    not_ready: NamesCount
+    not_ready_timeout: NamesCount
+    succeeded: NamesCount
+    failed: NamesCount
+    schema_violation: NamesCount
+    total_is_ready_duration: float
+    total_fetch_duration: float
+    total_duration: float
+    is_ready_duration_breakdown: list[CollectorDuration]
+    fetch_duration_breakdown: list[CollectorDuration]
+
+
+def _group(names: Sequence[str]) -> NamesCount:
+    return {"count": len(names), "names": list(names)}
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def build_usage_collector_stats(
+    *,
+    not_ready: Sequence[str],
+    not_ready_timeout: Sequence[str],
+    is_ready_durations: Sequence[tuple[str, float]],
+    fetches: Sequence[tuple[str, FetchStatus, float]],
+) -> UsageCollectorStats:
+    """Build the stats from the readiness outcome and the ``(type, status, seconds)`` fetches."""
+    total_is_ready = sum(seconds for _, seconds in is_ready_durations)
+    total_fetch = sum(seconds for _, _, seconds in fetches)
+
+    def names(status: FetchStatus) -> list[str]:
+        return [name for name, outcome, _ in fetches if outcome == status]
+
+    return {
+        "not_ready": _group(not_ready),
+        "not_ready_timeout": _group(not_ready_timeout),
+        "succeeded": _group(names("success")),
+        "failed": _group(names("failed")),
+        "schema_violation": _group(names("schema_violation")),
+        "total_is_ready_duration": _ms(total_is_ready),
+        "total_fetch_duration": _ms(total_fetch),
+        "total_duration": _ms(total_is_ready + total_fetch),
+        "is_ready_duration_breakdown": [
+            {"name": name, "duration": _ms(seconds)} for name, seconds in is_ready_durations
+        ],
+        "fetch_duration_breakdown": [
+            {"name": name, "duration": _ms(seconds)} for name, _, seconds in fetches
+        ],
+    }
+
+
+def _names_count(what: str) -> Schema:
+    return {
+        "count": {
+            "type": "short",
+            "_meta": {"description": f"The number of collectors that {what}"},
+        },
+        "names": {
+            "type": "array",
+            "items": {
+                "type": "keyword",
+                "_meta": {"description": f"The names of the collectors that {what}"},
+            },
+        },
+    }
+
+
+def _breakdown(function: str) -> Schema:
+    return {
+        "type": "array",
+        "items": {
+            "name": {"type": "keyword", "_meta": {"description": "The name of the collector"}},
+            "duration": {
+                "type": "double",
+                "_meta": {
+                    "description": f"The execution duration of the {function} function "
+                    "for the collector in milliseconds"
+                },
+            },
+        },
+    }
+
+
+def _total(what: str) -> Schema:
+    return {"type": "double", "_meta": {"description": f"{what} in milliseconds"}}
+
+
+USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
+    "not_ready": _names_count("returned false from the is_ready function"),
+    "not_ready_timeout": _names_count("timed out during the is_ready function"),
+    "succeeded": _names_count("returned data from the fetch function"),
+    "failed": _names_count("raised an error or timed out in the fetch function"),
+    "schema_violation": _names_count("returned data that did not match their schema (dropped)"),
+    "total_is_ready_duration": _total(
+        "The total execution duration of the is_ready function for all collectors"
+    ),
+    "total_fetch_duration": _total(
+        "The total execution duration of the fetch function for all ready collectors"
+    ),
+    "total_duration": _total("The total execution duration to grab usage stats for all collectors"),
+    "is_ready_duration_breakdown": _breakdown("is_ready"),
+    "fetch_duration_breakdown": _breakdown("fetch"),
+}
