@@ -1,0 +1,72 @@
+"""The sender side: ``createRequestEncryptor(publicJWKS).encrypt(kid, payload)`` in Python."""
+
+from __future__ import annotations
+
+import os
+
+from . import aes, jwe
+from .envelope import pack_body
+from .errors import KeySetError
+from .jsonc import compact_json
+from .keys import DEFAULT_KEY_WRAP, KEY_WRAP_ALGORITHMS, JWKSSource, load_keys, select_key
+
+__all__ = ["Encryptor"]
+
+# A 32-byte passphrase deflates to about 40 bytes; this bound only guards the registry.
+_MAX_WRAPPED_BYTES = 4096
+
+
+class Encryptor:
+    """Encrypts payloads for one public key of a key set, picked by `kid`.
+
+    The key wrap is `key_wrap` when given, else the key's ``alg``, else ``RSA-OAEP``
+    (request-crypto 2.x, node-jose). request-crypto 3.x always wraps with ``RSA-OAEP-256``:
+    pass ``key_wrap="RSA-OAEP-256"`` to do the same with a key stamped ``RSA-OAEP``, once every
+    receiver accepts it (a 2.x receiver with such a key answers "no key found").
+
+    Instances are immutable and thread-safe; :meth:`encrypt` is CPU-bound and synchronous.
+    """
+
+    def __init__(self, public_jwks: JWKSSource, kid: str, *, key_wrap: str | None = None) -> None:
+        keys = load_keys(public_jwks, private=False)
+        loaded = select_key(keys, kid)
+        wrap = key_wrap or loaded.alg or DEFAULT_KEY_WRAP
+        if wrap not in KEY_WRAP_ALGORITHMS:
+            raise KeySetError(f"key_wrap must be one of {', '.join(KEY_WRAP_ALGORITHMS)}")
+        self._kid = kid
+        self._key_wrap = wrap
+        self._key = loaded.key
+        self._registry = jwe.KeyWrapRegistry(
+            max_inflated_bytes=_MAX_WRAPPED_BYTES, max_ciphertext_bytes=_MAX_WRAPPED_BYTES
+        )
+
+    @property
+    def kid(self) -> str:
+        """The id of the key payloads are encrypted for."""
+        return self._kid
+
+    @property
+    def key_wrap(self) -> str:
+        """The JWE ``alg``: ``RSA-OAEP`` or ``RSA-OAEP-256``."""
+        return self._key_wrap
+
+    def encrypt(self, payload: object) -> str:
+        """Encrypt `payload` and return the body string.
+
+        `bytes` (or bytearray, memoryview) are sent as they are and must be UTF-8 JSON text: the
+        peer ``JSON.parse``-s them. Anything else is serialized with :func:`compact_json`, which
+        equals JavaScript's ``JSON.stringify`` (so a ``str`` becomes a JSON string literal).
+        """
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            plaintext = bytes(payload)
+        else:
+            plaintext = compact_json(payload)
+        passphrase = os.urandom(aes.PASSPHRASE_BYTES)
+        encrypted_payload = aes.encrypt_payload(passphrase, plaintext)
+        encrypted_key = jwe.wrap(
+            passphrase, self._key, kid=self._kid, alg=self._key_wrap, registry=self._registry
+        )
+        return pack_body(encrypted_key, encrypted_payload)
+
+    def __repr__(self) -> str:
+        return f"Encryptor(kid={self._kid!r}, key_wrap={self._key_wrap!r})"
