@@ -26,8 +26,17 @@ def imports_of(path: Path) -> set[str]:
             else:
                 name = node.module or ""
             found.add(name)
-            found.update(f"{name}.{alias.name}" for alias in node.names)
+            # `from package import module` imports a module; `from module import Name` doesn't.
+            found.update(
+                f"{name}.{alias.name}" for alias in node.names if is_module(f"{name}.{alias.name}")
+            )
     return {name for name in found if name.startswith("telemetry_service")}
+
+
+def is_module(name: str) -> bool:
+    parts = name.split(".")[1:]
+    base = PACKAGE.joinpath(*parts)
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
 
 
 def area(module: str) -> str:
@@ -73,3 +82,7 @@ def test_the_checker_sees_violations(tmp_path: Path) -> None:
     names = imports_of(fake)
     assert "telemetry_service.core.plugins" in names
     assert area("telemetry_service.plugins.telemetry.rules") == "plugins.telemetry"
+    assert is_module("telemetry_service.plugins.telemetry.rules")
+    assert not is_module("telemetry_service.plugins.telemetry.TelemetryPlugin")
+    assert not public_contract("telemetry_service.plugins.telemetry.rules")
+    assert public_contract("telemetry_service.plugins.telemetry")

@@ -14,6 +14,7 @@ from telemetry_service.core import PlatformError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
 from .telemetry import telemetry_app
+from .usage import usage_app
 
 __all__ = ["app", "main"]
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 apikey_app = typer.Typer(help="Create API keys for server.auth.apiKeys.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(usage_app, name="usage")
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,6 +47,7 @@ def serve(
     """Start the platform and its plugins; Ctrl-C or SIGTERM stops them in reverse order."""
     from .serve import serve_platform
 
+    logging.getLogger().setLevel(logging.INFO)
     asyncio.run(serve_platform(config, host, port))
 
 
@@ -56,6 +59,7 @@ def demo(
     """Run the whole system locally with example data; prints the addresses to open."""
     from .demo import run_demo
 
+    logging.getLogger().setLevel(logging.INFO)
     run_demo(data, port)
 
 
@@ -75,8 +79,9 @@ def apikey_create(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; errors become one line on stderr with exit code 1 (2 for bad usage)."""
+    # One-shot commands print only warnings; `serve` and `demo` raise this to info.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     command = typer.main.get_command(app)
     try:

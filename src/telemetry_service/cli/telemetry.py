@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from telemetry_service.plugins.telemetry.service import OptInLockedError
+from telemetry_service.plugins.telemetry_collection_manager import TelemetryCollectionManager
 
 from .context import open_host
 from .errors import fail
+from .host import one_shot_platform
 
 __all__ = ["telemetry_app"]
 
@@ -102,3 +104,30 @@ def opt_in(config: ConfigOption = None, app_version: VersionOption = None) -> No
 def opt_out(config: ConfigOption = None, app_version: VersionOption = None) -> None:
     """Opt out of sending usage data (refused when config or the environment locks it)."""
     _change(config, app_version, False)
+
+
+@telemetry_app.command()
+def preview(
+    config: ConfigOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the payload to FILE.")
+    ] = None,
+    app_version: VersionOption = None,
+) -> None:
+    """Print the unencrypted payload that would be sent now (nothing is sent)."""
+
+    async def run() -> list[dict[str, Any]]:
+        async with one_shot_platform(config, app_version) as platform:
+            manager = platform.start_contracts.get("telemetry_collection_manager")
+            if not isinstance(manager, TelemetryCollectionManager):
+                raise fail("the telemetry_collection_manager plugin is not enabled")
+            return await manager.get_unencrypted_stats(refresh_cache=True)
+
+    stats = asyncio.run(run())
+    payload: object = stats[0]["stats"] if len(stats) == 1 else [s["stats"] for s in stats]
+    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote the payload ({len(text.encode())} bytes) to {output}")

@@ -33,6 +33,10 @@ class PluginStatus:
     def set_check(self, check: StatusCheck) -> None:
         self._service.set_plugin(self._plugin_id, check)
 
+    async def overall(self) -> StatusLevel:
+        """The platform's overall status level."""
+        return await self._service.overall()
+
 
 class HttpSetup:
     """Route registration for one plugin."""
@@ -63,6 +67,12 @@ class _CoreBase:
     version: str
     data_path: Path
     env: Mapping[str, str]
+    #: The deployment ("cluster") UUID shared by every instance on the store.
+    deployment_uuid: str
+    #: This instance's UUID (kept in path.data).
+    instance_uuid: str
+    #: False for one-shot administrative commands: plugins start no background work.
+    background: bool
     _config_service: ConfigService
 
     @property

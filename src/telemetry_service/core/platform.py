@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from .auth import ApiKeyRegistry
 from .config import ConfigService, ConfigView, load_raw_config
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
+from .deployment import ensure_deployment_uuid, ensure_instance_uuid
 from .errors import PlatformError, PluginLifecycleError
 from .http import HttpService
 from .plugins import Plugin, PluginContracts, resolve_order
@@ -70,6 +71,7 @@ class Platform:
         env: Mapping[str, str] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         store: SavedObjectStore | None = None,
+        background: bool = True,
     ) -> None:
         self.version = version or _installed_version()
         self._config_source = config
@@ -86,6 +88,9 @@ class Platform:
         self.config: ConfigService | None = None
         self._http: HttpService | None = None
         self.plugins: list[Plugin] = []
+        self.background = background
+        self.deployment_uuid = ""
+        self.instance_uuid = ""
 
     # -- public surface --------------------------------------------------------------------
     @property
@@ -167,6 +172,12 @@ class Platform:
                 await self._store.open()
         except Exception as exc:
             raise PlatformError(f"cannot open the saved-object store: {exc}") from exc
+        try:
+            self.deployment_uuid = await ensure_deployment_uuid(self._store)
+            self.instance_uuid = await asyncio.to_thread(ensure_instance_uuid, data_path)
+        except Exception as exc:
+            await self._close_store()
+            raise PlatformError(f"cannot read the deployment identity: {exc}") from exc
         self.status.set_core("savedObjects", self._store_status)
         self.status.set_core("http", ServiceStatus(StatusLevel.AVAILABLE, "HTTP server is ready"))
 
@@ -239,6 +250,9 @@ class Platform:
             "version": self.version,
             "data_path": data_path,
             "env": MappingProxyType(self._env),
+            "deployment_uuid": self.deployment_uuid,
+            "instance_uuid": self.instance_uuid,
+            "background": self.background,
             "_config_service": self.config,
         }
 

@@ -11,5 +11,12 @@ def builtin_plugins() -> list[Plugin]:
     """Fresh instances of the built-in plugins, for hosts that run them beside their own."""
     from .sample_app import SampleAppPlugin
     from .telemetry import TelemetryPlugin
+    from .telemetry_collection_manager import TelemetryCollectionManagerPlugin
+    from .usage_collection import UsageCollectionPlugin
 
-    return [TelemetryPlugin(), SampleAppPlugin()]
+    return [
+        UsageCollectionPlugin(),
+        TelemetryCollectionManagerPlugin(),
+        TelemetryPlugin(),
+        SampleAppPlugin(),
+    ]

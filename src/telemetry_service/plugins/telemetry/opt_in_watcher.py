@@ -18,7 +18,7 @@ from .service import TelemetryService
 __all__ = ["OPT_IN_POLL_INTERVAL_S", "OptInWatcher"]
 
 OPT_IN_POLL_INTERVAL_S = 10.0
-_DOCS = "https://github.com/telemetry-service/telemetry-service/blob/main/docs/privacy.md"
+_DOCS = "docs/privacy.md in the telemetry-service documentation"
 
 
 class OptInWatcher:

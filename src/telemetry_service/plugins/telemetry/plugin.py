@@ -7,9 +7,13 @@ from typing import Any
 import httpx
 
 from telemetry_service.core import CoreSetup, CoreStart, Plugin, PluginContracts
+from telemetry_service.plugins.telemetry_collection_manager import TelemetryCollectionManager
+from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
+from .collector import register_telemetry_collector
 from .config import TelemetryConfig
 from .contracts import TelemetrySetup, TelemetryStart
+from .encryption import PayloadEncrypter
 from .endpoints import get_telemetry_url
 from .opt_in_watcher import OPT_IN_POLL_INTERVAL_S, OptInWatcher
 from .routes import build_router
@@ -31,6 +35,7 @@ class TelemetryPlugin(Plugin):
         self._poll_interval = opt_in_poll_interval
         self.service: TelemetryService | None = None
         self.watcher: OptInWatcher | None = None
+        self.manager: TelemetryCollectionManager | None = None
 
     async def setup(self, core: CoreSetup, plugins: PluginContracts) -> TelemetrySetup:
         def config() -> TelemetryConfig:
@@ -42,8 +47,17 @@ class TelemetryPlugin(Plugin):
             config=config, store=core.store, version=core.version, env=core.env, clock=core.clock
         )
         self.watcher = OptInWatcher(self.service, interval=self._poll_interval, logger=core.logger)
+        manager = plugins["telemetry_collection_manager"]
+        if isinstance(manager, TelemetryCollectionManager):
+            self.manager = manager
+            manager.set_encrypter(PayloadEncrypter(config))
+        usage = plugins["usage_collection"]
+        if isinstance(usage, UsageCollectionSetup):
+            register_telemetry_collector(usage, self.service)
         core.http.register_router(
-            build_router(self.service, on_opt_in_changed=self._on_opt_in_changed)
+            build_router(
+                self.service, on_opt_in_changed=self._on_opt_in_changed, manager=self.manager
+            )
         )
 
         def url() -> httpx.URL:
@@ -52,13 +66,24 @@ class TelemetryPlugin(Plugin):
         return TelemetrySetup(url)
 
     async def _on_opt_in_changed(self, enabled: bool) -> list[dict[str, Any]]:
+        """After the route stored a choice: update the in-memory value and answer the stats."""
         assert self.watcher is not None
+        assert self.service is not None
         self.watcher.apply(enabled)
-        return []
+        if self.manager is None:
+            return []
+        try:
+            return await self.manager.get_opt_in_stats(enabled)
+        except Exception as exc:
+            self.service.log_failure("encrypting the opt-in stats failed", exc)
+            return []
 
     async def start(self, core: CoreStart, plugins: PluginContracts) -> TelemetryStart:
         assert self.watcher is not None
-        await self.watcher.start()
+        if core.background:
+            await self.watcher.start()
+        else:
+            await self.watcher.refresh()
         watcher = self.watcher
 
         async def is_opted_in() -> bool:

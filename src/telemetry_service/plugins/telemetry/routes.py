@@ -5,19 +5,37 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, StrictBool
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from telemetry_service.core import StoreError, kibana_error, route_options
+from telemetry_service.core import StoreError, get_principal, kibana_error, route_options
+from telemetry_service.plugins.telemetry_collection_manager import (
+    EncryptionUnavailableError,
+    TelemetryCollectionManager,
+)
 
 from .service import NOT_ALLOWED_MESSAGE, OptInLockedError, TelemetryService
 
 __all__ = ["OptInBody", "build_router"]
 
+ADMIN_ONLY = "Only administrators can see unencrypted telemetry."
+
 
 class OptInBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: StrictBool
+
+
+class StatsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    unencrypted: StrictBool = False
+    refresh_cache: StrictBool = Field(default=False, alias="refreshCache")
+
+
+class OptInStatsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: StrictBool
+    unencrypted: StrictBool = True
 
 
 OptInStats = Callable[[bool], Awaitable[list[dict[str, Any]]]]
@@ -28,6 +46,7 @@ def build_router(
     service: TelemetryService,
     *,
     on_opt_in_changed: Callable[[bool], Awaitable[list[dict[str, Any]]]],
+    manager: TelemetryCollectionManager | None,
 ) -> APIRouter:
     router = APIRouter(tags=["telemetry"])
     unavailable = (
@@ -98,5 +117,47 @@ def build_router(
         except StoreError:
             return kibana_error(503, unavailable)
         return Response(status_code=200)
+
+    @router.post(
+        "/internal/telemetry/clusters/_stats",
+        response_model=None,
+        openapi_extra=route_options(access="viewer"),
+    )
+    async def cluster_stats(request: Request, body: StatsBody) -> Response | list[dict[str, Any]]:
+        """The snapshot payload: encrypted by default; ``unencrypted`` is for administrators."""
+        if body.unencrypted and not get_principal(request).has("admin"):
+            return kibana_error(403, ADMIN_ONLY)
+        if manager is None or not await service.store_available():
+            return kibana_error(503, unavailable)
+        try:
+            return await manager.get_stats(
+                unencrypted=body.unencrypted, refresh_cache=body.refresh_cache
+            )
+        except EncryptionUnavailableError as exc:
+            return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
+        except Exception as exc:
+            service.log_failure("building the telemetry payload failed", exc)
+            return []
+
+    @router.post(
+        "/api/telemetry/v2/clusters/_opt_in_stats",
+        response_model=None,
+        openapi_extra=route_options(access="viewer"),
+    )
+    async def opt_in_stats(
+        request: Request, body: OptInStatsBody
+    ) -> Response | list[dict[str, Any]]:
+        """``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]`` for the given status."""
+        if body.unencrypted and not get_principal(request).has("admin"):
+            return kibana_error(403, ADMIN_ONLY)
+        if manager is None or not await service.store_available():
+            return kibana_error(503, unavailable)
+        try:
+            return await manager.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted)
+        except EncryptionUnavailableError as exc:
+            return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
+        except Exception as exc:
+            service.log_failure("building the opt-in stats failed", exc)
+            return []
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,6 +47,15 @@ class TelemetryService:
         self.version = version
         self.env = env
         self.clock = clock
+        self.store = store
+        self.logger = logging.getLogger("telemetry_service.plugins.telemetry")
+
+    async def store_available(self) -> bool:
+        return await self.store.ping()
+
+    def log_failure(self, what: str, exc: BaseException) -> None:
+        """One line, no payload: the exception's type and message."""
+        self.logger.warning("%s: %s: %s", what, type(exc).__name__, str(exc)[:200])
 
     async def consent(self, saved: Mapping[str, Any] | None = None) -> Consent:
         if saved is None:

@@ -8,7 +8,9 @@ from .collector import (
     make_usage_collector,
 )
 from .collector_set import CollectorResult, CollectorSet
+from .contracts import UsageCollectionSetup
 from .field_names import to_api_field_names
+from .plugin import UsageCollectionPlugin
 from .schema import Schema, SchemaError, iter_fields, schema_to_json, validate_value
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "CollectorSet",
     "Schema",
     "SchemaError",
+    "UsageCollectionPlugin",
+    "UsageCollectionSetup",
     "UsageCollector",
     "iter_fields",
     "make_stats_collector",

@@ -31,6 +31,7 @@ __all__ = [
     "SchemaError",
     "SchemaViolation",
     "iter_fields",
+    "schema_from_json",
     "schema_to_json",
     "validate_schema",
     "validate_value",
@@ -293,6 +294,21 @@ def schema_to_json(schema: Schema) -> dict[str, Any]:
     result: dict[str, Any] = {"properties": properties}
     if "_meta" in schema:
         result["_meta"] = dict(schema["_meta"])
+    return result
+
+
+def schema_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`schema_to_json`: ``{"properties": ...}`` objects become nesting."""
+    if "properties" in data and "type" not in data:
+        out: dict[str, Any] = {
+            key: schema_from_json(child) for key, child in data["properties"].items()
+        }
+        if "_meta" in data:
+            out["_meta"] = dict(data["_meta"])
+        return out
+    result = dict(data)
+    if data.get("type") == "array" and isinstance(data.get("items"), Mapping):
+        result["items"] = schema_from_json(data["items"])
     return result
 
 

@@ -1,0 +1,47 @@
+"""Identity: the deployment's UUID (shared by every instance on one store) and this instance's.
+
+The deployment is what the telemetry payload calls the "cluster": its UUID is created once, in
+the store, so every instance that shares the store reports the same ``cluster_uuid``. The
+instance UUID is kept in ``path.data`` (as Kibana keeps its ``uuid`` file).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from .store import SavedObjectConflictError, SavedObjectNotFoundError, SavedObjectStore
+
+__all__ = ["ensure_deployment_uuid", "ensure_instance_uuid"]
+
+DEPLOYMENT_TYPE = "deployment"
+DEPLOYMENT_ID = "deployment"
+
+
+async def ensure_deployment_uuid(store: SavedObjectStore) -> str:
+    """The deployment UUID, created on first use; concurrent first uses agree on one value."""
+    try:
+        return str((await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)).attributes["uuid"])
+    except SavedObjectNotFoundError:
+        pass
+    try:
+        created = await store.create(
+            DEPLOYMENT_TYPE, {"uuid": str(uuid.uuid4())}, id_=DEPLOYMENT_ID, overwrite=False
+        )
+        return str(created.attributes["uuid"])
+    except SavedObjectConflictError:
+        return str((await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)).attributes["uuid"])
+
+
+def ensure_instance_uuid(data_path: Path) -> str:
+    """This instance's UUID, kept in ``<path.data>/uuid``."""
+    path = data_path / "uuid"
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+        return str(uuid.UUID(value))
+    except (OSError, ValueError):
+        pass
+    data_path.mkdir(parents=True, exist_ok=True)
+    value = str(uuid.uuid4())
+    path.write_text(value + "\n", encoding="utf-8")
+    return value

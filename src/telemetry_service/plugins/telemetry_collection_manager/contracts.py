@@ -1,0 +1,140 @@
+"""The collection manager's contracts: strategies at setup, payloads at start."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .cache import PayloadCache
+from .local_stats import iso
+from .strategy import ClusterDetailsGetter, StatsContext, StatsGetter, StrategyRegistry
+
+__all__ = [
+    "Encrypter",
+    "EncryptionUnavailableError",
+    "TelemetryCollectionManager",
+]
+
+Encrypter = Callable[[object], str]
+"""Encrypts one payload object into the packed wire string (runs in a worker thread)."""
+
+
+class EncryptionUnavailableError(RuntimeError):
+    """No encryption key is configured, so an encrypted payload cannot be produced."""
+
+
+class TelemetryCollectionManager:
+    """Builds the payloads: ``get_stats`` (the snapshot) and ``get_opt_in_stats``."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        clock: Callable[[], dt.datetime],
+        logger: logging.Logger,
+        cache: PayloadCache | None = None,
+    ) -> None:
+        self._version = version
+        self._clock = clock
+        self._log = logger
+        self._strategies = StrategyRegistry()
+        self._cache = cache or PayloadCache()
+        self._encrypter: Encrypter | None = None
+
+    # -- setup -------------------------------------------------------------------------------
+    def set_collection_strategy(
+        self,
+        *,
+        title: str,
+        priority: int,
+        stats_getter: StatsGetter,
+        cluster_details_getter: ClusterDetailsGetter,
+    ) -> None:
+        self._strategies.set(
+            title=title,
+            priority=priority,
+            stats_getter=stats_getter,
+            cluster_details_getter=cluster_details_getter,
+        )
+
+    def set_encrypter(self, encrypter: Encrypter) -> None:
+        """Install the function that encrypts payloads (the telemetry plugin does this)."""
+        self._encrypter = encrypter
+
+    @property
+    def collection_title(self) -> str | None:
+        strategy = self._strategies.current
+        return strategy.title if strategy else None
+
+    # -- start -------------------------------------------------------------------------------
+    async def _encrypt(self, payload: object) -> str:
+        if self._encrypter is None:
+            raise EncryptionUnavailableError("no encrypter is installed")
+        return await asyncio.to_thread(self._encrypter, payload)
+
+    async def get_unencrypted_stats(self, *, refresh_cache: bool = False) -> list[dict[str, Any]]:
+        """``[{clusterUuid, stats}]`` with the payload objects; errors propagate."""
+        strategy = self._strategies.current
+        if strategy is None:
+            return []
+        context = StatsContext(version=self._version, refresh_cache=refresh_cache)
+        uuids = await strategy.cluster_details_getter(context)
+        if refresh_cache:
+            self._cache.reset()
+        if not uuids:
+            return []
+        key = f"{strategy.title}::{'_'.join(sorted(uuids))}"
+
+        async def generate() -> list[dict[str, Any]]:
+            stats = await strategy.stats_getter(uuids, context)
+            now = iso(self._clock())
+            return [
+                {
+                    "collectionSource": strategy.title,
+                    "cacheDetails": {"updatedAt": now, "fetchedAt": now},
+                    **stat,
+                }
+                for stat in stats
+            ]
+
+        generated, hit = await self._cache.get_or_create(key, generate)
+        fetched_at = iso(self._clock())
+        out = []
+        for stat in generated:
+            copy = dict(stat)
+            if hit:
+                copy["cacheDetails"] = {**stat["cacheDetails"], "fetchedAt": fetched_at}
+            out.append({"clusterUuid": stat["cluster_uuid"], "stats": copy})
+        return out
+
+    async def get_stats(
+        self, *, unencrypted: bool = False, refresh_cache: bool = False
+    ) -> list[dict[str, Any]]:
+        """``[{clusterUuid, stats}]``: ``stats`` is the packed encrypted string unless
+        ``unencrypted`` (which also refreshes the cache, as in Kibana)."""
+        stats = await self.get_unencrypted_stats(refresh_cache=unencrypted or refresh_cache)
+        if unencrypted:
+            return stats
+        return [
+            {"clusterUuid": item["clusterUuid"], "stats": await self._encrypt(item["stats"])}
+            for item in stats
+        ]
+
+    async def get_opt_in_stats(
+        self, opt_in_status: bool, *, unencrypted: bool = False
+    ) -> list[dict[str, Any]]:
+        """``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]`` (encrypted unless asked)."""
+        strategy = self._strategies.current
+        if strategy is None:
+            return []
+        context = StatsContext(version=self._version, refresh_cache=False)
+        uuids = await strategy.cluster_details_getter(context)
+        out: list[dict[str, Any]] = []
+        for uuid in uuids:
+            payload = {"cluster_uuid": uuid, "opt_in_status": opt_in_status}
+            stats: object = payload if unencrypted else await self._encrypt(payload)
+            out.append({"clusterUuid": uuid, "stats": stats})
+        return out

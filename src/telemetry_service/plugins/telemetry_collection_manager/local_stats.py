@@ -1,0 +1,90 @@
+"""The ``local`` strategy: this deployment's payload, in Kibana's shape (spec 6.5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections.abc import Callable
+from typing import Any
+
+from telemetry_service.plugins.usage_collection import UsageCollectionSetup
+
+from .strategy import StatsContext
+
+__all__ = ["LocalStats", "iso"]
+
+#: Collector types that are folded into ``stack_stats.kibana`` itself, not under ``plugins``.
+_RESERVED = frozenset({"kibana", "kibana_stats"})
+
+
+def iso(value: dt.datetime) -> str:
+    """JavaScript's ``Date.prototype.toISOString()``: milliseconds and a ``Z``."""
+    return (
+        value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def _os_block() -> dict[str, Any]:
+    system = platform.system().lower()
+    release = platform.release()
+    block: dict[str, Any] = {
+        "platforms": [{"platform": system, "count": 1}],
+        "platformReleases": [{"platformRelease": f"{system}-{release}", "count": 1}],
+    }
+    try:
+        info = platform.freedesktop_os_release()
+    except OSError:
+        return block
+    if "ID" in info:
+        block["distros"] = [{"distro": info["ID"], "count": 1}]
+        if "VERSION_ID" in info:
+            block["distroReleases"] = [
+                {"distroRelease": f"{info['ID']}-{info['VERSION_ID']}", "count": 1}
+            ]
+    return block
+
+
+class LocalStats:
+    """Cluster details and stats getters for the ``local`` strategy."""
+
+    def __init__(
+        self,
+        usage_collection: UsageCollectionSetup,
+        *,
+        deployment_uuid: str,
+        cluster_name: Callable[[], str],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._usage = usage_collection
+        self._uuid = deployment_uuid
+        self._name = cluster_name
+        self._clock = clock
+
+    async def cluster_uuids(self, context: StatsContext) -> list[str]:
+        return [self._uuid]
+
+    async def stats(self, cluster_uuids: list[str], context: StatsContext) -> list[dict[str, Any]]:
+        results = await self._usage.bulk_fetch()
+        usage = self._usage.to_object(results)
+        plugins = {name: value for name, value in usage.items() if name not in _RESERVED}
+        version = context.version.lower().removesuffix("-snapshot")
+        kibana: dict[str, Any] = {
+            "count": 1,
+            "indices": 1,
+            "os": _os_block(),
+            "versions": [{"version": version, "count": 1}],
+            "plugins": plugins,
+        }
+        return [
+            {
+                "timestamp": iso(self._clock()),
+                "cluster_uuid": uuid,
+                "cluster_name": self._name(),
+                "version": context.version,
+                "cluster_stats": {},
+                "collection": "local",
+                "stack_stats": {"kibana": kibana},
+            }
+            for uuid in cluster_uuids
+        ]

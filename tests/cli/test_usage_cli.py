@@ -1,0 +1,87 @@
+"""``usage check [--fix]`` and ``telemetry preview`` as real processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from telemetry_service.plugins.telemetry_collection_manager.root_schema import payload_schema
+from telemetry_service.plugins.usage_collection import validate_value
+from telemetry_service.plugins.usage_collection.schema import schema_from_json
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "telemetry_service.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_repository_schemas_are_current() -> None:
+    result = cli("usage", "check", cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "usage check passed" in result.stdout
+
+
+def test_check_fails_on_a_changed_schema_and_passes_after_fix(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "schema", tmp_path / "schema")
+    plugins = json.loads((tmp_path / "schema" / "plugins.json").read_text())
+    telemetry = plugins["properties"]["telemetry"]["properties"]
+    telemetry["usage_fetcher"]["type"] = "long"
+    del telemetry["labels"]
+    (tmp_path / "schema" / "plugins.json").write_text(json.dumps(plugins))
+
+    failed = cli("usage", "check", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "collector [telemetry]: schema changed" in failed.stdout
+    assert "+labels" in failed.stdout
+    assert "usage_fetcher (long -> keyword)" in failed.stdout
+    assert failed.stderr.strip().startswith("error: 1 problem(s)")
+
+    fixed = cli("usage", "check", "--fix", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert (tmp_path / "docs" / "payload.md").read_text().count("`opt_in_status`") == 1
+    assert cli("usage", "check", cwd=tmp_path).returncode == 0
+
+
+def test_check_fails_without_stored_schemas(tmp_path: Path) -> None:
+    result = cli("usage", "check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "schema/plugins.json: missing" in result.stdout
+
+
+def test_preview_matches_the_published_schema(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(f"path:\n  data: {tmp_path / 'data'}\n")
+    out = tmp_path / "payload.json"
+    result = cli("telemetry", "preview", "-c", str(config), "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(out.read_text())
+    plugins = json.loads((REPO / "schema" / "plugins.json").read_text())
+    schema = payload_schema(schema_from_json(plugins))
+    assert validate_value(schema, payload) == []
+    assert payload["collection"] == "local"
+    assert set(payload["stack_stats"]["kibana"]["plugins"]) >= {
+        "telemetry",
+        "usage_collector_stats",
+    }
+    # The check is not vacuous: a wrong type is a violation.
+    payload["cluster_name"] = 42
+    assert [v.path for v in validate_value(schema, payload)] == ["cluster_name"]
+
+
+def test_preview_prints_to_stdout(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(f"path:\n  data: {tmp_path / 'data'}\n")
+    result = cli("telemetry", "preview", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["collectionSource"] == "local"
