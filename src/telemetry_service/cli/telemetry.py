@@ -12,8 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from telemetry_service.core import Platform
+from telemetry_service.plugins.telemetry import TelemetryPlugin
+from telemetry_service.plugins.telemetry.fetcher import SendReport
+from telemetry_service.plugins.telemetry.history import SendHistory
 from telemetry_service.plugins.telemetry.service import OptInLockedError
-from telemetry_service.plugins.telemetry_collection_manager import TelemetryCollectionManager
+from telemetry_service.plugins.telemetry_collection_manager import (
+    EncryptionUnavailableError,
+    TelemetryCollectionManager,
+)
 
 from .context import open_host
 from .errors import fail
@@ -61,6 +68,19 @@ def _print_status(status: dict[str, Any]) -> None:
         table.add_row("Failures", f"{failures['count']} (version {failures['version']})")
     table.add_row("Version", status["version"])
     console.print(table)
+    if status.get("history"):
+        sent = Table(title="Sent (newest first)")
+        for column in ("when", "channel", "status", "bytes", "payload sha256"):
+            sent.add_column(column)
+        for entry in status["history"][:10]:
+            sent.add_row(
+                entry["timestamp"][:19],
+                entry["channel"],
+                entry["status"],
+                str(entry["size"]),
+                entry["payload_sha256"][7:23] + "…",
+            )
+        console.print(sent)
 
 
 @telemetry_app.command()
@@ -73,7 +93,9 @@ def status(
 
     async def run() -> dict[str, Any]:
         async with open_host(config, app_version) as host:
-            return await host.telemetry.status()
+            result = await host.telemetry.status()
+            result["history"] = await SendHistory(host.store).list()
+            return result
 
     result = asyncio.run(run())
     if as_json:
@@ -82,11 +104,18 @@ def status(
         _print_status(result)
 
 
+def _telemetry_plugin(platform: Platform) -> TelemetryPlugin:
+    for plugin in platform.plugins:
+        if isinstance(plugin, TelemetryPlugin):
+            return plugin
+    raise fail("the telemetry plugin is not installed")
+
+
 def _change(config: Path | None, app_version: str | None, enabled: bool) -> None:
     async def run() -> None:
-        async with open_host(config, app_version) as host:
+        async with one_shot_platform(config, app_version) as platform:
             try:
-                await host.telemetry.set_opt_in(enabled)
+                await _telemetry_plugin(platform).set_opt_in(enabled, wait_for_report=True)
             except OptInLockedError as exc:
                 raise fail(str(exc)) from None
 
@@ -104,6 +133,52 @@ def opt_in(config: ConfigOption = None, app_version: VersionOption = None) -> No
 def opt_out(config: ConfigOption = None, app_version: VersionOption = None) -> None:
     """Opt out of sending usage data (refused when config or the environment locks it)."""
     _change(config, app_version, False)
+
+
+@telemetry_app.command()
+def send(
+    config: ConfigOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even if a report was sent in this interval.")
+    ] = False,
+    app_version: VersionOption = None,
+) -> None:
+    """Send the snapshot now if it is due. Never without consent, even with --force."""
+
+    async def run() -> SendReport:
+        async with one_shot_platform(config, app_version) as platform:
+            return await _telemetry_plugin(platform).send_now(force=force)
+
+    report = asyncio.run(run())
+    if not report.sent:
+        raise fail(f"nothing sent: {report.reason}")
+    print(f"Snapshot sent ({report.reason}).")
+
+
+@telemetry_app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="Where to write the encrypted report (JSON).")],
+    config: ConfigOption = None,
+    app_version: VersionOption = None,
+) -> None:
+    """Write the encrypted snapshot with its headers, for `receiver import` at an air-gapped
+    site. Needs consent, like sending."""
+
+    async def run() -> list[dict[str, Any]]:
+        async with one_shot_platform(config, app_version) as platform:
+            plugin = _telemetry_plugin(platform)
+            assert plugin.fetcher is not None
+            try:
+                return await plugin.fetcher.export_snapshot()
+            except PermissionError as exc:
+                raise fail(f"nothing exported: {exc}") from None
+            except EncryptionUnavailableError as exc:
+                raise fail(f"cannot encrypt: {exc}") from None
+
+    documents = asyncio.run(run())
+    data: object = documents[0] if len(documents) == 1 else documents
+    file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {len(documents)} encrypted report(s) to {file}")
 
 
 @telemetry_app.command()

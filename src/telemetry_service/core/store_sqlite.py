@@ -74,16 +74,26 @@ class SqliteStore(SavedObjectStore):
             )
 
     def _close(self) -> None:
-        for conn in self._all:
+        """Close every connection, waiting for operations still running in worker threads."""
+        connections, self._all = self._all, []
+        for _ in connections:
+            try:
+                self._pool.get(timeout=_BUSY_TIMEOUT_MS / 1000)
+            except queue.Empty:  # pragma: no cover - an operation outlived the busy timeout
+                break
+        for conn in connections:
             conn.close()
-        self._all.clear()
-        while not self._pool.empty():
-            self._pool.get_nowait()
 
     def _transaction(self, write: bool, fn: Callable[[_Cursor], T]) -> T:
         if not self._all:
             raise StoreUnavailableError("the store is closed")
-        conn = self._pool.get()
+        try:
+            conn = self._pool.get(timeout=_BUSY_TIMEOUT_MS / 1000)
+        except queue.Empty:
+            raise StoreUnavailableError("the store is closed or overloaded") from None
+        if not self._all:  # closed while we waited: give the connection back to close()
+            self._pool.put(conn)
+            raise StoreUnavailableError("the store is closed")
         try:
             deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
             while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -15,9 +17,12 @@ from .config import TelemetryConfig
 from .contracts import TelemetrySetup, TelemetryStart
 from .encryption import PayloadEncrypter
 from .endpoints import get_telemetry_url
+from .fetcher import FetcherTask, SendReport
+from .history import SendHistory
 from .opt_in_watcher import OPT_IN_POLL_INTERVAL_S, OptInWatcher
 from .routes import build_router
-from .service import TelemetryService
+from .sender import TelemetrySender, build_client
+from .service import Consent, TelemetryService
 
 __all__ = ["TelemetryPlugin"]
 
@@ -31,11 +36,23 @@ class TelemetryPlugin(Plugin):
     #: the plugin, so other plugins still get a contract that answers False.
     disableable = False
 
-    def __init__(self, *, opt_in_poll_interval: float = OPT_IN_POLL_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        *,
+        opt_in_poll_interval: float = OPT_IN_POLL_INTERVAL_S,
+        send_deadline_s: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._poll_interval = opt_in_poll_interval
+        self._send_deadline_s = send_deadline_s
+        self._sleep = sleep
         self.service: TelemetryService | None = None
         self.watcher: OptInWatcher | None = None
         self.manager: TelemetryCollectionManager | None = None
+        self.fetcher: FetcherTask | None = None
+        self.history: SendHistory | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._client_marker: object = None
 
     async def setup(self, core: CoreSetup, plugins: PluginContracts) -> TelemetrySetup:
         def config() -> TelemetryConfig:
@@ -51,6 +68,19 @@ class TelemetryPlugin(Plugin):
         if isinstance(manager, TelemetryCollectionManager):
             self.manager = manager
             manager.set_encrypter(PayloadEncrypter(config))
+        self.history = SendHistory(core.store)
+        sender = TelemetrySender(
+            lambda: self._http_client(config()), deadline_s=self._send_deadline_s, sleep=self._sleep
+        )
+        self.fetcher = FetcherTask(
+            service=self.service,
+            manager=self.manager,
+            store=core.store,
+            sender=sender,
+            history=self.history,
+            instance_id=core.instance_uuid,
+            logger=core.logger,
+        )
         usage = plugins["usage_collection"]
         if isinstance(usage, UsageCollectionSetup):
             register_telemetry_collector(usage, self.service)
@@ -65,11 +95,42 @@ class TelemetryPlugin(Plugin):
 
         return TelemetrySetup(url)
 
+    def _http_client(self, config: TelemetryConfig) -> httpx.AsyncClient:
+        """One client per proxy/TLS/timeout setting; rebuilt when those change."""
+        marker = (config.proxy, config.ssl, config.timeouts)
+        if self._client is None or marker != self._client_marker:
+            if self._client is not None:
+                old = self._client
+                asyncio.get_running_loop().create_task(old.aclose())
+            self._client = build_client(config)
+            self._client_marker = marker
+        return self._client
+
+    async def set_opt_in(self, enabled: bool, *, wait_for_report: bool = False) -> Consent:
+        """Record a choice as the route does (for the CLI); raises when it is locked."""
+        assert self.service is not None
+        assert self.fetcher is not None
+        consent = await self.service.set_opt_in(enabled)
+        if self.watcher is not None:
+            self.watcher.apply(enabled)
+        if wait_for_report:
+            await self.fetcher.send_opt_in_status(enabled)
+        else:
+            self.fetcher.notify_opt_in_change(enabled)
+        return consent
+
+    async def send_now(self, *, force: bool = False) -> SendReport:
+        assert self.fetcher is not None
+        return await self.fetcher.send_snapshot(force=force)
+
     async def _on_opt_in_changed(self, enabled: bool) -> list[dict[str, Any]]:
-        """After the route stored a choice: update the in-memory value and answer the stats."""
+        """After the route stored a choice: update the in-memory value, report the change in
+        the background, and answer the encrypted opt-in stats."""
         assert self.watcher is not None
         assert self.service is not None
+        assert self.fetcher is not None
         self.watcher.apply(enabled)
+        self.fetcher.notify_opt_in_change(enabled)
         if self.manager is None:
             return []
         try:
@@ -82,6 +143,10 @@ class TelemetryPlugin(Plugin):
         assert self.watcher is not None
         if core.background:
             await self.watcher.start()
+            assert self.fetcher is not None
+            assert self.service is not None
+            if self.service.config().fetcher.enabled:
+                self.fetcher.start()
         else:
             await self.watcher.refresh()
         watcher = self.watcher
@@ -92,5 +157,10 @@ class TelemetryPlugin(Plugin):
         return TelemetryStart(is_opted_in)
 
     async def stop(self) -> None:
+        if self.fetcher is not None:
+            await self.fetcher.stop(timeout_s=5.0)
         if self.watcher is not None:
             await self.watcher.stop()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -19,7 +19,7 @@ from .rules import (
 )
 from .saved_object import TelemetrySavedObjectClient
 
-__all__ = ["OptInLockedError", "TelemetryService"]
+__all__ = ["Consent", "OptInLockedError", "TelemetryService"]
 
 NOT_ALLOWED_MESSAGE = "Not allowed to change Opt-in Status."
 

@@ -70,6 +70,10 @@ class TelemetryCollectionManager:
         return strategy.title if strategy else None
 
     # -- start -------------------------------------------------------------------------------
+    async def encrypt(self, payload: object) -> str:
+        """Encrypt one payload in a worker thread (raises when no encrypter is installed)."""
+        return await self._encrypt(payload)
+
     async def _encrypt(self, payload: object) -> str:
         if self._encrypter is None:
             raise EncryptionUnavailableError("no encrypter is installed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telemetry_service.core import CoreSetup, CoreStart, Plugin, PluginContracts
 from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
+from .cache import PayloadCache
 from .contracts import TelemetryCollectionManager
 from .local_stats import LocalStats
 
@@ -22,7 +23,10 @@ class TelemetryCollectionManagerPlugin(Plugin):
         usage = plugins["usage_collection"]
         assert isinstance(usage, UsageCollectionSetup)
         self.manager = TelemetryCollectionManager(
-            version=core.version, clock=core.clock, logger=core.logger
+            version=core.version,
+            clock=core.clock,
+            logger=core.logger,
+            cache=PayloadCache(clock=lambda: core.clock().timestamp()),
         )
         local = LocalStats(
             usage,

@@ -1,0 +1,150 @@
+"""Posting encrypted reports: the HTTP client, retries within an attempt, and the outcome.
+
+Unlike Kibana (which ignores the status), a 2xx is success; 429, 5xx and network errors are
+retried with exponential backoff and jitter, honouring ``Retry-After``, until a deadline; any
+other status is a failure that is not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from .config import TelemetryConfig
+from .schedule import is_retryable_status, parse_retry_after, retry_delay
+
+__all__ = ["SendOutcome", "TelemetrySender", "build_client", "report_headers"]
+
+CONTENT_ENCODING = "aes256gcm"
+
+
+def report_headers(version: str, cluster_uuid: str) -> dict[str, str]:
+    """The four headers of a report (spec 3.4)."""
+    return {
+        "Content-Type": "application/json",
+        "X-Elastic-Stack-Version": version,
+        "X-Elastic-Cluster-ID": cluster_uuid,
+        "X-Elastic-Content-Encoding": CONTENT_ENCODING,
+    }
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    status: int | None
+    attempts: int
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"HTTP {self.status}"
+        return self.error or f"HTTP {self.status}"
+
+
+def build_client(config: TelemetryConfig) -> httpx.AsyncClient:
+    """An HTTP client with the configured proxy, CA files and timeouts."""
+    verify: ssl.SSLContext | bool = True
+    if config.ssl.certificate_authorities:
+        context = ssl.create_default_context()
+        for path in config.ssl.certificate_authorities:
+            context.load_verify_locations(cafile=path)
+        verify = context
+    timeout = httpx.Timeout(
+        connect=config.timeouts.connect,
+        read=config.timeouts.read,
+        write=config.timeouts.read,
+        pool=config.timeouts.connect,
+    )
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    proxy = config.proxy.url
+    if proxy:
+        transport = httpx.AsyncHTTPTransport(proxy=proxy, verify=verify)
+        mounts = {"all://": transport}
+        for host in config.proxy.no_proxy:
+            mounts[f"all://{host}"] = None
+    # trust_env=False: only the configured proxy applies, never an inherited HTTP(S)_PROXY.
+    return httpx.AsyncClient(verify=verify, timeout=timeout, mounts=mounts, trust_env=False)
+
+
+class TelemetrySender:
+    """Posts one report, retrying transient failures until ``deadline_s`` has passed."""
+
+    def __init__(
+        self,
+        client: Callable[[], httpx.AsyncClient],
+        *,
+        deadline_s: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._client = client
+        self._deadline_s = deadline_s
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._monotonic = monotonic
+        self._wall_ms = wall_ms
+
+    async def post(self, url: str, body: str, headers: dict[str, str]) -> SendOutcome:
+        started = self._monotonic()
+        slept = 0.0  # an injected sleep may not advance the monotonic clock
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = await self._client().post(url, content=body.encode(), headers=headers)
+            except httpx.HTTPError as exc:
+                outcome = SendOutcome(False, None, attempt, _describe(exc))
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return SendOutcome(True, status, attempt)
+                outcome = SendOutcome(False, status, attempt, f"HTTP {status}")
+                if not is_retryable_status(status):
+                    return outcome
+                retry_after = parse_retry_after(
+                    response.headers.get("retry-after"), self._wall_ms()
+                )
+            delay = retry_delay(
+                attempt, retry_after, base=1.0, cap=60.0, jitter_fraction=self._rng.random()
+            )
+            if max(self._monotonic() - started, slept) + delay > self._deadline_s:
+                return outcome
+            await self._sleep(delay)
+            slept += delay
+
+    async def options(self, url: str) -> str | None:
+        """Kibana's connectivity check: an OPTIONS request; None when it got any answer."""
+        try:
+            await self._client().options(url)
+        except httpx.HTTPError as exc:
+            return _describe(exc)
+        return None
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """One line for the logs: the kind of failure, never a URL with credentials or a body."""
+    kinds = {
+        httpx.ConnectError: "connection failed",
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "no answer before the read timeout",
+        httpx.WriteTimeout: "write timed out",
+        httpx.PoolTimeout: "connection pool timed out",
+        httpx.ProxyError: "the proxy refused the request",
+        httpx.RemoteProtocolError: "the endpoint closed the connection",
+    }
+    for kind, text in kinds.items():
+        if type(exc) is kind:
+            detail = str(exc).splitlines()[0][:160] if str(exc) else ""
+            if "CERTIFICATE" in detail.upper() or "SSL" in detail.upper():
+                return f"TLS error: {detail}"
+            return f"{text}" + (f" ({detail})" if detail else "")
+    return f"{type(exc).__name__}: {str(exc)[:160]}"
