@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pytest
 
 from telemetry_service.wire import Decryptor, KeyPair, generate_key_pair
 from tests.support.capture import CaptureServer
+from tests.support.cli import run_command
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +25,7 @@ def capture() -> Iterator[CaptureServer]:
     server.stop()
 
 
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k != "DO_NOT_TRACK" and not k.startswith("TELEMETRY_SERVICE_")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry_service.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**clean, **(env or {})},
-        timeout=120,
-        check=False,
-    )
+cli = run_command
 
 
 @pytest.fixture

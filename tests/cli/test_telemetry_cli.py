@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_command
 
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k != "DO_NOT_TRACK" and not k.startswith("TELEMETRY_SERVICE_")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry_service.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**clean, **(env or {})},
-        timeout=60,
-        check=False,
-    )
+cli = run_command
 
 
 @pytest.fixture
