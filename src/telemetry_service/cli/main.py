@@ -13,6 +13,7 @@ import typer
 from telemetry_service.core import PlatformError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
+from .receiver import receiver_app
 from .telemetry import telemetry_app
 from .usage import usage_app
 
@@ -29,6 +30,7 @@ apikey_app = typer.Typer(help="Create API keys for server.auth.apiKeys.", no_arg
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(usage_app, name="usage")
+app.add_typer(receiver_app, name="receiver")
 
 ConfigOption = Annotated[
     Path | None,

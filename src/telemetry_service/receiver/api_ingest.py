@@ -1,0 +1,98 @@
+"""``POST /v3/send/{channel}``: the telemetry endpoint (open, like Elastic's)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.requests import ClientDisconnect
+
+from telemetry_service.wire import CONTENT_ENCODING
+
+from .api_models import ErrorBody, IngestAnswer
+from .errors import Rejection
+from .ingest import IngestService
+
+if TYPE_CHECKING:
+    from .ingest import BodyReader
+
+__all__ = ["INGEST_RESPONSES", "ingest_router"]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error(
+        "Malformed body, undecryptable, unknown kid, invalid payload, JSON too deep, "
+        "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
+    ),
+    404: _error("The channel is not served (products lists the served ones)."),
+    413: _error("The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."),
+    415: _error(
+        "Content-Encoding is not identity, or X-Elastic-Content-Encoding is not aes256gcm."
+    ),
+    429: _error("Too many reports in progress; see Retry-After."),
+    503: _error("The store is unavailable or busy; see Retry-After."),
+}
+
+_HEADERS = [
+    ("X-Elastic-Cluster-ID", {"type": "string"}, "The cluster_uuid of the payload."),
+    ("X-Elastic-Stack-Version", {"type": "string"}, "The sender's version."),
+    (
+        "X-Elastic-Content-Encoding",
+        {"type": "string", "enum": [CONTENT_ENCODING]},
+        "Always aes256gcm.",
+    ),
+]
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "parameters": [
+        {"name": name, "in": "header", "required": True, "schema": schema, "description": text}
+        for name, schema, text in _HEADERS
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "The packed encrypted string of @elastic/request-crypto (spec 4.2).",
+        "content": {"application/json": {"schema": {"type": "string"}}},
+    },
+}
+
+
+def _body_reader(request: Request) -> BodyReader:
+    async def read(limit: int) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise Rejection(413, "too_large", f"the body is larger than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Rejection(413, "too_large", f"the body is larger than {limit} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise Rejection(400, "malformed", "the client disconnected mid-body") from None
+        return b"".join(chunks)
+
+    return read
+
+
+def ingest_router(service: IngestService) -> APIRouter:
+    """The ingest route, served by `service`."""
+    router = APIRouter(tags=["ingest"])
+
+    @router.post(
+        "/v3/send/{channel}",
+        response_model=IngestAnswer,
+        responses=INGEST_RESPONSES,
+        openapi_extra=_OPENAPI_EXTRA,
+        summary="Receive one encrypted report (snapshot or opt-in status)",
+    )
+    async def send(request: Request, channel: Annotated[str, Path(max_length=200)]) -> IngestAnswer:
+        """Decrypt, validate and store the report; 200 once it is durably committed."""
+        outcome = await service.handle(channel, request.headers, _body_reader(request))
+        return IngestAnswer(ok=True, id=outcome.id, duplicate=outcome.duplicate)
+
+    return router

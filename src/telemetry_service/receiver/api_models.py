@@ -1,0 +1,145 @@
+"""Response models of the receiver's API (they make the OpenAPI document exact)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ActiveClusters",
+    "ActiveDay",
+    "ClusterList",
+    "ClusterModel",
+    "DeleteResult",
+    "Distribution",
+    "ErrorBody",
+    "IngestAnswer",
+    "LatestReports",
+    "OptInReport",
+    "ReportModel",
+    "Status",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Model):
+    statusCode: int
+    error: str
+    message: str
+    reason: str | None = Field(default=None, description="A stable code (ingest refusals).")
+
+
+class IngestAnswer(_Model):
+    ok: bool
+    id: str
+    duplicate: bool
+
+
+class Status(_Model):
+    status: str
+    store: str
+    products: list[str]
+    channels: list[str]
+    kids: list[str]
+
+
+class ClusterModel(_Model):
+    cluster_uuid: str
+    cluster_name: str | None
+    first_seen: str
+    last_seen: str
+    last_report_at: str | None
+    version: str | None
+    opt_in_status: bool | None
+    opt_in_changed_at: str | None
+
+
+class ClusterList(_Model):
+    total: int
+    clusters: list[ClusterModel]
+
+
+class ReportModel(_Model):
+    id: str
+    channel: str
+    kind: str
+    cluster_uuid: str
+    cluster_name: str | None
+    version: str | None
+    stack_version: str | None
+    received_at: str
+    timestamp: str
+    opt_in_status: bool | None
+    payload: dict[str, Any] | None = None
+
+
+class LatestReports(_Model):
+    total: int
+    active_days: int
+    reports: list[ReportModel]
+
+
+class ActiveDay(_Model):
+    date: str
+    clusters: int
+
+
+class ActiveClusters(_Model):
+    days: list[ActiveDay]
+
+
+class KeywordBucket(_Model):
+    value: str
+    count: int
+
+
+class KeywordStats(_Model):
+    buckets: list[KeywordBucket]
+    other: int
+
+
+class NumberStats(_Model):
+    count: int
+    min: float
+    max: float
+    avg: float
+    percentiles: dict[str, float]
+
+
+class Distribution(_Model):
+    field: str
+    active_days: int
+    clusters: int
+    kinds: dict[str, int]
+    keyword: KeywordStats | None = None
+    boolean: dict[str, int] | None = None
+    number: NumberStats | None = None
+
+
+class OptInDay(_Model):
+    date: str
+    opted_in: int
+    opted_out: int
+
+
+class OptInChangeModel(_Model):
+    cluster_uuid: str
+    timestamp: str
+    opt_in_status: bool
+    previous: bool | None
+
+
+class OptInReport(_Model):
+    days: list[OptInDay]
+    changes: list[OptInChangeModel]
+    truncated: bool
+
+
+class DeleteResult(_Model):
+    cluster_uuid: str
+    deleted_reports: int
+    deleted_clusters: int

@@ -1,0 +1,192 @@
+"""The receiver application: ingest, query and admin APIs over one report store.
+
+>>> receiver = Receiver(load_config({"keys": "keys/receiver.private.jwks.json"}))  # doctest: +SKIP
+>>> async with receiver:                                                  # doctest: +SKIP
+...     transport = httpx.ASGITransport(receiver.app)
+
+:func:`create_app` returns the same application with a lifespan that opens and closes the
+store, for ASGI servers (``uvicorn --factory``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from telemetry_service.wire import Decryptor
+
+from .api_admin import admin_router
+from .api_ingest import ingest_router
+from .api_models import Status
+from .api_query import query_router
+from .auth import ApiKeyRegistry
+from .clock import Clock, utc_now
+from .config import ReceiverConfig
+from .cors import IngestCors
+from .errors import StartupError
+from .http import install_error_handlers, role_dependency
+from .ingest import IngestService, channel_names
+from .keyfile import load_decryptor
+from .metrics import Metrics
+from .retention import RetentionTask
+from .storage import ReportStore, open_report_store
+
+__all__ = ["Receiver", "create_app"]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("telemetry-service")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
+        return "0+unknown"
+
+
+class Receiver:
+    """One receiver process's state: config, keys, store, metrics, retention, the ASGI app.
+
+    The private key set is loaded (and its file mode checked) on construction, so a bad key
+    file fails before anything listens. `store`, `decryptor` and `clock` are injectable.
+    """
+
+    def __init__(
+        self,
+        config: ReceiverConfig,
+        *,
+        store: ReportStore | None = None,
+        decryptor: Decryptor | None = None,
+        clock: Clock = utc_now,
+        retention_interval_s: float = 86_400.0,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.metrics = Metrics()
+        if decryptor is None:
+            if config.keys is None:
+                raise StartupError(
+                    "no private key set: set `keys` in the receiver config or pass --keys "
+                    "(create one with `telemetry-service receiver keys generate`)"
+                )
+            decryptor = load_decryptor(
+                config.keys,
+                max_input_bytes=config.server.max_body_bytes,
+                max_inflated_bytes=config.limits.max_inflated_bytes,
+            )
+        self.decryptor = decryptor
+        self.store = store or open_report_store(config.store_url)
+        self.keys = ApiKeyRegistry(config.auth.api_keys)
+        self.ingest = IngestService(
+            decryptor=decryptor,
+            store=self.store,
+            products=config.products,
+            limits=config.limits,
+            max_body_bytes=config.server.max_body_bytes,
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.retention = RetentionTask(
+            self.store,
+            days=config.retention.days,
+            metrics=self.metrics,
+            clock=clock,
+            interval_s=retention_interval_s,
+        )
+        self.metrics.gauge(
+            "telemetry_receiver_ingest_in_flight",
+            "Ingest requests past admission.",
+            lambda: self.ingest.in_flight,
+        )
+        self.metrics.gauge(
+            "telemetry_receiver_store_write_queue",
+            "Writes waiting for the store's writer thread.",
+            lambda: self.store.write_queue,
+        )
+        self._started = False
+        self.app = self._build_app()
+
+    async def start(self) -> None:
+        """Open the store (connect, migrate) and start the retention task."""
+        if self._started:
+            return
+        await self.store.open()
+        self._started = True
+        self.retention.start()
+
+    async def stop(self) -> None:
+        """Stop retention, finish queued writes and close the store."""
+        if not self._started:
+            return
+        self._started = False
+        await self.retention.stop()
+        await self.store.close()
+
+    async def __aenter__(self) -> Receiver:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _build_app(self) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title="telemetry-service receiver",
+            version=_version(),
+            description="The telemetry cluster: receives encrypted usage reports, stores them "
+            "and answers queries about them.",
+            docs_url=None,
+            redoc_url=None,
+            lifespan=lifespan,
+        )
+        install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
+        app.add_middleware(IngestCors)
+        viewer = role_dependency(self.keys, "viewer")
+        admin = role_dependency(self.keys, "admin")
+        app.include_router(ingest_router(self.ingest))
+        app.include_router(query_router(self.store, self.metrics, viewer, self.clock))
+        app.include_router(admin_router(self.store, self.metrics, admin))
+        self._add_public_routes(app)
+        return app
+
+    def _add_public_routes(self, app: FastAPI) -> None:
+        products = list(self.config.products)
+
+        @app.get(
+            "/api/status",
+            response_model=Status,
+            responses={503: {"model": Status, "description": "The store does not answer."}},
+            tags=["public"],
+        )
+        async def status() -> Any:
+            """Whether the receiver can store reports (no authentication)."""
+            body = {
+                "status": "available",
+                "store": self.store.backend,
+                "products": products,
+                "channels": channel_names(self.config.products),
+                "kids": list(self.decryptor.kids),
+            }
+            if not await self.store.ping():
+                return JSONResponse({**body, "status": "unavailable"}, 503)
+            return body
+
+        @app.get("/api/keys/public", tags=["public"])
+        async def public_keys() -> dict[str, Any]:
+            """The public key set that senders configure (telemetry.encryption.jwks)."""
+            return self.decryptor.public_jwks()
+
+
+def create_app(config: ReceiverConfig, **kwargs: Any) -> FastAPI:
+    """The receiver's ASGI app; its lifespan opens and closes the store."""
+    return Receiver(config, **kwargs).app

@@ -1,0 +1,57 @@
+"""CORS for the ingest routes only: browsers send reports too (Kibana's browser sender).
+
+A preflight ``OPTIONS /v3/send/{channel}`` is answered 204 with the methods and the four
+headers the sender uses; every answer of an ingest route carries
+``Access-Control-Allow-Origin: *`` (ingest is open and uses no cookies). The query and
+admin APIs get no CORS headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+__all__ = ["INGEST_PREFIX", "IngestCors"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+INGEST_PREFIX = "/v3/send/"
+_ALLOW_HEADERS = (
+    b"Content-Type, X-Elastic-Stack-Version, X-Elastic-Cluster-ID, X-Elastic-Content-Encoding"
+)
+_PREFLIGHT = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"POST, OPTIONS"),
+    (b"access-control-allow-headers", _ALLOW_HEADERS),
+    (b"access-control-max-age", b"86400"),
+    (b"content-length", b"0"),
+]
+
+
+class IngestCors:
+    """ASGI middleware adding CORS to ``/v3/send/…``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(INGEST_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": _PREFLIGHT})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_origin(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"access-control-allow-origin", b"*"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_origin)

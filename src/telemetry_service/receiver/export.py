@@ -1,0 +1,128 @@
+"""Reports as JSON documents, NDJSON lines and CSV rows (streamed, page by page).
+
+A report document is its metadata plus ``payload``, the payload's JSON text embedded as
+received (never re-encoded). CSV cells that a spreadsheet would read as a formula are
+prefixed with ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import orjson
+
+from .clock import iso_ms
+from .storage import ClusterSummary, ReportStore, StoredReport
+
+__all__ = [
+    "CSV_COLUMNS",
+    "cluster_document",
+    "csv_rows",
+    "ndjson_lines",
+    "report_document",
+    "report_meta",
+    "reports_array",
+]
+
+CSV_COLUMNS = (
+    "id",
+    "channel",
+    "kind",
+    "cluster_uuid",
+    "cluster_name",
+    "version",
+    "stack_version",
+    "received_at",
+    "timestamp",
+    "opt_in_status",
+    "payload",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_meta(report: StoredReport) -> dict[str, Any]:
+    """A report's metadata, JSON-ready."""
+    return {
+        "id": report.id,
+        "channel": report.channel,
+        "kind": report.kind,
+        "cluster_uuid": report.cluster_uuid,
+        "cluster_name": report.cluster_name,
+        "version": report.version,
+        "stack_version": report.stack_version,
+        "received_at": iso_ms(report.received_ms),
+        "timestamp": iso_ms(report.report_ms),
+        "opt_in_status": report.opt_in_status,
+    }
+
+
+def report_document(report: StoredReport, *, payload: bool = True) -> bytes:
+    """The report as one JSON object (the payload embedded as received)."""
+    meta = orjson.dumps(report_meta(report))
+    if not payload:
+        return meta
+    return meta[:-1] + b',"payload":' + report.payload_text.encode() + b"}"
+
+
+def reports_array(reports: Iterable[StoredReport], *, payload: bool = True) -> bytes:
+    """A JSON array of report documents."""
+    return b"[" + b",".join(report_document(r, payload=payload) for r in reports) + b"]"
+
+
+def cluster_document(cluster: ClusterSummary) -> dict[str, Any]:
+    """A cluster as the query API shows it."""
+    return {
+        "cluster_uuid": cluster.cluster_uuid,
+        "cluster_name": cluster.cluster_name,
+        "first_seen": iso_ms(cluster.first_seen_ms),
+        "last_seen": iso_ms(cluster.last_seen_ms),
+        "last_report_at": None if cluster.report_ms is None else iso_ms(cluster.report_ms),
+        "version": cluster.version,
+        "opt_in_status": cluster.opt_in_status,
+        "opt_in_changed_at": None if cluster.opt_in_ms is None else iso_ms(cluster.opt_in_ms),
+    }
+
+
+async def ndjson_lines(
+    store: ReportStore, from_ms: int, to_ms: int, *, kind: str | None = None
+) -> AsyncIterator[bytes]:
+    """One JSON document per line, in report-time order."""
+    batch: list[bytes] = []
+    async for report in store.iter_reports(from_ms, to_ms, kind=kind):
+        batch.append(report_document(report) + b"\n")
+        if len(batch) >= 100:
+            yield b"".join(batch)
+            batch.clear()
+    if batch:
+        yield b"".join(batch)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+async def csv_rows(
+    store: ReportStore, from_ms: int, to_ms: int, *, kind: str | None = None
+) -> AsyncIterator[bytes]:
+    """A header row, then one row per report; the payload column holds its JSON text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    async for report in store.iter_reports(from_ms, to_ms, kind=kind):
+        meta = report_meta(report)
+        writer.writerow([_cell(meta[c]) for c in CSV_COLUMNS[:-1]] + [report.payload_text])
+        count += 1
+        if count % 100 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()

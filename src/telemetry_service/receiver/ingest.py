@@ -1,0 +1,266 @@
+"""The ingest pipeline shared by ``POST /v3/send/{channel}`` and ``receiver import``.
+
+channel (404) -> headers (415, 400) -> admission (429) -> body limit (413) -> decrypt
+(400 / 413) -> JSON and root shape (400) -> store (503) -> 200 once committed.
+
+Decryption and parsing run in worker threads (the crypto releases the GIL). At most
+``limits.maxInFlight`` requests are past admission at once, which bounds memory to about
+that many bodies; beyond, the answer is 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from telemetry_service.wire import (
+    CONTENT_ENCODING,
+    DecryptionError,
+    Decryptor,
+    InflateLimitError,
+    PayloadTooLargeError,
+    UnknownKeyError,
+    WireError,
+)
+
+from .clock import Clock, to_ms, utc_now
+from .config import LimitsConfig
+from .errors import Rejection
+from .metrics import Metrics
+from .storage import NewReport, ReportStore, StoreBusyError, StoreUnavailableError
+from .validate import (
+    MAX_ID_CHARS,
+    ReportKind,
+    ValidatedReport,
+    is_identifier,
+    parse_payload,
+    validate_report,
+)
+
+__all__ = ["Channel", "IngestOutcome", "IngestService", "channel_names"]
+
+log = logging.getLogger("telemetry_service.receiver.ingest")
+
+_SUFFIXES: dict[str, ReportKind] = {"-snapshot": "snapshot", "-opt-in-reports": "opt-in"}
+_CONTENT_TYPES = frozenset({"application/json", "text/plain"})
+BodyReader = Callable[[int], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A served channel: ``{product}-snapshot`` or ``{product}-opt-in-reports``."""
+
+    name: str
+    product: str
+    kind: ReportKind
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """A stored (or already stored) report."""
+
+    id: str
+    duplicate: bool
+    channel: str
+
+
+def channel_names(products: tuple[str, ...]) -> list[str]:
+    """Every channel served for `products`."""
+    return [product + suffix for product in products for suffix in _SUFFIXES]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
+class IngestService:
+    """Decrypts, validates and stores reports; every outcome is counted in `metrics`."""
+
+    def __init__(
+        self,
+        *,
+        decryptor: Decryptor,
+        store: ReportStore,
+        products: tuple[str, ...],
+        limits: LimitsConfig,
+        max_body_bytes: int,
+        metrics: Metrics,
+        clock: Clock = utc_now,
+        threads: int | None = None,
+    ) -> None:
+        self.decryptor = decryptor
+        self.store = store
+        self.limits = limits
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self._clock = clock
+        self._channels = {
+            product + suffix: Channel(product + suffix, product, kind)
+            for product in products
+            for suffix, kind in _SUFFIXES.items()
+        }
+        self._threads = anyio.CapacityLimiter(threads or os.cpu_count() or 2)
+        self.in_flight = 0
+
+    def channel(self, name: str) -> Channel:
+        """The served channel `name`, or a 404 :class:`Rejection`."""
+        found = self._channels.get(name)
+        if found is None:
+            raise Rejection(404, "unknown_channel", "this receiver does not serve that channel")
+        return found
+
+    async def handle(
+        self, channel_name: str, headers: Mapping[str, str], read_body: BodyReader
+    ) -> IngestOutcome:
+        """Run the whole pipeline; raise :class:`Rejection` for every refusal."""
+        label = channel_name if channel_name in self._channels else "unknown"
+        started = time.perf_counter()
+        try:
+            channel = self.channel(channel_name)
+            cluster_id, stack_version = self.check_headers(headers)
+            if self.in_flight >= self.limits.max_in_flight:
+                raise Rejection(
+                    429,
+                    "overloaded",
+                    "too many reports are being processed; retry later",
+                    retry_after=self.limits.retry_after_seconds,
+                )
+            self.in_flight += 1
+            try:
+                body = await read_body(self.max_body_bytes)
+                self.metrics.ingest_bytes.inc(by=len(body))
+                outcome = await self.ingest(channel, body, cluster_id, stack_version)
+            finally:
+                self.in_flight -= 1
+        except Rejection as rejection:
+            self.metrics.ingest.inc(label, rejection.reason)
+            log.debug("ingest on %s refused: %s", label, rejection.reason)
+            raise
+        self.metrics.ingest.inc(label, "duplicate" if outcome.duplicate else "stored")
+        self.metrics.ingest_seconds.observe(time.perf_counter() - started)
+        return outcome
+
+    def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str]:
+        """Kibana's headers (spec 3.4); return the cluster id and the stack version."""
+        encoding = (_header(headers, "content-encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            raise Rejection(
+                415, "unsupported_encoding", "Content-Encoding must be absent (identity)"
+            )
+        elastic = (_header(headers, "x-elastic-content-encoding") or "").strip().lower()
+        if elastic != CONTENT_ENCODING:
+            raise Rejection(
+                415,
+                "unsupported_encoding",
+                f"X-Elastic-Content-Encoding must be {CONTENT_ENCODING}: the body is "
+                "the encrypted payload",
+            )
+        media = (_header(headers, "content-type") or "application/json").split(";")[0]
+        if media.strip().lower() not in _CONTENT_TYPES:
+            raise Rejection(415, "unsupported_media_type", "Content-Type must be application/json")
+        values = []
+        for name in ("X-Elastic-Cluster-ID", "X-Elastic-Stack-Version"):
+            value = (_header(headers, name.lower()) or "").strip()
+            if not is_identifier(value):
+                raise Rejection(
+                    400,
+                    "missing_header",
+                    f"the {name} header must hold 1 to {MAX_ID_CHARS} printable characters",
+                )
+            values.append(value)
+        return values[0], values[1]
+
+    async def ingest(
+        self, channel: Channel, body: bytes, cluster_id: str, stack_version: str
+    ) -> IngestOutcome:
+        """Decrypt, validate and store one body whose headers were checked."""
+        received_ms = to_ms(self._clock())
+        report, kid = await anyio.to_thread.run_sync(
+            self._open_body, channel, body, cluster_id, limiter=self._threads
+        )
+        if channel.kind == "snapshot":
+            assert report.timestamp_ms is not None
+            report_ms = max(0, min(report.timestamp_ms, received_ms))
+            digest = _digest(b"payload", channel.name.encode(), report.payload_text.encode())
+        else:
+            report_ms = received_ms
+            digest = _digest(b"body", channel.name.encode(), body.strip())
+        record = NewReport(
+            id=uuid.uuid4().hex,
+            digest=digest,
+            channel=channel.name,
+            kind=channel.kind,
+            cluster_uuid=report.cluster_uuid,
+            cluster_name=report.cluster_name,
+            version=report.version,
+            stack_version=stack_version,
+            kid=kid,
+            received_ms=received_ms,
+            report_ms=report_ms,
+            opt_in_status=report.opt_in_status,
+            payload_text=report.payload_text,
+            query_text=report.query_text,
+        )
+        try:
+            result = await self.store.add(record)
+        except StoreBusyError:
+            raise Rejection(
+                503,
+                "store_busy",
+                "the store is busy; retry later",
+                retry_after=self.limits.retry_after_seconds,
+            ) from None
+        except StoreUnavailableError as exc:
+            log.warning("storing a report failed: %s", exc)
+            raise Rejection(
+                503,
+                "store_unavailable",
+                "the store is unavailable; retry later",
+                retry_after=self.limits.retry_after_seconds,
+            ) from None
+        return IngestOutcome(result.id, result.duplicate, channel.name)
+
+    def _open_body(
+        self, channel: Channel, body: bytes, cluster_id: str
+    ) -> tuple[ValidatedReport, str]:
+        """Decrypt and validate (in a worker thread)."""
+        packed = body.strip()
+        if packed[:1] == b'"' and packed[-1:] == b'"' and len(packed) >= 2:
+            packed = packed[1:-1]  # a sender that JSON-encoded the string
+        if not packed:
+            raise Rejection(400, "malformed", "the body is empty")
+        try:
+            result = self.decryptor.decrypt_result(packed)
+        except (PayloadTooLargeError, InflateLimitError) as exc:
+            raise Rejection(413, "too_large", str(exc)) from None
+        except UnknownKeyError as exc:
+            raise Rejection(400, "unknown_kid", str(exc)) from None
+        except DecryptionError as exc:
+            raise Rejection(400, "undecryptable", str(exc)) from None
+        except WireError as exc:
+            raise Rejection(400, "malformed", str(exc)) from None
+        except Exception as exc:  # never a 500 for client input
+            log.warning("decrypting a body raised %s; answered 400", type(exc).__name__)
+            raise Rejection(400, "undecryptable", "the body cannot be decrypted") from None
+        value, text, query_text = parse_payload(result.plaintext, max_depth=self.limits.max_depth)
+        report = validate_report(channel.kind, value, text, query_text, cluster_id=cluster_id)
+        return report, result.kid
+
+
+def _digest(*parts: bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "big"))
+        hasher.update(part)
+    return hasher.hexdigest()

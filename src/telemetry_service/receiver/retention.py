@@ -1,0 +1,89 @@
+"""Retention (a daily deletion of old reports) and deletion requests (forget a cluster).
+
+Both log one audit line on ``telemetry_service.receiver.audit``; neither logs payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from .clock import DAY_MS, Clock, to_ms, utc_now
+from .metrics import Metrics
+from .storage import DeleteCounts, ReportStore, StoreError
+
+__all__ = ["RetentionTask", "forget_cluster", "retention_cutoff"]
+
+audit = logging.getLogger("telemetry_service.receiver.audit")
+log = logging.getLogger("telemetry_service.receiver.retention")
+
+
+def retention_cutoff(now_ms: int, days: int) -> int:
+    """Reports received before this epoch ms are expired."""
+    return now_ms - days * DAY_MS
+
+
+async def forget_cluster(
+    store: ReportStore, cluster_uuid: str, *, actor: str, metrics: Metrics | None = None
+) -> DeleteCounts:
+    """Remove every record of a cluster and write the audit line."""
+    counts = await store.delete_cluster(cluster_uuid)
+    audit.info(
+        "deletion request by %s: cluster %r forgotten (%d reports, %d cluster records)",
+        actor,
+        cluster_uuid,
+        counts.reports,
+        counts.clusters,
+    )
+    if metrics is not None and counts.clusters + counts.reports:
+        metrics.deletions.inc()
+    return counts
+
+
+class RetentionTask:
+    """Deletes expired reports at start and then every `interval_s` seconds."""
+
+    def __init__(
+        self,
+        store: ReportStore,
+        *,
+        days: int,
+        metrics: Metrics,
+        clock: Clock = utc_now,
+        interval_s: float = 86_400.0,
+    ) -> None:
+        self.store = store
+        self.days = days
+        self.metrics = metrics
+        self.clock = clock
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        """Delete what is older than ``retention.days``; return the number of reports."""
+        cutoff = retention_cutoff(to_ms(self.clock()), self.days)
+        deleted = await self.store.delete_older_than(cutoff)
+        self.metrics.retention_deleted.inc(by=deleted)
+        if deleted:
+            audit.info("retention: deleted %d reports older than %d days", deleted, self.days)
+        return deleted
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except StoreError as exc:
+                log.warning("retention failed, will retry at the next run: %s", exc)
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="receiver-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,160 @@
+"""One writer thread per store: group commit of reports, and other writes in turn.
+
+Callers get a future that resolves only after the transaction that holds their report has
+committed (so a 200 answer means the report is durable). Reports waiting together are written
+in one transaction; when such a batch fails, each report is retried alone so one bad report
+cannot fail the others. The queue is bounded: a full queue raises :class:`StoreBusyError`
+(the ingest route answers 503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .errors import StoreBusyError, StoreUnavailableError
+from .records import AddResult, NewReport
+
+__all__ = ["BatchWriter"]
+
+T = TypeVar("T")
+log = logging.getLogger("telemetry_service.receiver.storage")
+
+
+@dataclass
+class _ReportJob:
+    report: NewReport
+    future: Future[AddResult]
+
+
+@dataclass
+class _OpJob:
+    fn: Callable[[], Any]
+    future: Future[Any]
+
+
+_STOP = object()
+
+
+class BatchWriter:
+    """Runs `write_reports` (a list in one transaction) and ops on one dedicated thread."""
+
+    def __init__(
+        self,
+        name: str,
+        write_reports: Callable[[list[NewReport]], list[AddResult]],
+        *,
+        max_batch: int = 256,
+        max_queue: int = 10_000,
+    ) -> None:
+        self._write_reports = write_reports
+        self._max_batch = max_batch
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._pending: object | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
+        self._started = False
+        self._closed = False
+        #: Batches committed and reports in them (for metrics).
+        self.batches = 0
+        self.batched_reports = 0
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the queued jobs, then stop the thread."""
+        if self._started and not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._closed = True
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the writer."""
+        return self._queue.qsize()
+
+    def submit_report(self, report: NewReport) -> Future[AddResult]:
+        """Queue a report; its future resolves after its transaction commits."""
+        future: Future[AddResult] = Future()
+        self._put(_ReportJob(report, future))
+        return future
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Queue a write operation that runs alone, in turn with the reports."""
+        future: Future[T] = Future()
+        self._put(_OpJob(fn, future))
+        return future
+
+    def _put(self, job: object) -> None:
+        if self._closed or not self._started:
+            raise StoreUnavailableError("the store is closed")
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise StoreBusyError("the store's write queue is full") from None
+
+    def _next(self) -> object:
+        if self._pending is not None:
+            job, self._pending = self._pending, None
+            return job
+        return self._queue.get()
+
+    def _run(self) -> None:
+        while True:
+            job = self._next()
+            if job is _STOP:
+                return
+            if isinstance(job, _OpJob):
+                self._run_op(job)
+                continue
+            assert isinstance(job, _ReportJob)
+            batch = [job] if job.future.set_running_or_notify_cancel() else []
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(more, _ReportJob):
+                    self._pending = more
+                    break
+                if more.future.set_running_or_notify_cancel():  # else the caller gave up
+                    batch.append(more)
+            if batch:
+                self._run_batch(batch)
+
+    @staticmethod
+    def _run_op(job: _OpJob) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            job.future.set_result(job.fn())
+        except BaseException as exc:  # delivered to the caller
+            job.future.set_exception(exc)
+
+    def _run_batch(self, batch: list[_ReportJob]) -> None:
+        try:
+            results = self._write_reports([job.report for job in batch])
+        except BaseException as exc:
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
+                return
+            log.warning(
+                "a batch of %d reports failed (%s); writing them one by one",
+                len(batch),
+                type(exc).__name__,
+            )
+            for job in batch:
+                self._run_batch([job])
+            return
+        self.batches += 1
+        self.batched_reports += len(batch)
+        for job, result in zip(batch, results, strict=True):
+            job.future.set_result(result)

@@ -1,0 +1,194 @@
+"""Decrypted payloads: JSON parsing with a depth limit, and the root shape of each channel.
+
+A snapshot is Kibana's payload (spec 6.5): an object with ``cluster_uuid`` (equal to the
+``X-Elastic-Cluster-ID`` header), an ISO-8601 ``timestamp`` and a ``version``; when present,
+``cluster_name``, ``collectionSource`` and ``collection`` are strings and ``cacheDetails`` and
+``stack_stats`` objects. An opt-in report is ``{cluster_uuid, opt_in_status: bool}``. Other
+fields are allowed and kept. Messages name fields, never their values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn
+
+import orjson
+
+from .clock import parse_timestamp
+from .errors import Rejection
+
+__all__ = [
+    "MAX_ID_CHARS",
+    "ReportKind",
+    "ValidatedReport",
+    "is_identifier",
+    "parse_payload",
+    "validate_report",
+]
+
+ReportKind = Literal["snapshot", "opt-in"]
+MAX_ID_CHARS = 200
+_MAX_NAME_CHARS = 1000
+_OPTIONAL_STRINGS = ("collectionSource", "collection")
+_OPTIONAL_OBJECTS = ("cacheDetails", "stack_stats")
+
+
+@dataclass(frozen=True, repr=False)
+class ValidatedReport:
+    """A decrypted, validated report and the fields the store indexes."""
+
+    kind: ReportKind
+    cluster_uuid: str
+    cluster_name: str | None
+    version: str | None
+    timestamp_ms: int | None
+    opt_in_status: bool | None
+    #: The payload's JSON text exactly as received.
+    payload_text: str
+    #: The same JSON with NUL characters and lone surrogates replaced (PostgreSQL's jsonb
+    #: refuses them); equal to `payload_text` for nearly every payload.
+    query_text: str
+
+    def __repr__(self) -> str:
+        return f"ValidatedReport(kind={self.kind!r}, <{len(self.payload_text)} chars>)"
+
+
+def _bad(reason: str, message: str) -> NoReturn:
+    raise Rejection(400, reason, message)
+
+
+def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
+    """Parse decrypted JSON; return the value, its text and the text safe for jsonb.
+
+    Raises a 400 :class:`Rejection` (``malformed_json`` or ``too_deep``).
+    """
+    try:
+        text = plaintext.decode("utf-8")
+    except UnicodeDecodeError:
+        _bad("malformed_json", "the decrypted payload is not UTF-8 text")
+    exotic = False
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson refuses but JSON.parse reads: integers past 64 bits, lone surrogates.
+        exotic = True
+        try:
+            value = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
+        except ValueError:
+            _bad("malformed_json", "the decrypted payload is not valid JSON")
+    if _depth_exceeds(value, max_depth):
+        _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
+    query_text = text
+    if exotic or "\\u0000" in text:
+        query_text = json.dumps(_sanitized(value), ensure_ascii=False, separators=(",", ":"))
+    return value, text, query_text
+
+
+def validate_report(
+    kind: ReportKind, value: Any, text: str, query_text: str, *, cluster_id: str
+) -> ValidatedReport:
+    """Check the root shape of `value` for its channel kind; raise a 400 :class:`Rejection`."""
+    if not isinstance(value, dict):
+        _bad("invalid_payload", "the payload must be a JSON object")
+    uuid = value.get("cluster_uuid")
+    if not isinstance(uuid, str) or not is_identifier(uuid):
+        _bad(
+            "invalid_payload",
+            f"payload field [cluster_uuid] must be 1 to {MAX_ID_CHARS} printable characters",
+        )
+    if uuid != cluster_id:
+        _bad(
+            "cluster_mismatch",
+            "payload field [cluster_uuid] does not match the X-Elastic-Cluster-ID header",
+        )
+    if kind == "opt-in":
+        status = value.get("opt_in_status")
+        if not isinstance(status, bool):
+            _bad("invalid_payload", "payload field [opt_in_status] must be true or false")
+        return ValidatedReport(kind, uuid, None, None, None, status, text, query_text)
+    timestamp = value.get("timestamp")
+    timestamp_ms = parse_timestamp(timestamp) if isinstance(timestamp, str) else None
+    if timestamp_ms is None:
+        _bad("invalid_payload", "payload field [timestamp] must be an ISO-8601 date-time string")
+    version = value.get("version")
+    if not isinstance(version, str) or not version or len(version) > MAX_ID_CHARS:
+        _bad(
+            "invalid_payload",
+            f"payload field [version] must be a string of 1 to {MAX_ID_CHARS} characters",
+        )
+    name = value.get("cluster_name")
+    if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME_CHARS):
+        _bad(
+            "invalid_payload",
+            f"payload field [cluster_name] must be a string of at most {_MAX_NAME_CHARS} chars",
+        )
+    for field in _OPTIONAL_STRINGS:
+        if field in value and not isinstance(value[field], str):
+            _bad("invalid_payload", f"payload field [{field}] must be a string")
+    for field in _OPTIONAL_OBJECTS:
+        if field in value and not isinstance(value[field], dict):
+            _bad("invalid_payload", f"payload field [{field}] must be an object")
+    return ValidatedReport(
+        kind,
+        uuid,
+        None if name is None else _clean(name),
+        _clean(version),
+        timestamp_ms,
+        None,
+        text,
+        query_text,
+    )
+
+
+def is_identifier(text: str) -> bool:
+    """1 to MAX_ID_CHARS characters, none of them a control character or a surrogate."""
+    return 0 < len(text) <= MAX_ID_CHARS and not any(
+        ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text
+    )
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when arrays and objects nest deeper than `limit` (iterative; stops early)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth += 1
+        if depth > limit:
+            return True
+        stack.extend((child, depth) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _clean(text: str) -> str:
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+def _sanitized(value: Any) -> Any:
+    """A copy with NUL characters and lone surrogates in strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, list):
+        return [_sanitized(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(key): _sanitized(item) for key, item in value.items()}
+    return value
+
+
+def _reject_constant(name: str) -> NoReturn:
+    """NaN and Infinity are not JSON."""
+    raise ValueError(name)

@@ -1,0 +1,62 @@
+"""Retention runs at start and then on its interval, with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from telemetry_service.receiver import Receiver, load_config, retention_cutoff
+from telemetry_service.receiver.clock import DAY_MS
+
+from .support import SNAPSHOT, FakeClock, encrypt, headers, snapshot
+
+pytestmark = pytest.mark.anyio
+
+
+def test_cutoff() -> None:
+    assert retention_cutoff(400 * DAY_MS + 5, 400) == 5
+
+
+async def test_reports_older_than_retention_days_are_deleted(
+    receiver_settings: dict[str, Any], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telemetry_service.receiver.audit")
+    receiver_settings["retention"] = {"days": 10}
+    config = load_config(receiver_settings, env={})
+    async with Receiver(config, clock=clock, retention_interval_s=0.05) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+            for cluster in ("old", "new"):
+                response = await client.post(
+                    f"/v3/send/{SNAPSHOT}",
+                    content=encrypt(snapshot(cluster)),
+                    headers=headers(cluster),
+                )
+                assert response.status_code == 200
+                clock.advance(days=6)
+            # now: "old" was received 12 days ago, "new" 6 days ago
+            for _ in range(100):
+                if await receiver.store.count_reports() == 1:
+                    break
+                await asyncio.sleep(0.02)
+            assert await receiver.store.count_reports("new") == 1
+            assert await receiver.store.get_cluster("old") is None
+            metrics = (await client.get("/metrics")).text
+            assert "telemetry_receiver_retention_deleted_total 1" in metrics
+    assert any("retention: deleted 1 reports" in r.getMessage() for r in caplog.records)
+
+
+async def test_retention_failure_is_logged_and_retried(
+    receiver_settings: dict[str, Any], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_config(receiver_settings, env={})
+    receiver = Receiver(config, clock=clock, retention_interval_s=0.02)
+    await receiver.start()
+    await receiver.store.close()  # every run now fails
+    await asyncio.sleep(0.1)
+    await receiver.retention.stop()
+    assert any("retention failed" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,107 @@
+"""Parsing and validating decrypted payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from telemetry_service.receiver import Rejection
+from telemetry_service.receiver.validate import parse_payload, validate_report
+
+from .support import opt_in, snapshot
+
+
+def parse(text: bytes, depth: int = 100) -> tuple[Any, str, str]:
+    return parse_payload(text, max_depth=depth)
+
+
+def reason(text: bytes, depth: int = 100) -> str:
+    with pytest.raises(Rejection) as caught:
+        parse(text, depth)
+    assert caught.value.status == 400
+    return caught.value.reason
+
+
+def test_plain_json_keeps_its_exact_text() -> None:
+    text = b'{"a": 1,  "b":"\\u00fc"}'
+    value, exact, query = parse(text)
+    assert value == {"a": 1, "b": "ü"}
+    assert exact == query == text.decode()
+
+
+def test_depth_limit() -> None:
+    assert reason(b"[" * 101 + b"]" * 101) == "too_deep"
+    assert parse(b"[" * 100 + b"]" * 100)[0] is not None
+    assert reason(b'{"a":' * 3 + b"1" + b"}" * 3, depth=2) == "too_deep"
+    assert reason(b"[" * 100_000 + b"]" * 100_000) == "too_deep"
+    assert reason(b"[" * 100_000) in {"too_deep", "malformed_json"}
+
+
+def test_what_javascript_reads_but_orjson_does_not() -> None:
+    value, exact, query = parse(b'{"big": 123456789012345678901234567890, "s": "\\ud800x"}')
+    assert value["big"] == 123456789012345678901234567890
+    assert exact.startswith('{"big": 1234')
+    assert "\ufffd" in query
+    assert "\\ud800" not in query
+
+
+def test_nul_characters_are_replaced_for_queries_only() -> None:
+    value, exact, query = parse(b'{"s": "a\\u0000b", "a\\u0000": 1}')
+    assert value["s"] == "a\x00b"
+    assert "\\u0000" in exact
+    assert "\\u0000" not in query
+    assert "\ufffd" in query
+
+
+@pytest.mark.parametrize("text", [b"{", b"NaN", b'{"a": Infinity}', b"\xff", b"", b"[1,]"])
+def test_not_json(text: bytes) -> None:
+    assert reason(text) == "malformed_json"
+
+
+def check(kind: str, payload: Any, cluster: str = "c-1") -> Any:
+    import json
+
+    text = json.dumps(payload)
+    return validate_report(kind, payload, text, text, cluster_id=cluster)  # type: ignore[arg-type]
+
+
+def test_valid_snapshot_and_opt_in() -> None:
+    report = check("snapshot", snapshot())
+    assert (report.cluster_uuid, report.version, report.cluster_name) == (
+        "c-1",
+        "8.1.0",
+        "name of c-1",
+    )
+    assert report.timestamp_ms == 1773572400000
+    assert check("opt-in", opt_in(status=False)).opt_in_status is False
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (snapshot(cluster_uuid=""), "invalid_payload"),
+        (snapshot(cluster_uuid="c\x01"), "invalid_payload"),
+        (snapshot(cluster_uuid="c-2"), "cluster_mismatch"),
+        (snapshot(timestamp="2026-13-01T00:00:00Z"), "invalid_payload"),
+        (snapshot(version=""), "invalid_payload"),
+        (snapshot(version="v" * 201), "invalid_payload"),
+        (snapshot(cluster_name="n" * 1001), "invalid_payload"),
+        (snapshot(cacheDetails="x"), "invalid_payload"),
+    ],
+)
+def test_invalid_snapshots(payload: Any, expected: str) -> None:
+    with pytest.raises(Rejection) as caught:
+        check("snapshot", payload)
+    assert caught.value.reason == expected
+
+
+def test_timestamps_in_several_iso_forms() -> None:
+    for stamp in ("2026-03-15T11:00:00Z", "2026-03-15T12:00:00+01:00", "2026-03-15T11:00:00.000"):
+        assert check("snapshot", snapshot(timestamp=stamp)).timestamp_ms == 1773572400000
+
+
+def test_names_are_cleaned_for_the_database() -> None:
+    report = check("snapshot", snapshot(cluster_name="a\x00b\ud800", version="8\x00"))
+    assert report.cluster_name == "a\ufffdb\ufffd"
+    assert report.version == "8\ufffd"
