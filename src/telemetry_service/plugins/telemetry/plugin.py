@@ -23,6 +23,7 @@ from .opt_in_watcher import OPT_IN_POLL_INTERVAL_S, OptInWatcher
 from .routes import build_router
 from .sender import TelemetrySender, build_client
 from .service import Consent, TelemetryService
+from .web import WebPages, build_web_router
 
 __all__ = ["TelemetryPlugin"]
 
@@ -86,9 +87,16 @@ class TelemetryPlugin(Plugin):
             register_telemetry_collector(usage, self.service)
         core.http.register_router(
             build_router(
-                self.service, on_opt_in_changed=self._on_opt_in_changed, manager=self.manager
+                self.service,
+                on_opt_in_changed=self._on_opt_in_changed,
+                manager=self.manager,
+                history=self.history,
             )
         )
+        pages = WebPages(
+            telemetry_config=config, core_config=lambda: core.core_config, version=core.version
+        )
+        core.http.register_router(build_web_router(pages))
 
         def url() -> httpx.URL:
             return get_telemetry_url(config())

@@ -14,6 +14,7 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     TelemetryCollectionManager,
 )
 
+from .history import SendHistory
 from .service import NOT_ALLOWED_MESSAGE, OptInLockedError, TelemetryService
 
 __all__ = ["OptInBody", "build_router"]
@@ -47,6 +48,7 @@ def build_router(
     *,
     on_opt_in_changed: Callable[[bool], Awaitable[list[dict[str, Any]]]],
     manager: TelemetryCollectionManager | None,
+    history: SendHistory | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["telemetry"])
     unavailable = (
@@ -138,6 +140,23 @@ def build_router(
         except Exception as exc:
             service.log_failure("building the telemetry payload failed", exc)
             return []
+
+    @router.get(
+        "/internal/telemetry/status",
+        response_model=None,
+        openapi_extra=route_options(access="viewer"),
+    )
+    async def status(request: Request) -> Response | dict[str, Any]:
+        """What the settings page shows (read-only): the effective consent and why, the send
+        state, the send history (newest first) and who is asking (``principal``)."""
+        try:
+            body = await service.status()
+            body["history"] = await history.list() if history is not None else []
+        except StoreError:
+            return kibana_error(503, unavailable)
+        principal = get_principal(request)
+        body["principal"] = {"name": principal.name, "role": principal.role}
+        return body
 
     @router.post(
         "/api/telemetry/v2/clusters/_opt_in_stats",
