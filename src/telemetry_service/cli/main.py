@@ -56,13 +56,16 @@ def serve(
 @app.command()
 def demo(
     data: Annotated[Path | None, typer.Option(help="Folder for the demo's data.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port of the host platform.")] = None,
+    port: Annotated[int, typer.Option(help="Port of the host platform.")] = 5601,
+    receiver_port: Annotated[int, typer.Option(help="Port of the receiver.")] = 5602,
+    clusters: Annotated[int, typer.Option(help="Simulated installations to seed.")] = 60,
+    days: Annotated[int, typer.Option(help="Days of simulated reports.")] = 28,
 ) -> None:
     """Run the whole system locally with example data; prints the addresses to open."""
     from .demo import run_demo
 
-    logging.getLogger().setLevel(logging.INFO)
-    run_demo(data, port)
+    logging.getLogger().setLevel(logging.WARNING)
+    asyncio.run(run_demo(data, port, receiver_port, clusters=clusters, days=days))
 
 
 @apikey_app.command("create")

@@ -16,12 +16,12 @@ from telemetry_service.core import Platform
 
 from .errors import fail
 
-__all__ = ["is_loopback", "serve_platform"]
+__all__ = ["QuietSignalsServer", "is_loopback", "serve_platform"]
 
 log = logging.getLogger("telemetry_service.cli")
 
 
-class _Server(uvicorn.Server):
+class QuietSignalsServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after shutdown; the CLI handles signals itself instead."""
 
     @contextlib.contextmanager
@@ -77,7 +77,7 @@ async def serve_platform(config: Path | None, host: str | None, port: int | None
             log_level="warning",
             access_log=False,
         )
-        server = _Server(uv_config)
+        server = QuietSignalsServer(uv_config)
         with stop_on_signals(server):
             serve_task = asyncio.create_task(server.serve())
             while not server.started and not serve_task.done():  # noqa: ASYNC110 (uvicorn sets a flag)

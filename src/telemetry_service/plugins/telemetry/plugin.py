@@ -91,6 +91,7 @@ class TelemetryPlugin(Plugin):
                 on_opt_in_changed=self._on_opt_in_changed,
                 manager=self.manager,
                 history=self.history,
+                send_now=self._send_from_route,
             )
         )
         pages = WebPages(
@@ -126,6 +127,10 @@ class TelemetryPlugin(Plugin):
         else:
             self.fetcher.notify_opt_in_change(enabled)
         return consent
+
+    async def _send_from_route(self, force: bool) -> tuple[bool, str]:
+        report = await self.send_now(force=force)
+        return report.sent, report.reason
 
     async def send_now(self, *, force: bool = False) -> SendReport:
         assert self.fetcher is not None

@@ -33,6 +33,11 @@ class StatsBody(BaseModel):
     refresh_cache: StrictBool = Field(default=False, alias="refreshCache")
 
 
+class SendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    force: StrictBool = False
+
+
 class OptInStatsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: StrictBool
@@ -49,6 +54,7 @@ def build_router(
     on_opt_in_changed: Callable[[bool], Awaitable[list[dict[str, Any]]]],
     manager: TelemetryCollectionManager | None,
     history: SendHistory | None = None,
+    send_now: Callable[[bool], Awaitable[tuple[bool, str]]] | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["telemetry"])
     unavailable = (
@@ -178,5 +184,19 @@ def build_router(
         except Exception as exc:
             service.log_failure("building the opt-in stats failed", exc)
             return []
+
+    if send_now is not None:
+        sender = send_now
+
+        @router.post(
+            "/internal/telemetry/send",
+            response_model=None,
+            openapi_extra=route_options(access="admin"),
+        )
+        async def send(body: SendBody | None = None) -> dict[str, Any]:
+            """Send the snapshot now if it is due (``force``: even if not); never without
+            consent. Answers ``{sent, reason}`` (Kibana's dev-only ``force_send``, made safe)."""
+            sent, reason = await sender(body.force if body else False)
+            return {"sent": sent, "reason": reason}
 
     return router
