@@ -77,11 +77,19 @@ OPERATIONS = [
     ("GET", "/metrics"),
     ("GET", "/api/status"),
     ("GET", "/api/keys/public"),
+    # The dashboard's routes.
+    ("GET", "/api/me"),
+    ("GET", "/api/stats/reports-per-day"),
+    ("GET", "/api/stats/versions"),
+    ("GET", "/api/stats/fields"),
+    ("GET", "/api/stats/field-trend"),
+    ("GET", "/api/search/clusters"),
+    ("GET", "/api/clusters/{cluster_uuid}/latest"),
 ]
 
 
 #: Operations without any input have no invalid input to generate.
-NO_INPUT = {("GET", "/api/status"), ("GET", "/api/keys/public")}
+NO_INPUT = {("GET", "/api/status"), ("GET", "/api/keys/public"), ("GET", "/api/me")}
 CASES = [
     pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
     for method, path in OPERATIONS

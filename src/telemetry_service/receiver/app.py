@@ -1,4 +1,4 @@
-"""The receiver application: ingest, query and admin APIs over one report store.
+"""The receiver application: ingest, query and admin APIs and the dashboard over one store.
 
 >>> receiver = Receiver(load_config({"keys": "keys/receiver.private.jwks.json"}))  # doctest: +SKIP
 >>> async with receiver:                                                  # doctest: +SKIP
@@ -28,6 +28,8 @@ from .auth import ApiKeyRegistry
 from .clock import Clock, utc_now
 from .config import ReceiverConfig
 from .cors import IngestCors
+from .dashboard import DashboardPages, dashboard_router
+from .dashboard_api import dashboard_api_router
 from .errors import StartupError
 from .http import install_error_handlers, role_dependency
 from .ingest import IngestService, channel_names
@@ -156,6 +158,13 @@ class Receiver:
         app.include_router(ingest_router(self.ingest))
         app.include_router(query_router(self.store, self.metrics, viewer, self.clock))
         app.include_router(admin_router(self.store, self.metrics, admin))
+        app.include_router(
+            dashboard_api_router(self.store, viewer, self.clock, auth_required=self.keys.configured)
+        )
+        pages = DashboardPages(
+            version=_version(), auth_required=self.keys.configured, clock=self.clock
+        )
+        app.include_router(dashboard_router(pages))
         self._add_public_routes(app)
         return app
 

@@ -1,27 +1,33 @@
-"""Pure helpers of the query API: field paths, date ranges and field distributions."""
+"""Pure helpers of the query API: field paths, date ranges, field distributions, the leaf
+paths of payloads and a field's trend over days."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .clock import DAY_MS, to_ms
+from .clock import DAY_MS, iso_date, to_ms
 from .storage import FieldValue
 
 __all__ = [
     "KINDS",
     "PERCENTILES",
+    "TREND_PERCENTILES",
     "DateRange",
     "date_range",
     "distribution",
+    "field_trend",
+    "leaf_fields",
     "parse_field_path",
     "percentile",
 ]
 
 PERCENTILES = (50, 75, 90, 95, 99)
+TREND_PERCENTILES = (50, 90)
 KINDS = ("missing", "null", "boolean", "number", "string", "array", "object")
 MAX_PATH_CHARS = 512
 _FORBIDDEN = frozenset('"\\')
@@ -117,3 +123,130 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
             "percentiles": {str(q): percentile(numbers, q) for q in PERCENTILES},
         }
     return result
+
+
+#: What a segment of a dotted path cannot hold (see :func:`parse_field_path`).
+_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def leaf_fields(
+    payloads: Iterable[Mapping[str, Any]], *, max_fields: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The dotted paths of the leaves (scalars, arrays) of `payloads`, sorted, each with the
+    number of payloads that hold it and the JSON kinds seen there; and whether more than
+    `max_fields` paths were found (the list then stops there). Keys that a dotted path cannot
+    name (``.``, ``"``, ``\\``, control characters) are skipped with what is under them."""
+    found: dict[str, Counter[str]] = {}
+    addressable: dict[str, bool] = {}  # keys repeat in every payload: check each once
+    truncated = False
+    for payload in payloads:
+        stack: list[tuple[str, Mapping[str, Any]]] = [("", payload)]
+        while stack:
+            prefix, node = stack.pop()
+            for key, value in node.items():
+                ok = addressable.get(key)
+                if ok is None:
+                    ok = addressable[key] = bool(key) and not _NOT_IN_SEGMENT.search(key)
+                if not ok:
+                    continue
+                path = prefix + key
+                if isinstance(value, dict):
+                    if value:
+                        stack.append((path + ".", value))
+                    continue
+                kinds = found.get(path)
+                if kinds is None:
+                    if len(found) >= max_fields:
+                        truncated = True
+                        continue
+                    kinds = found[path] = Counter()
+                kinds[_json_kind(value)] += 1
+    fields = [
+        {"path": path, "count": sum(kinds.values()), "kinds": dict(sorted(kinds.items()))}
+        for path, kinds in sorted(found.items())
+    ]
+    return fields, truncated
+
+
+def _number_summary(numbers: list[float]) -> dict[str, Any] | None:
+    if not numbers:
+        return None
+    numbers.sort()
+    return {
+        "count": len(numbers),
+        "min": numbers[0],
+        "max": numbers[-1],
+        "avg": math.fsum(numbers) / len(numbers),
+        "percentiles": {str(q): percentile(numbers, q) for q in TREND_PERCENTILES},
+    }
+
+
+def field_trend(
+    days: Sequence[int], samples: Mapping[int, tuple[int, Sequence[FieldValue]]], *, size: int
+) -> dict[str, Any]:
+    """A field per UTC day from sampled snapshots: `samples` maps a day number to (the
+    day's snapshot count, the field's values in the snapshots read).
+
+    The `size` most frequent keywords of the whole range are ``keywords``; each day counts
+    them in the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are
+    counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
+    percentiles). Each day also counts its values by JSON kind.
+    """
+    totals: Counter[str] = Counter()
+    has_booleans = False
+    for _, values in samples.values():
+        for item in values:
+            if item.kind == "string":
+                totals[str(item.value)] += 1
+            elif item.kind == "boolean":
+                has_booleans = True
+    top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
+    position = {value: index for index, value in enumerate(top)}
+    rows = []
+    for day in days:
+        reports, values = samples.get(day, (0, ()))
+        kinds = dict.fromkeys(KINDS, 0)
+        counts = [0] * len(top)
+        other = 0
+        booleans = {"true": 0, "false": 0}
+        numbers: list[float] = []
+        for item in values:
+            kinds[item.kind] += 1
+            if item.kind == "string":
+                index = position.get(str(item.value))
+                if index is None:
+                    other += 1
+                else:
+                    counts[index] += 1
+            elif item.kind == "boolean":
+                booleans["true" if item.value else "false"] += 1
+            elif (
+                item.kind == "number"
+                and isinstance(item.value, float)
+                and math.isfinite(item.value)
+            ):
+                numbers.append(item.value)
+        rows.append(
+            {
+                "date": iso_date(day),
+                "reports": reports,
+                "sampled": len(values),
+                "kinds": kinds,
+                "keyword": {"counts": counts, "other": other} if totals else None,
+                "boolean": booleans if has_booleans else None,
+                "number": _number_summary(numbers),
+            }
+        )
+    return {"keywords": top, "days": rows}

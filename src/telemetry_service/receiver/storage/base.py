@@ -16,8 +16,9 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from .dashboard_reads import DashboardReads
 from .errors import StoreError
-from .reads import Cursor, ReportReads
+from .reads import Cursor
 from .records import AddResult, DeleteCounts, NewReport
 from .writer import BatchWriter
 
@@ -31,7 +32,7 @@ _REPORT_COLUMNS = (
 )
 
 
-class ReportStore(ReportReads):
+class ReportStore(DashboardReads):
     """Stores reports and answers the query API. Open it before use; close it after."""
 
     backend: str

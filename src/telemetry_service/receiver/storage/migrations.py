@@ -8,6 +8,10 @@ month of ``received_ms`` (partitions are created on demand, see ``postgres.py``)
 - ``report_digests``: one row per stored report digest, which makes retries idempotent.
 - ``clusters``: one row per cluster with its latest snapshot (payload as queryable JSON) and
   latest opt-in status.
+
+Version 2 adds the dashboard's indexes: ``reports_kind_day`` orders each UTC day's reports by
+cluster (per-day counts, distinct clusters per day and the sampled field trend read it
+alone), and ``clusters_active_version`` answers the versions of active clusters.
 """
 
 from __future__ import annotations
@@ -15,6 +19,19 @@ from __future__ import annotations
 __all__ = ["MIGRATION_TABLE", "POSTGRES", "SQLITE"]
 
 MIGRATION_TABLE = "receiver_migrations"
+
+#: Version 2 (the day expression must match the queries' exactly). PostgreSQL also keeps
+#: ``report_ms`` in the index: it then reads the index alone (an index-only scan needs every
+#: column the expression uses), in day and cluster order, without sorting 300,000 rows.
+_SQLITE_DASHBOARD_INDEXES = """
+    CREATE INDEX reports_kind_day ON reports (kind, (report_ms / 86400000), cluster_uuid);
+    CREATE INDEX clusters_active_version ON clusters (report_ms, version);
+    """
+_POSTGRES_DASHBOARD_INDEXES = """
+    CREATE INDEX reports_kind_day ON reports (kind, (report_ms / 86400000), cluster_uuid)
+        INCLUDE (report_ms);
+    CREATE INDEX clusters_active_version ON clusters (report_ms, version);
+    """
 
 SQLITE: tuple[str, ...] = (
     """
@@ -59,6 +76,7 @@ SQLITE: tuple[str, ...] = (
     CREATE INDEX clusters_report_ms ON clusters (report_ms);
     CREATE INDEX clusters_last_seen ON clusters (last_seen_ms);
     """,
+    _SQLITE_DASHBOARD_INDEXES,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -104,6 +122,7 @@ POSTGRES: tuple[str, ...] = (
     CREATE INDEX clusters_report_ms ON clusters (report_ms);
     CREATE INDEX clusters_last_seen ON clusters (last_seen_ms);
     """,
+    _POSTGRES_DASHBOARD_INDEXES,
 )
 
 

@@ -23,6 +23,9 @@ _STORED_COLUMNS = (
     "id, channel, kind, cluster_uuid, cluster_name, version, stack_version, received_ms, "
     "report_ms, opt_in_status, payload"
 )
+#: A report's UTC day number; the ``reports_kind_day`` index is on this exact expression.
+_DAY = "report_ms / 86400000"
+_DAY_MS = 86_400_000
 _CLUSTER_COLUMNS = (
     "cluster_uuid, cluster_name, first_seen_ms, last_seen_ms, report_id, report_ms, version, "
     "opt_in_status, opt_in_ms"
@@ -38,6 +41,11 @@ class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+
+
+def _days(from_ms: int, to_ms: int) -> tuple[int, int]:
+    """The day numbers ``[first, end)`` of the UTC days that ``[from_ms, to_ms)`` touches."""
+    return from_ms // _DAY_MS, -(-to_ms // _DAY_MS)
 
 
 def _bool(value: object) -> bool | None:
@@ -138,16 +146,16 @@ class ReportReads(abc.ABC):
         return await self._read(op)
 
     async def active_per_day(self, from_ms: int, to_ms: int) -> dict[int, int]:
-        """Distinct clusters that sent a snapshot, by UTC day number, in ``[from, to)``."""
+        """Distinct clusters that sent a snapshot, by UTC day number, in ``[from, to)``
+        (whole UTC days: a partial first or last day counts whole)."""
 
         def op(cur: Cursor) -> dict[int, int]:
             cur.execute(
                 self._sql(
-                    "SELECT report_ms / 86400000 AS day, COUNT(DISTINCT cluster_uuid) "
-                    "FROM reports WHERE kind = 'snapshot' AND report_ms >= ? AND report_ms < ? "
-                    "GROUP BY report_ms / 86400000"
+                    f"SELECT {_DAY} AS day, COUNT(DISTINCT cluster_uuid) FROM reports "
+                    f"WHERE kind = 'snapshot' AND {_DAY} >= ? AND {_DAY} < ? GROUP BY {_DAY}"
                 ),
-                (from_ms, to_ms),
+                _days(from_ms, to_ms),
             )
             return {int(day): int(count) for day, count in cur.fetchall()}
 
