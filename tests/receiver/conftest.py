@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from telemetry_service.receiver import Receiver, load_config
+from telemetry_service.receiver import Receiver, hash_api_key, load_config
 from telemetry_service.receiver.storage import ReportStore, open_report_store
 from tests.support.stores import BACKENDS, store_url
 
@@ -59,3 +59,23 @@ async def client(receiver: Receiver) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=receiver.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as c:
         yield c
+
+
+ADMIN_KEY, VIEWER_KEY = "admin-key-123", "viewer-key-456"
+
+
+@pytest.fixture
+async def secured(
+    receiver_settings: dict[str, Any], clock: FakeClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a receiver with an admin key (``ops``) and a viewer key (``dash``)."""
+    receiver_settings["auth"] = {
+        "apiKeys": [
+            {"name": "ops", "role": "admin", "hash": hash_api_key(ADMIN_KEY)},
+            {"name": "dash", "role": "viewer", "hash": hash_api_key(VIEWER_KEY)},
+        ]
+    }
+    async with Receiver(load_config(receiver_settings, env={}), clock=clock) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as c:
+            yield c

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,15 @@ import httpx
 import orjson
 import pytest
 
-from telemetry_service.receiver import Receiver, hash_api_key, load_config
 from telemetry_service.receiver.dashboard import CHART_JS, STATIC_DIR, TEMPLATES_DIR, VENDOR_DIR
 from telemetry_service.receiver.dashboard_sample import sample_reports
 from telemetry_service.receiver.query import field_trend, leaf_fields
 from telemetry_service.receiver.storage import FieldValue
 
+from .conftest import ADMIN_KEY, VIEWER_KEY
 from .support import OPT_IN, SNAPSHOT, FakeClock, encrypt, headers, opt_in, snapshot
 
 pytestmark = pytest.mark.anyio
-
-ADMIN_KEY, VIEWER_KEY = "dashboard-admin-key", "dashboard-viewer-key"
 
 
 async def send(
@@ -83,22 +80,6 @@ async def test_me_without_api_keys_is_the_anonymous_administrator(
     }
 
 
-@pytest.fixture
-async def keyed(
-    receiver_settings: dict[str, Any], clock: FakeClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    receiver_settings["auth"] = {
-        "apiKeys": [
-            {"name": "ops", "role": "admin", "hash": hash_api_key(ADMIN_KEY)},
-            {"name": "dashboards", "role": "viewer", "hash": hash_api_key(VIEWER_KEY)},
-        ]
-    }
-    async with Receiver(load_config(receiver_settings, env={}), clock=clock) as receiver:
-        transport = httpx.ASGITransport(app=receiver.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as c:
-            yield c
-
-
 NEW_ROUTES = [
     "/api/me",
     "/api/stats/reports-per-day",
@@ -110,23 +91,23 @@ NEW_ROUTES = [
 ]
 
 
-async def test_new_routes_need_a_key_and_say_who_is_asking(keyed: httpx.AsyncClient) -> None:
+async def test_new_routes_need_a_key_and_say_who_is_asking(secured: httpx.AsyncClient) -> None:
     for path in NEW_ROUTES:
-        response = await keyed.get(path)
+        response = await secured.get(path)
         assert response.status_code == 401, path
         assert response.headers["www-authenticate"].startswith("ApiKey")
-        wrong = await keyed.get(path, headers={"Authorization": "ApiKey nope"})
+        wrong = await secured.get(path, headers={"Authorization": "ApiKey nope"})
         assert wrong.status_code == 401, path
     viewer = {"Authorization": f"ApiKey {VIEWER_KEY}"}
-    me = (await keyed.get("/api/me", headers=viewer)).json()
-    assert me == {"name": "dashboards", "role": "viewer", "auth_required": True}
+    me = (await secured.get("/api/me", headers=viewer)).json()
+    assert me == {"name": "dash", "role": "viewer", "auth_required": True}
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    me = (await keyed.get("/api/me", headers=admin)).json()
+    me = (await secured.get("/api/me", headers=admin)).json()
     assert me == {"name": "ops", "role": "admin", "auth_required": True}
     for path in NEW_ROUTES[1:-1]:
-        assert (await keyed.get(path, headers=viewer)).status_code == 200, path
+        assert (await secured.get(path, headers=viewer)).status_code == 200, path
     # The pages' delete button is for admins; the route refuses viewers whatever the page shows.
-    assert (await keyed.delete("/api/clusters/a", headers=viewer)).status_code == 403
+    assert (await secured.delete("/api/clusters/a", headers=viewer)).status_code == 403
 
 
 async def test_reports_per_day(loaded: httpx.AsyncClient) -> None:
@@ -317,9 +298,9 @@ def page_config(html: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", PAGES)
 async def test_pages_are_public_shells_with_strict_headers(
-    keyed: httpx.AsyncClient, path: str
+    secured: httpx.AsyncClient, path: str
 ) -> None:
-    response = await keyed.get(path)
+    response = await secured.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
@@ -333,7 +314,7 @@ async def test_pages_are_public_shells_with_strict_headers(
     assert config["today"] == "2026-03-15"  # the receiver's clock
     for src in re.findall(r'<script[^>]* src="([^"]+)"', response.text):
         assert src.startswith("/static/"), src  # nothing from another origin
-        assert (await keyed.get(src)).status_code == 200, src
+        assert (await secured.get(src)).status_code == 200, src
 
 
 async def test_the_cluster_page_holds_the_id_escaped(client: httpx.AsyncClient) -> None:

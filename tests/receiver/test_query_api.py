@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from telemetry_service.receiver import Receiver, hash_api_key, load_config
+from telemetry_service.receiver import Receiver
 
+from .conftest import ADMIN_KEY as ADMIN
+from .conftest import VIEWER_KEY as VIEWER
 from .support import OPT_IN, SNAPSHOT, FakeClock, encrypt, headers, opt_in, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -233,24 +234,6 @@ async def test_delete_cluster_forgets_it_with_an_audit_line(
 
 
 # -- API keys ---------------------------------------------------------------------------------
-
-ADMIN, VIEWER = "admin-key-123", "viewer-key-456"
-
-
-@pytest.fixture
-async def secured(
-    receiver_settings: dict[str, Any], clock: FakeClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    receiver_settings["auth"] = {
-        "apiKeys": [
-            {"name": "ops", "role": "admin", "hash": hash_api_key(ADMIN)},
-            {"name": "dash", "role": "viewer", "hash": hash_api_key(VIEWER)},
-        ]
-    }
-    async with Receiver(load_config(receiver_settings, env={}), clock=clock) as receiver:
-        transport = httpx.ASGITransport(app=receiver.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
-            yield client
 
 
 async def test_ingest_is_open_when_keys_are_configured(secured: httpx.AsyncClient) -> None:
