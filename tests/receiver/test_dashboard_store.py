@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry_service.receiver.clock import DAY_MS
+from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver.storage import NewReport, ReportStore, open_report_store
 from telemetry_service.receiver.storage.migrations import POSTGRES, SQLITE
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver import Receiver, load_config, retention_cutoff
-from telemetry_service.receiver.clock import DAY_MS
 
 from .support import SNAPSHOT, FakeClock, encrypt, headers, snapshot
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from telemetry_service.receiver.clock import DAY_MS, to_ms
+from telemetry_service.common.clock import DAY_MS, to_ms
 from telemetry_service.receiver.storage import (
     NewReport,
     ReportStore,

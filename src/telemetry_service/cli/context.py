@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from telemetry_service.common.clock import utc_now
 from telemetry_service.core import ConfigService, Platform, SavedObjectStore, open_store
-from telemetry_service.core.store import utc_now
 from telemetry_service.plugins.telemetry.config import TelemetryConfig
 from telemetry_service.plugins.telemetry.service import TelemetryService
 

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from telemetry_service.common.clock import utc_now
+
 from .auth import ApiKeyRegistry
 from .config import ConfigService, ConfigView, load_raw_config
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
@@ -23,7 +25,7 @@ from .errors import PlatformError, PluginLifecycleError
 from .http import HttpService
 from .plugins import Plugin, PluginContracts, resolve_order
 from .status import ServiceStatus, StatusLevel, StatusService
-from .store import SavedObjectStore, open_store, utc_now
+from .store import SavedObjectStore, open_store
 
 __all__ = ["ENTRY_POINT_GROUP", "Platform", "discover_plugins"]
 

@@ -22,6 +22,8 @@ import anyio
 import anyio.to_thread
 import orjson
 
+from telemetry_service.common.clock import Clock, utc_now
+
 __all__ = [
     "FindResult",
     "SavedObject",
@@ -31,16 +33,10 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "open_store",
-    "utc_now",
 ]
 
 T = TypeVar("T")
-Clock = Callable[[], dt.datetime]
 ALL_NAMESPACES = "*"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class StoreError(Exception):

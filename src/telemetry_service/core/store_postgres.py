@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import MIGRATIONS, Clock, SavedObjectStore, StoreError, StoreUnavailableError, _Cursor
+from telemetry_service.common.clock import Clock
+
+from .store import MIGRATIONS, SavedObjectStore, StoreError, StoreUnavailableError, _Cursor
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

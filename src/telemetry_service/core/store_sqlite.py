@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .store import MIGRATIONS, Clock, SavedObjectStore, StoreError, StoreUnavailableError, _Cursor
+from telemetry_service.common.clock import Clock
+
+from .store import MIGRATIONS, SavedObjectStore, StoreError, StoreUnavailableError, _Cursor
 
 __all__ = ["SqliteStore"]
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from telemetry_service.common.clock import DAY_MS, Clock, iso_date, iso_ms, to_ms
+
 from .api_models import (
     ActiveClusters,
     ClusterList,
@@ -18,7 +20,6 @@ from .api_models import (
     OptInReport,
     ReportModel,
 )
-from .clock import DAY_MS, Clock, iso_date, iso_ms, to_ms
 from .errors import Rejection
 from .export import cluster_document, csv_rows, ndjson_lines, reports_array
 from .http import AuthDependency

@@ -24,7 +24,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
-from .clock import Clock
+from telemetry_service.common.clock import Clock
+
 from .http import error_response
 
 __all__ = [

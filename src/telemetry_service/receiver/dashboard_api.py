@@ -16,6 +16,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
+from telemetry_service.common.clock import DAY_MS, Clock, iso_date, to_ms
+
 from .api_models import ClusterList, ErrorBody, ReportModel
 from .api_query import (
     MAX_RANGE_DAYS,
@@ -28,7 +30,6 @@ from .api_query import (
     To,
 )
 from .auth import Principal
-from .clock import DAY_MS, Clock, iso_date, to_ms
 from .dashboard_models import FieldList, FieldTrend, ReportsPerDay, Session, Versions
 from .errors import Rejection
 from .export import cluster_document, report_document

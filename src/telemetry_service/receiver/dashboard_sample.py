@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-from .clock import DAY_MS, iso_ms, to_ms
+from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms
+
 from .storage import NewReport, ReportStore
 
 __all__ = ["SampleCluster", "sample_clusters", "sample_reports", "seed_store"]

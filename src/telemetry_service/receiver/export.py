@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from .clock import iso_ms
+from telemetry_service.common.clock import iso_ms
+
 from .storage import ClusterSummary, ReportStore, StoredReport
 
 __all__ = [

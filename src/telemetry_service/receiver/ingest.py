@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
+from telemetry_service.common.clock import Clock, to_ms, utc_now
 from telemetry_service.wire import (
     CONTENT_ENCODING,
     DecryptionError,
@@ -31,7 +32,6 @@ from telemetry_service.wire import (
     WireError,
 )
 
-from .clock import Clock, to_ms, utc_now
 from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics

@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .clock import DAY_MS, iso_date, to_ms
+from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
+
 from .storage import FieldValue
 
 __all__ = [

@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import logging
 
-from .clock import DAY_MS, Clock, to_ms, utc_now
+from telemetry_service.common.clock import DAY_MS, Clock, to_ms, utc_now
+
 from .metrics import Metrics
 from .storage import DeleteCounts, ReportStore, StoreError
 

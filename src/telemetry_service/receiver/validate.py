@@ -15,7 +15,8 @@ from typing import Any, Literal, NoReturn
 
 import orjson
 
-from .clock import parse_timestamp
+from telemetry_service.common.clock import parse_timestamp
+
 from .errors import Rejection
 
 __all__ = [

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import random
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from telemetry_service.common.clock import to_ms
 from telemetry_service.core import SavedObjectStore, StoreError
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
@@ -69,10 +69,6 @@ class SendReport:
     outcomes: tuple[SendOutcome, ...] = ()
 
 
-def _ms(value: dt.datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
 class FetcherTask:
     def __init__(
         self,
@@ -109,7 +105,7 @@ class FetcherTask:
 
     # -- helpers -----------------------------------------------------------------------------
     def _now_ms(self) -> int:
-        return _ms(self._service.clock())
+        return to_ms(self._service.clock())
 
     def _config(self) -> TelemetryConfig:
         return self._service.config()

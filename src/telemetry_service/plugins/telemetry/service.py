@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from telemetry_service.common.clock import to_ms
 from telemetry_service.core import SavedObjectStore
 
 from .config import TelemetryConfig
@@ -103,7 +104,7 @@ class TelemetryService:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     async def set_last_reported(self) -> int:
-        now_ms = int(self.clock().timestamp() * 1000)
+        now_ms = to_ms(self.clock())
         await self.saved_objects.update({"lastReported": now_ms})
         return now_ms
 

@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from telemetry_service.core.store import utc_now
+from telemetry_service.common.clock import utc_now
 
 from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
 from .counters_collector import (

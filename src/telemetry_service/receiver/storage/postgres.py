@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..clock import from_ms, to_ms
+from telemetry_service.common.clock import from_ms, to_ms
+
 from .base import Cursor, ReportStore
 from .errors import StoreError, StoreUnavailableError
 from .migrations import MIGRATION_TABLE, POSTGRES, statements

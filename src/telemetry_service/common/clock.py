@@ -1,4 +1,7 @@
-"""Time in the receiver: an injectable clock and UTC epoch milliseconds (what the store keeps)."""
+"""Time for both servers: an injectable clock, UTC epoch milliseconds and their text forms.
+
+Stores keep epoch milliseconds; pages and the wire show `Date.toISOString()` text.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Callable
 __all__ = [
     "DAY_MS",
     "Clock",
-    "day_of",
+    "day_number",
     "from_ms",
     "iso_date",
     "iso_ms",
@@ -23,7 +26,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def utc_now() -> dt.datetime:
-    """The real clock."""
+    """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -44,7 +47,7 @@ def iso_ms(ms: int) -> str:
     return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def day_of(ms: int) -> int:
+def day_number(ms: int) -> int:
     """The UTC day number (days since 1970-01-01) of epoch milliseconds."""
     return ms // DAY_MS
 
