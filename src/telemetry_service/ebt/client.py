@@ -176,7 +176,9 @@ class AnalyticsClient:
                 self._warn_once(event_type, "failed", "Failed to report event %r", exc_info=True)
 
     def _report(self, event_type: str, properties: Mapping[str, Any], timestamp: str) -> None:
-        self._count("enqueued", event_type, "enqueued")
+        counters = self.telemetry_counters
+        if counters.observed:
+            counters.emit(TelemetryCounter("enqueued", "client", event_type, "enqueued"))
         validator = self._event_types.get(event_type)
         if validator is None:
             self._count("dropped", event_type, DropReason.UNREGISTERED_TYPE)
@@ -186,10 +188,9 @@ class AnalyticsClient:
             )
             self._warn_once(event_type, "unregistered", "%s", message)
             raise ValueError(message)
-        problems = validator.problems(properties)
-        if problems:
+        if not validator.is_valid(properties):
             self._count("dropped", event_type, DropReason.SCHEMA_VIOLATION)
-            error = SchemaValidationError(validator.source, problems)
+            error = SchemaValidationError(validator.source, validator.problems(properties))
             self._warn_once(event_type, "schema", "Event dropped: %s", str(error))
             raise error
         event: Event = {

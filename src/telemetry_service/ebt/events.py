@@ -39,7 +39,7 @@ class TimestampFormatter:
         self._prefix = ""
 
     def __call__(self, now: dt.datetime) -> str:
-        if now.tzinfo is not None and now.utcoffset():
+        if now.tzinfo is not dt.UTC and now.utcoffset():
             now = now.astimezone(dt.UTC)
         second = (now.year, now.month, now.day, now.hour, now.minute, now.second)
         if second != self._second:

@@ -70,7 +70,7 @@ class ElasticV3ServerShipper(Shipper):
         self.last_batch_sent = self._now()
         self._backoff = policy.CONNECTIVITY_INTERVAL_S
         self._next_check = 0.0
-        self._checking = False
+        self._check_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
@@ -82,12 +82,13 @@ class ElasticV3ServerShipper(Shipper):
 
     def report_events(self, events: Sequence[Event]) -> None:
         """Queue events; refused while opted out or after 24 h offline; overflow is counted."""
-        if self.is_opted_in is False or self._given_up():
+        if self.is_opted_in is False or (self.offline_since is not None and self._given_up()):
             return
         refused = self.queue.add(events)
-        if refused:
+        if refused is not None:
             self._count(refused, "dropped", "queue_full")
-        self._start()
+        if self._ticker is None:
+            self._start()
 
     def opt_in(self, is_opted_in: bool) -> None:
         """Store the answer; opted out empties the queue, opted in checks connectivity now."""
@@ -107,10 +108,19 @@ class ElasticV3ServerShipper(Shipper):
             self.license_id = str(context["license_id"])
 
     async def flush(self) -> None:
-        """Send everything sendable now (whole queue, one request) and wait for it."""
+        """Send everything sendable now (whole queue, one request) and wait for it.
+
+        Ours: a connectivity check in flight (or due) is awaited first, so a short-lived program
+        that opts in, reports and flushes does not lose its events (cf. kibana #135647).
+        """
         if self._shut_down:
             return
         self._start()
+        if self.is_opted_in is True and not self.online:
+            if self._check_task is None:
+                self._maybe_check()
+            if self._check_task is not None:
+                await asyncio.shield(self._check_task)
         await self._send(flush=True)
 
     async def shutdown(self) -> None:
@@ -151,7 +161,7 @@ class ElasticV3ServerShipper(Shipper):
                 self._spawn(self._send(flush=False))
             await self.config.sleep(policy.TICK_S)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await work
@@ -161,6 +171,7 @@ class ElasticV3ServerShipper(Shipper):
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -231,12 +242,11 @@ class ElasticV3ServerShipper(Shipper):
 
     def _maybe_check(self) -> None:
         """Check only while opted in and not known online, one at a time, when due."""
-        if self.is_opted_in is not True or self.online or self._checking or self._shut_down:
+        if self.is_opted_in is not True or self.online or self._check_task or self._shut_down:
             return
         if self._now() < self._next_check or self._http is None:
             return
-        self._checking = True
-        self._spawn(self._check())
+        self._check_task = self._spawn(self._check())
 
     async def _check(self) -> None:
         assert self._http is not None
@@ -246,7 +256,7 @@ class ElasticV3ServerShipper(Shipper):
         except Exception:
             ok = False
         finally:
-            self._checking = False
+            self._check_task = None
         now = self._now()
         if ok:
             self.online, self.offline_since = True, None

@@ -51,9 +51,13 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, events: Sequence[Event]) -> Counter[str]:
+    def add(self, events: Sequence[Event]) -> Counter[str] | None:
         """Append what fits; the newest overflow is refused, returned as counts per type."""
-        free = max(self.cap - len(self._events) - self.held, 0)
+        free = self.cap - len(self._events) - self.held
+        if len(events) <= free:
+            self._events.extend(events)
+            return None
+        free = max(free, 0)
         self._events.extend(events[:free])
         return Counter(event["event_type"] for event in events[free:])
 
