@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+from typing import Any
 
 import pytest
 
@@ -324,3 +325,12 @@ def test_counter_is_a_plain_record() -> None:
     assert dataclasses.asdict(counter) == {
         "type": "enqueued", "source": "client", "event_type": "a", "code": "enqueued", "count": 1,
     }  # fmt: skip
+
+
+def test_production_never_raises_into_the_caller() -> None:
+    client, counters = make_client()
+    bad: Any = None
+    client.report_event("a", bad)
+    client.report_event("nope", bad)
+    assert ("dropped", "a", "SchemaViolation", 1) in kinds(counters)
+    assert ("dropped", "nope", "UnregisteredType", 1) in kinds(counters)

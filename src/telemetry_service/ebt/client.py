@@ -167,9 +167,6 @@ class AnalyticsClient:
                 return
             try:
                 self._report(event_type, properties, self._timestamp(now))
-            except (ValueError, SchemaValidationError):
-                if self.is_dev:
-                    raise
             except Exception:
                 if self.is_dev:
                     raise
@@ -187,12 +184,16 @@ class AnalyticsClient:
                 'Use the "registerEventType" API to register it.'
             )
             self._warn_once(event_type, "unregistered", "%s", message)
-            raise ValueError(message)
+            if self.is_dev:
+                raise ValueError(message)
+            return
         if not validator.is_valid(properties):
             self._count("dropped", event_type, DropReason.SCHEMA_VIOLATION)
             error = SchemaValidationError(validator.source, validator.problems(properties))
             self._warn_once(event_type, "schema", "Event dropped: %s", str(error))
-            raise error
+            if self.is_dev:
+                raise error
+            return
         event: Event = {
             "timestamp": timestamp,
             "event_type": event_type,
