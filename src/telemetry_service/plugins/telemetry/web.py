@@ -91,14 +91,11 @@ class WebPages:
         telemetry_config: Callable[[], TelemetryConfig],
         core_config: Callable[[], CoreConfig],
         version: str,
-        templates_dir: Path = TEMPLATES_DIR,
-        static_dir: Path = STATIC_DIR,
     ) -> None:
         self._telemetry_config = telemetry_config
         self._core_config = core_config
         self._version = version
-        self.static_dir = static_dir
-        self._env = template_environment(templates_dir)
+        self._env = template_environment(TEMPLATES_DIR)
 
     def render(self, template: str, title: str) -> HTMLResponse:
         config = self._telemetry_config()
@@ -133,5 +130,5 @@ def build_web_router(pages: WebPages) -> APIRouter:
     async def settings() -> Response:
         return pages.render("settings.html", "Usage collection")
 
-    add_static_routes(router, {STATIC_PREFIX: pages.static_dir}, openapi_extra=public)
+    add_static_routes(router, {STATIC_PREFIX: STATIC_DIR}, openapi_extra=public)
     return router

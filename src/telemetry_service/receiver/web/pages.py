@@ -62,14 +62,11 @@ class DashboardPages:
         version: str,
         auth_required: bool,
         clock: Clock,
-        templates_dir: Path = TEMPLATES_DIR,
-        static_dir: Path = STATIC_DIR,
     ) -> None:
         self._version = version
         self._auth_required = auth_required
         self._clock = clock
-        self.static_dir = static_dir
-        self._env = template_environment(templates_dir)
+        self._env = template_environment(TEMPLATES_DIR)
 
     def page_config(self, **extra: Any) -> dict[str, Any]:
         """What the scripts need before they ask anything: no data of the receiver."""
@@ -123,5 +120,5 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
     ) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
 
-    add_static_routes(router, {STATIC_PREFIX: pages.static_dir})
+    add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})
     return router
