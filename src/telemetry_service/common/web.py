@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse
 __all__ = [
     "COMMON_DIR",
     "COMMON_PREFIX",
+    "LAYOUT_DIR",
     "PAGE_HEADERS",
-    "TEMPLATES_DIR",
     "VENDOR_DIR",
     "VENDOR_PREFIX",
     "Asset",
@@ -38,7 +38,7 @@ __all__ = [
 _HERE = Path(__file__).resolve().parent
 COMMON_DIR = _HERE / "static" / "common"
 VENDOR_DIR = _HERE / "static" / "vendor"
-TEMPLATES_DIR = _HERE / "templates"
+LAYOUT_DIR = _HERE / "templates"
 COMMON_PREFIX = "/static/common"
 VENDOR_PREFIX = "/static/vendor"
 
@@ -131,7 +131,7 @@ def content_security_policy(*, connect_src: Iterable[str] = (), img_src: Iterabl
 def template_environment(folder: Path) -> jinja2.Environment:
     """The templates of ``folder``, then the shared ones; autoescaped, undefined names fail."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([folder, TEMPLATES_DIR]),
+        loader=jinja2.FileSystemLoader([folder, LAYOUT_DIR]),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
