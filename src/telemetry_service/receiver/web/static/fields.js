@@ -10,7 +10,7 @@ import {
   percent,
   runPage,
   saveCsv,
-} from './common.js';
+} from './dashboard.js';
 import { COLORS, PALETTE, horizontalBars, lineChart, stackedBars } from './charts.js';
 
 const range = currentRange();

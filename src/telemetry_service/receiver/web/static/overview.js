@@ -13,7 +13,7 @@ import {
   saveCsv,
   toast,
   withParams,
-} from './common.js';
+} from './dashboard.js';
 import { COLORS, groupedBars, horizontalBars, lineChart, stackedBars } from './charts.js';
 
 const range = currentRange();

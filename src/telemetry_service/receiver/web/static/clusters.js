@@ -10,7 +10,7 @@ import {
   pageConfig,
   runPage,
   saveCsv,
-} from './common.js';
+} from './dashboard.js';
 
 const PAGE_SIZE = 25;
 const params = new URLSearchParams(window.location.search);

@@ -1,75 +1,24 @@
-// Shared by the dashboard pages: the injected page config, the API key, JSON calls, the time
-// range picker, downloads, formatting and toasts.
+// The dashboard pages' own helpers beside the shared module: `api`, downloads, CSV, formatting,
+// the time range picker and `runPage`.
 
-/** What the server injected into the page (no data: auth on/off, today's UTC date, paths). */
-export const pageConfig = JSON.parse(
-  document.getElementById('receiver-page-config').textContent,
-);
+import {
+  $,
+  ApiError,
+  hasCredentials,
+  markReady,
+  pageConfig,
+  request,
+  requestJson,
+  showPrincipal,
+} from '../common/base.js';
 
-const API_KEY_STORAGE = 'receiver.apiKey';
+export * from '../common/base.js';
+
 const DAY_MS = 86_400_000;
 
-export const $ = (id) => document.getElementById(id);
-
-export function storedApiKey() {
-  try {
-    return sessionStorage.getItem(API_KEY_STORAGE) || '';
-  } catch {
-    return '';
-  }
-}
-
-/** False when the receiver needs an API key and the user has not given one. */
-export function hasCredentials() {
-  return !pageConfig.authRequired || storedApiKey() !== '';
-}
-
-export class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
-function authHeaders() {
-  const key = storedApiKey();
-  return key ? { Authorization: `ApiKey ${key}` } : {};
-}
-
-/** `path?params` with the null/undefined/'' params left out. */
-export function withParams(path, params = {}) {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== null && value !== undefined && value !== '') query.set(name, String(value));
-  }
-  const text = query.toString();
-  return text ? `${path}?${text}` : path;
-}
-
-async function request(method, path, params) {
-  const response = await fetch(withParams(path, params), {
-    method,
-    headers: { Accept: 'application/json', ...authHeaders() },
-    credentials: 'same-origin',
-  });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (body && body.message) message = body.message;
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new ApiError(response.status, message);
-  }
-  return response;
-}
-
 /** GET (or another method) of a JSON route of the receiver; throws ApiError on non-2xx. */
-export async function api(path, params = {}, method = 'GET') {
-  const response = await request(method, path, params);
-  const text = await response.text();
-  return text ? JSON.parse(text) : null;
+export function api(path, params = {}, method = 'GET') {
+  return requestJson(method, path, { params });
 }
 
 /** Saves `data` (a Blob or a string) as a file through a temporary link. */
@@ -87,7 +36,7 @@ export function saveFile(data, filename, type = 'text/plain') {
 
 /** Downloads a route's answer with the API key (a plain link could not send it). */
 export async function downloadRoute(path, params, fallbackName) {
-  const response = await request('GET', path, params);
+  const response = await request('GET', path, { params });
   const disposition = response.headers.get('Content-Disposition') || '';
   const match = disposition.match(/filename="([^"]+)"/);
   saveFile(await response.blob(), match ? match[1] : fallbackName);
@@ -107,15 +56,6 @@ export function toCsv(header, rows) {
 
 export function saveCsv(filename, header, rows) {
   saveFile(toCsv(header, rows), filename, 'text/csv;charset=utf-8');
-}
-
-/** A short message in the live region; it goes away by itself. */
-export function toast(message, kind = 'success') {
-  const item = document.createElement('div');
-  item.className = `toast toast-${kind}`;
-  item.textContent = message;
-  $('toasts').append(item);
-  setTimeout(() => item.remove(), 6000);
 }
 
 export function showError(error) {
@@ -252,37 +192,11 @@ export function initRangePicker() {
   });
 }
 
-// -- the API key and the session ---------------------------------------------------------------
-function initApiKeyForm() {
-  const form = $('api-key-form');
-  if (!form) return;
-  if (storedApiKey()) form.hidden = true;
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const value = $('api-key-input').value.trim();
-    if (!value) return;
-    sessionStorage.setItem(API_KEY_STORAGE, value);
-    window.location.reload();
-  });
-  $('api-key-forget').addEventListener('click', () => {
-    sessionStorage.removeItem(API_KEY_STORAGE);
-    window.location.reload();
-  });
-}
-
 /** Who is asking (`/api/me`), shown in the top bar when the receiver has API keys. */
 async function loadSession() {
   const session = await api('/api/me');
-  if (session.auth_required) {
-    $('api-key-who').textContent = `Signed in as ${session.name} (${session.role})`;
-    $('api-key-signed-in').hidden = false;
-  }
+  if (session.auth_required) showPrincipal(session);
   return session;
-}
-
-/** Marks the page as drawn (tests, screenshots and the benchmark wait for it). */
-export function markReady() {
-  document.body.dataset.ready = 'true';
 }
 
 /**
@@ -307,5 +221,4 @@ export async function runPage(load) {
   }
 }
 
-initApiKeyForm();
 initRangePicker();

@@ -15,7 +15,7 @@ import {
   runPage,
   saveFile,
   toast,
-} from './common.js';
+} from './dashboard.js';
 
 const uuid = pageConfig.clusterUuid;
 const base = `/api/clusters/${encodeURIComponent(uuid)}`;
