@@ -23,6 +23,7 @@ import orjson
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.common.db import open_database
 from telemetry_service.common.db.base import Cursor, Database, StoreError, StoreUrlError
+from telemetry_service.common.db.migrations import apply_migrations
 
 from .errors import ConfigError
 
@@ -121,7 +122,7 @@ class SavedObjectStore:
 
     def _open(self) -> None:
         self._db.open()
-        self._db.migrate("schema_migrations", MIGRATIONS, lock_id=_MIGRATION_LOCK)
+        apply_migrations(self._db, "schema_migrations", MIGRATIONS, lock_id=_MIGRATION_LOCK)
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._db.close)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from telemetry_service.common.db.base import Cursor, StoreUnavailableError
+from telemetry_service.common.db.migrations import apply_migrations
 from telemetry_service.common.db.postgres import PostgresDatabase
 from telemetry_service.core import open_store
 from telemetry_service.receiver.storage import open_report_store
@@ -95,7 +96,8 @@ def test_first_opens_in_parallel_migrate_once(postgres_url: str) -> None:
     def migrate(db: PostgresDatabase) -> None:
         try:
             db.open()
-            db.migrate(
+            apply_migrations(
+                db,
                 "m",
                 ["CREATE TABLE once (v INTEGER)", "CREATE INDEX once_v ON once (v)"],
                 lock_id=0x7E1E,

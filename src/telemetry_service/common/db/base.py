@@ -8,14 +8,11 @@ above it (saved objects on the host, reports on the receiver) own their SQL. Eve
 from __future__ import annotations
 
 import abc
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
-
-from .migrations import apply_migrations
 
 __all__ = ["Cursor", "Database", "StoreError", "StoreUnavailableError", "StoreUrlError"]
 
@@ -77,13 +74,6 @@ class Database(abc.ABC):
     def sql(self, sql: str) -> str:
         """`sql` with this driver's placeholders (the stores write ``?``)."""
         return sql
-
-    def migrate(self, table: str, scripts: Sequence[str], *, lock_id: int | None = None) -> None:
-        """Apply the `scripts` not yet recorded in `table`, in one write transaction."""
-        apply = functools.partial(
-            apply_migrations, dialect=self.backend, table=table, scripts=scripts, lock_id=lock_id
-        )
-        self.transaction(True, apply)
 
     async def run(self, write: bool, fn: Callable[[Cursor], T]) -> T:
         """:meth:`transaction` in a worker thread (eight at most), off the event loop."""

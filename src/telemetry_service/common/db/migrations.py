@@ -8,7 +8,8 @@ written by earlier versions holds: they do not change.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+
+from .base import Cursor, Database
 
 __all__ = ["apply_migrations", "statements"]
 
@@ -28,33 +29,27 @@ _DIALECTS = {
 }
 
 
-class _Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-
-
 def statements(script: str) -> list[str]:
     """The statements of a migration script (no statement holds a semicolon in a literal)."""
     return [part.strip() for part in script.split(";") if part.strip()]
 
 
 def apply_migrations(
-    cur: _Cursor,
-    *,
-    dialect: str,
-    table: str,
-    scripts: Sequence[str],
-    lock_id: int | None = None,
+    db: Database, table: str, scripts: Sequence[str], *, lock_id: int | None = None
 ) -> None:
-    """Run, inside the caller's write transaction, the scripts that `table` does not list."""
-    columns, record, lock = _DIALECTS[dialect]
-    if lock and lock_id is not None:
-        cur.execute(lock, (lock_id,))
-    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
-    cur.execute(f"SELECT version FROM {table}")
-    applied = {row[0] for row in cur.fetchall()}
-    for version, script in enumerate(scripts, start=1):
-        if version not in applied:
-            for statement in statements(script):
-                cur.execute(statement)
-            cur.execute(record.format(table=table), (version,))
+    """Apply, in one write transaction, the `scripts` that `table` does not list yet."""
+    columns, record, lock = _DIALECTS[db.backend]
+
+    def apply(cur: Cursor) -> None:
+        if lock and lock_id is not None:
+            cur.execute(lock, (lock_id,))
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} {columns}")
+        cur.execute(f"SELECT version FROM {table}")
+        applied = {row[0] for row in cur.fetchall()}
+        for version, script in enumerate(scripts, start=1):
+            if version not in applied:
+                for statement in statements(script):
+                    cur.execute(statement)
+                cur.execute(record.format(table=table), (version,))
+
+    db.transaction(True, apply)

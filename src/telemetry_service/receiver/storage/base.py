@@ -16,6 +16,7 @@ from typing import TypeVar
 import anyio.to_thread
 
 from telemetry_service.common.db.base import Cursor, Database, StoreError
+from telemetry_service.common.db.migrations import apply_migrations
 
 from .dashboard_reads import DashboardReads
 from .migrations import MIGRATION_TABLE
@@ -70,7 +71,7 @@ class ReportStore(DashboardReads):
 
     def _open(self) -> None:
         self._db.open()
-        self._db.migrate(MIGRATION_TABLE, self._migrations, lock_id=_MIGRATION_LOCK)
+        apply_migrations(self._db, MIGRATION_TABLE, self._migrations, lock_id=_MIGRATION_LOCK)
 
     async def close(self) -> None:
         """Finish queued writes, then close connections (waiting for running reads)."""
