@@ -22,7 +22,7 @@ from .records import NewReport
 
 __all__ = ["PostgresReportStore", "month_bounds", "partition_name"]
 
-_PARTITION_LOCK = 0x7E1E_0002  # advisory lock ids, distinct from the host store's
+_PARTITION_LOCK = 0x7E1E_0002  # advisory lock id of partition changes (migrations: 0x7E1E_0001)
 _PARTITION = re.compile(r"^reports_p(\d{4})(\d{2})$")
 
 
