@@ -1,8 +1,8 @@
 """The plugin platform: a small Kibana core (plugins, config, HTTP, saved objects, status)."""
 
+from telemetry_service.common.apikeys import Principal, generate_api_key, hash_api_key
 from telemetry_service.common.db.base import StoreError, StoreUnavailableError
 
-from .auth import Principal, generate_api_key, hash_api_key
 from .config import ConfigService, ConfigView, CoreConfig, Duration
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
 from .errors import (

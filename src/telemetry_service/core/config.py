@@ -2,38 +2,46 @@
 
 Every key can be set by an environment variable named ``TELEMETRY_SERVICE_`` followed by the
 key path in upper case with dots replaced by underscores: ``telemetry.optIn`` is
-``TELEMETRY_SERVICE_TELEMETRY_OPTIN``, ``server.port`` is ``TELEMETRY_SERVICE_SERVER_PORT``.
+``TELEMETRY_SERVICE_TELEMETRY_OPTIN``, ``server.port`` is ``TELEMETRY_SERVICE_SERVER_PORT``
+(names are matched in any case).
 Values are strings coerced to the key's type (``false``, ``5602``, ``30s``); lists and objects
 are given as JSON (``'["a","b"]'``). An environment variable with the prefix that matches no
-key is an error, like an unknown key in the file.
+key is an error, like an unknown key in the file. Reading and the overlay are
+:mod:`telemetry_service.common.config_file`'s; this module owns the host's sections.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+
+from telemetry_service.common.config_file import (
+    AuthConfig,
+    ConfigFileError,
+    Section,
+    apply_env,
+    deep_merge,
+    expand_dotted,
+    first_error,
+    leaf_paths,
+    read_config_file,
+)
 
 from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ENV_PREFIX",
-    "ApiKeyConfig",
-    "AuthConfig",
     "ConfigService",
     "ConfigView",
     "CoreConfig",
     "Duration",
-    "env_name",
-    "leaf_paths",
     "load_raw_config",
     "parse_duration",
     "validate_section",
@@ -67,23 +75,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds; config files may write ``"5s"``, ``"500ms"`` or a number of seconds."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ApiKeyConfig(_Section):
-    """One API key: only its SHA-256 hash is kept (``sha256:<hex>``)."""
-
-    name: str = Field(min_length=1)
-    role: Literal["admin", "viewer"]
-    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-
-
-class AuthConfig(_Section):
-    api_keys: tuple[ApiKeyConfig, ...] = Field(default=(), alias="apiKeys")
-
-
-class ServerConfig(_Section):
+class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=5601, ge=0, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="maxBodyBytes")
@@ -91,24 +83,24 @@ class ServerConfig(_Section):
     auth: AuthConfig = AuthConfig()
 
 
-class PathConfig(_Section):
+class PathConfig(Section):
     data: Path = Path("./data")
 
 
-class StoreConfig(_Section):
+class StoreConfig(Section):
     url: str | None = None
     """``sqlite:///path/file.db`` or ``postgresql://…``; default: a SQLite file under path.data."""
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class PluginsConfig(_Section):
+class PluginsConfig(Section):
     stop_timeout: Duration = Field(default=30.0, alias="stopTimeout")
 
 
-class CoreConfig(_Section):
+class CoreConfig(Section):
     """The platform's own sections; every other top-level key belongs to a plugin."""
 
     server: ServerConfig = ServerConfig()
@@ -120,109 +112,8 @@ class CoreConfig(_Section):
 
 def load_raw_config(source: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
     """Read the raw config: a mapping as given, a YAML file, or the default file if it exists."""
-    if source is None:
-        if not DEFAULT_CONFIG_PATH.is_file():
-            return {}
-        source = DEFAULT_CONFIG_PATH
-    if isinstance(source, Mapping):
-        return copy.deepcopy(dict(source))
-    path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError("", f"config file {path} is not valid YAML{line}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "", f"config file {path} must hold a mapping of keys, not a list or value"
-        )
-    return _expand_dotted(data)
-
-
-def _expand_dotted(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Kibana-style files may write ``telemetry.optIn: false``; expand dotted keys to nesting."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise ConfigError(str(key), "keys must be strings")
-        node = out
-        *parents, last = key.split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(key, "conflicts with a value given for a parent key")
-            node = child
-        value = _expand_dotted(value) if isinstance(value, Mapping) else value
-        if isinstance(node.get(last), dict) and isinstance(value, dict):
-            node[last] = _deep_merge(node[last], value)
-        else:
-            node[last] = value
-    return out
-
-
-def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def leaf_paths(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
-    """Every settable key path of a config model (aliases, dotted)."""
-    for name, field in model.model_fields.items():
-        key = f"{prefix}{field.alias or name}"
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from leaf_paths(annotation, key + ".")
-        else:
-            yield key
-
-
-def env_name(path: str) -> str:
-    """The environment variable that overrides a key path."""
-    return ENV_PREFIX + path.replace(".", "_").upper()
-
-
-def apply_env_overrides(
-    raw: dict[str, Any], env: Mapping[str, str], known_paths: Iterator[str] | list[str]
-) -> dict[str, Any]:
-    """Return ``raw`` with every ``TELEMETRY_SERVICE_*`` variable applied at its key path."""
-    by_env = {env_name(path): path for path in known_paths}
-    patch: dict[str, Any] = {}
-    for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
-            continue
-        path = by_env.get(name.upper())
-        if path is None:
-            raise ConfigError(name, "environment variable matches no config key")
-        node = patch
-        *parents, last = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = _parse_env_value(value)
-    return _deep_merge(raw, patch)
-
-
-def _parse_env_value(value: str) -> Any:
-    stripped = value.strip()
-    if stripped[:1] in ("[", "{"):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
-    if stripped in ("null", "~"):
-        return None
-    return value
+    with _config_errors():
+        return read_config_file(source, DEFAULT_CONFIG_PATH)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -230,20 +121,20 @@ M = TypeVar("M", bound=BaseModel)
 
 def validate_section(model: type[M], data: Any, prefix: str) -> M:
     """Validate one section; the first problem becomes a one-line :class:`ConfigError`."""
-    if data is None:
-        data = {}
+    with _config_errors():
+        try:
+            return model.model_validate({} if data is None else data)
+        except ValidationError as exc:
+            raise first_error(exc, prefix) from None
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """The one place where the host turns a :class:`ConfigFileError` into a ConfigError."""
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = ".".join(str(part) for part in error["loc"])
-        key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-        if error["type"] == "extra_forbidden":
-            raise ConfigError(key, "unknown key") from None
-        shown = json.dumps(error.get("input"), default=str)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        raise ConfigError(key, f"got {shown}: {error['msg']}") from None
+        yield
+    except ConfigFileError as exc:
+        raise ConfigError(exc.key, exc.message) from None
 
 
 class ConfigService:
@@ -254,8 +145,9 @@ class ConfigService:
     """
 
     def __init__(self, raw: dict[str, Any], env: Mapping[str, str]) -> None:
-        self._raw = _expand_dotted(raw)
-        self._env = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        with _config_errors():
+            self._raw = expand_dotted(raw)
+        self._env = {k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
         self._schemas: dict[str, type[BaseModel] | None] = {}
         self._values: dict[str, BaseModel] = {}
         self._merged: dict[str, Any] = {}
@@ -277,7 +169,8 @@ class ConfigService:
 
     def merged(self) -> dict[str, Any]:
         """The file with the environment applied, checked for unknown top-level keys."""
-        merged = apply_env_overrides(self._raw, self._env, self._known_paths())
+        with _config_errors():
+            merged = apply_env(self._raw, self._env, ENV_PREFIX, self._known_paths(), RESERVED_ENV)
         core_keys = set(CoreConfig.model_fields)
         for key, value in merged.items():
             if key in core_keys:
@@ -330,7 +223,8 @@ class ConfigService:
     def update(self, patch: Mapping[str, Any]) -> None:
         """Merge ``patch`` into the config and re-validate; on error nothing changes."""
         previous, previous_values, previous_core = self._raw, self._values, self.core
-        self._raw = _deep_merge(self._raw, _expand_dotted(patch))
+        with _config_errors():
+            self._raw = deep_merge(self._raw, expand_dotted(patch))
         try:
             self.validate(owns_enabled=self._owns_enabled)
         except ConfigError:

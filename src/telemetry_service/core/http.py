@@ -6,24 +6,33 @@ Every route may declare its access and body limit with :func:`route_options`::
 
 Access defaults to ``viewer`` for GET/HEAD and ``admin`` for other methods. When no API key is
 configured every caller is an administrator (the server then refuses non-loopback addresses).
-Every POST, PUT, PATCH and DELETE needs the ``kbn-xsrf`` header, as in Kibana.
+Every POST, PUT, PATCH and DELETE needs the ``kbn-xsrf`` header, as in Kibana. A
+:class:`~telemetry_service.core.store.StoreError` raised by any route answers 503.
 """
 
 from __future__ import annotations
 
-import http
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import ANONYMOUS_ADMIN, ApiKeyRegistry, Principal
+from telemetry_service.common.apikeys import (
+    ANONYMOUS_ADMIN,
+    AccessDenied,
+    ApiKeyRegistry,
+    Principal,
+)
+from telemetry_service.common.http_errors import describe_validation_error
+from telemetry_service.common.http_errors import error_response as kibana_error
+
+from telemetry_service.common.db.base import StoreError
 
 __all__ = [
     "HttpService",
@@ -33,15 +42,16 @@ __all__ = [
 ]
 
 Access = Literal["public", "viewer", "admin"]
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 XSRF_HEADER = "kbn-xsrf"
 XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
+REALM = "telemetry-service"
+#: Kibana's answer when the saved-object store fails (any route; a ``StoreError`` is a 503).
+STORE_UNAVAILABLE = (
+    "Can't fetch telemetry at the moment because some services are down. "
+    "Check the /status page for more details."
+)
 
 
 def route_options(
@@ -58,27 +68,10 @@ def route_options(
     return options
 
 
-def kibana_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """Kibana's error body: ``{"statusCode", "error", "message"}``."""
-    phrase = http.HTTPStatus(status).phrase
-    return JSONResponse(
-        {"statusCode": status, "error": phrase, "message": message}, status, headers=headers
-    )
-
-
 def get_principal(request: Request) -> Principal:
     """The authenticated caller (a FastAPI dependency)."""
     principal: Principal = request.state.principal
     return principal
-
-
-def _describe_validation(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        loc = [str(p) for p in error.get("loc", ())]
-        where = ".".join(["request body", *loc[1:]] if loc[:1] == ["body"] else loc)
-        parts.append(f"[{where}]: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 class _Guard:
@@ -103,23 +96,19 @@ class _Guard:
         access: Access = options.get("x-access") or (
             "viewer" if method in ("GET", "HEAD", "OPTIONS") else "admin"
         )
-        principal = self._authenticate(headers)
-        if access != "public" and self.service.keys.configured:
-            if principal is None:
-                await kibana_error(
-                    401,
-                    "Authentication required: send 'Authorization: ApiKey <key>'.",
-                    {"WWW-Authenticate": 'ApiKey realm="telemetry-service"'},
-                )(scope, receive, send)
+        keys, authorization = self.service.keys, headers.get("authorization")
+        principal: Principal | None = ANONYMOUS_ADMIN
+        if access == "public":
+            if keys.configured:  # a public route still knows a caller who sent a key
+                principal = keys.authenticate(authorization)
+        else:
+            try:
+                principal = keys.authorize(authorization, access)
+            except AccessDenied as exc:
+                refusal = kibana_error(exc.status, exc.message, headers=exc.headers(REALM))
+                await refusal(scope, receive, send)
                 return
-            if not principal.has(access):
-                await kibana_error(
-                    403, f"API key [{principal.name}] needs the [{access}] role for this request."
-                )(scope, receive, send)
-                return
-        scope.setdefault("state", {})["principal"] = principal or (
-            ANONYMOUS_ADMIN if not self.service.keys.configured else None
-        )
+        scope.setdefault("state", {})["principal"] = principal
 
         limit = int(options.get("x-max-body-bytes") or self.service.max_body_bytes)
         declared = headers.get("content-length")
@@ -144,13 +133,6 @@ class _Guard:
             if pattern.match(path) and (not methods or method in methods):
                 return options
         return {}
-
-    def _authenticate(self, headers: dict[str, str]) -> Principal | None:
-        value = headers.get("authorization", "")
-        scheme, _, credential = value.partition(" ")
-        if scheme.lower() not in ("apikey", "bearer") or not credential.strip():
-            return None
-        return self.service.keys.authenticate(credential.strip())
 
     @staticmethod
     async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
@@ -193,20 +175,27 @@ class HttpService:
         self.max_body_bytes = max_body_bytes
         self.app = FastAPI(title=title, version=version, docs_url=None, redoc_url=None)
         self.app.add_middleware(_Guard, service=self)
-        self.app.add_exception_handler(StarletteHTTPException, self._http_error)  # type: ignore[arg-type]
-        self.app.add_exception_handler(RequestValidationError, self._validation_error)  # type: ignore[arg-type]
+        self.app.add_exception_handler(StarletteHTTPException, self._http_error)
+        self.app.add_exception_handler(RequestValidationError, self._validation_error)
+        self.app.add_exception_handler(StoreError, self._store_error)
         self.server_url: str | None = None
         #: (path regex, methods, options) of every registered route, for the guard.
         self.route_table: list[tuple[re.Pattern[str], frozenset[str], dict[str, Any]]] = []
 
     @staticmethod
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return kibana_error(exc.status_code, detail, dict(exc.headers or {}))
+        return kibana_error(exc.status_code, detail, headers=dict(exc.headers or {}))
 
     @staticmethod
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return kibana_error(400, _describe_validation(exc))
+    async def _validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return kibana_error(400, describe_validation_error(exc))
+
+    @staticmethod
+    async def _store_error(request: Request, exc: Exception) -> Response:
+        return kibana_error(503, STORE_UNAVAILABLE)
 
     def create_router(self, prefix: str = "", **kwargs: Any) -> APIRouter:
         return APIRouter(prefix=prefix, **kwargs)

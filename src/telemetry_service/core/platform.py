@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import utc_now
 
-from .auth import ApiKeyRegistry
 from .config import ConfigService, ConfigView, load_raw_config
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
 from .deployment import ensure_deployment_uuid, ensure_instance_uuid

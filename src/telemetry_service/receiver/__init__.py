@@ -9,8 +9,14 @@ Imports :mod:`telemetry_service.wire` only, never ``core`` or ``plugins``.
 
 from __future__ import annotations
 
+from telemetry_service.common.apikeys import (
+    ApiKeyRegistry,
+    Principal,
+    generate_api_key,
+    hash_api_key,
+)
+
 from .app import Receiver, create_app
-from .auth import ApiKeyRegistry, Principal, generate_api_key, hash_api_key
 from .config import ReceiverConfig, load_config
 from .errors import ConfigError, ReceiverError, Rejection, StartupError
 from .importer import EXPORT_FORMAT, ImportFileError, ImportResult, import_file

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
+from telemetry_service.common.apikeys import Principal
+
 from .api_models import DeleteResult, ErrorBody
-from .auth import Principal
 from .errors import Rejection
 from .http import AuthDependency
 from .metrics import Metrics

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.wire import Decryptor
 
@@ -25,7 +26,6 @@ from .api_admin import admin_router
 from .api_ingest import ingest_router
 from .api_models import Status
 from .api_query import query_router
-from .auth import ApiKeyRegistry
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .dashboard_api import dashboard_api_router

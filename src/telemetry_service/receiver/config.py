@@ -25,23 +25,34 @@ key path in upper case with dots replaced by underscores: ``server.port`` is
 ``keys`` is ``TELEMETRY_RECEIVER_KEYS``, ``limits.maxDepth`` is
 ``TELEMETRY_RECEIVER_LIMITS_MAXDEPTH``. Lists are given as JSON
 (``TELEMETRY_RECEIVER_PRODUCTS='["kibana","beats"]'``,
-``TELEMETRY_RECEIVER_AUTH_APIKEYS='[{"name":"ops","role":"admin","hash":"sha256:…"}]'``).
+``TELEMETRY_RECEIVER_AUTH_APIKEYS='[{"name":"ops","role":"admin","hash":"sha256:…"}]'``);
+names are matched in any case.
 ``TELEMETRY_RECEIVER_CONFIG`` names the config file (default ``config/receiver.yml`` when it
 exists). Any other variable with the prefix is an error, like an unknown key in the file.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
+
+from telemetry_service.common.config_file import (
+    AuthConfig,
+    ConfigFileError,
+    Section,
+    apply_env,
+    deep_merge,
+    expand_dotted,
+    first_error,
+    leaf_paths,
+    read_config_file,
+)
 
 from .errors import ConfigError
 
@@ -50,10 +61,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ENV_PREFIX",
     "WORKER_CONFIG_ENV",
-    "ApiKeyConfig",
     "ReceiverConfig",
-    "env_name",
-    "leaf_paths",
     "load_config",
 ]
 
@@ -66,22 +74,18 @@ DEFAULT_CONFIG_PATH = Path("config/receiver.yml")
 _PRODUCT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ServerConfig(_Section):
+class ServerConfig(Section):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=5602, ge=0, le=65535)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="maxBodyBytes")
     workers: int = Field(default=1, ge=1, le=64)
 
 
-class PathConfig(_Section):
+class PathConfig(Section):
     data: Path = Path("./receiver-data")
 
 
-class StoreConfig(_Section):
+class StoreConfig(Section):
     url: str | None = None
     """``sqlite:///path/file.db`` or ``postgresql://…``; default: a SQLite file under path.data."""
 
@@ -93,30 +97,18 @@ class StoreConfig(_Section):
         return value
 
 
-class RetentionConfig(_Section):
+class RetentionConfig(Section):
     days: int = Field(default=400, ge=1, le=100_000)
 
 
-class ApiKeyConfig(_Section):
-    """One API key: only its SHA-256 hash is kept (``sha256:<hex>``), as in the host's config."""
-
-    name: str = Field(min_length=1, max_length=200)
-    role: Literal["admin", "viewer"]
-    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-
-
-class AuthConfig(_Section):
-    api_keys: tuple[ApiKeyConfig, ...] = Field(default=(), alias="apiKeys")
-
-
-class LimitsConfig(_Section):
+class LimitsConfig(Section):
     max_inflated_bytes: int = Field(default=250_000, ge=32, alias="maxInflatedBytes")
     max_depth: int = Field(default=100, ge=2, le=1000, alias="maxDepth")
     max_in_flight: int = Field(default=64, ge=1, le=100_000, alias="maxInFlight")
     retry_after_seconds: int = Field(default=5, ge=1, le=3600, alias="retryAfterSeconds")
 
 
-class ReceiverConfig(_Section):
+class ReceiverConfig(Section):
     """The whole receiver config (see the module docstring for every key)."""
 
     server: ServerConfig = ServerConfig()
@@ -150,31 +142,9 @@ class ReceiverConfig(_Section):
     def with_overrides(self, **patch: Any) -> ReceiverConfig:
         """A copy with dotted-path overrides applied (``{"server.port": 1}``), validated."""
         raw = self.model_dump(by_alias=True, mode="json")
-        for path, value in patch.items():
-            if value is None:
-                continue
-            node = raw
-            *parents, last = path.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[last] = value
-        return validate(raw)
-
-
-def leaf_paths(model: type[BaseModel] = ReceiverConfig, prefix: str = "") -> Iterator[str]:
-    """Every settable key path (aliases, dotted)."""
-    for name, field in model.model_fields.items():
-        key = f"{prefix}{field.alias or name}"
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from leaf_paths(annotation, key + ".")
-        else:
-            yield key
-
-
-def env_name(path: str) -> str:
-    """The environment variable that overrides a key path."""
-    return ENV_PREFIX + path.replace(".", "_").upper()
+        given = {path: value for path, value in patch.items() if value is not None}
+        with _config_errors():
+            return validate(deep_merge(raw, expand_dotted(given)))
 
 
 def load_config(
@@ -186,99 +156,25 @@ def load_config(
     env = os.environ if env is None else env
     if source is None and env.get(CONFIG_ENV):
         source = env[CONFIG_ENV]
-    raw = _read(source)
-    return validate(_apply_env(raw, env))
+    with _config_errors():
+        raw = read_config_file(source, DEFAULT_CONFIG_PATH)
+        raw = apply_env(raw, env, ENV_PREFIX, leaf_paths(ReceiverConfig), _RESERVED_ENV)
+    return validate(raw)
 
 
 def validate(raw: Mapping[str, Any]) -> ReceiverConfig:
     """Validate raw config; the first problem becomes a :class:`ConfigError` naming its key."""
-    try:
-        return ReceiverConfig.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            raise ConfigError(key, "unknown key") from None
-        shown = json.dumps(error.get("input"), default=str)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        message = str(error["msg"]).removeprefix("Value error, ")
-        raise ConfigError(key, f"got {shown}: {message}") from None
-
-
-def _read(source: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
-    if source is None:
-        if not DEFAULT_CONFIG_PATH.is_file():
-            return {}
-        source = DEFAULT_CONFIG_PATH
-    if isinstance(source, Mapping):
-        return _expand_dotted(copy.deepcopy(dict(source)))
-    path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("", f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError("", f"config file {path} is not valid YAML{line}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError("", f"config file {path} must hold a mapping of keys")
-    return _expand_dotted(data)
-
-
-def _expand_dotted(data: Mapping[Any, Any]) -> dict[str, Any]:
-    """``server.port: 1`` in a file means ``server: {port: 1}``."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if not isinstance(key, str):
-            raise ConfigError(str(key), "keys must be strings")
-        node = out
-        *parents, last = key.split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(key, "conflicts with a value given for a parent key")
-            node = child
-        if isinstance(value, Mapping):
-            value = _expand_dotted(value)
-            if isinstance(node.get(last), dict):
-                value = {**node[last], **value}
-        node[last] = value
-    return out
-
-
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    by_env = {env_name(path): path for path in leaf_paths()}
-    out = copy.deepcopy(raw)
-    for name, value in sorted(env.items()):
-        if not name.upper().startswith(ENV_PREFIX) or name.upper() in _RESERVED_ENV:
-            continue
-        path = by_env.get(name.upper())
-        if path is None:
-            raise ConfigError(name, "environment variable matches no receiver config key")
-        node = out
-        *parents, last = path.split(".")
-        for part in parents:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[last] = _parse_env_value(value)
-    return out
-
-
-def _parse_env_value(value: str) -> Any:
-    stripped = value.strip()
-    if stripped[:1] in ("[", "{"):
+    with _config_errors():
         try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
-    if stripped in ("null", "~"):
-        return None
-    return value
+            return ReceiverConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise first_error(exc) from None
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """The one place where the receiver turns a :class:`ConfigFileError` into a ConfigError."""
+    try:
+        yield
+    except ConfigFileError as exc:
+        raise ConfigError(exc.key, exc.message) from None

@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
+from telemetry_service.common.apikeys import Principal
 from telemetry_service.common.clock import DAY_MS, Clock, iso_date, to_ms
 
 from .api_models import ClusterList, ErrorBody, ReportModel
@@ -29,7 +30,6 @@ from .api_query import (
     Offset,
     To,
 )
-from .auth import Principal
 from .dashboard_models import FieldList, FieldTrend, ReportsPerDay, Session, Versions
 from .errors import Rejection
 from .export import cluster_document, report_document

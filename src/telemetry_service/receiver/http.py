@@ -6,24 +6,23 @@ code, on ingest refusals); 429 and 503 carry ``Retry-After``.
 
 from __future__ import annotations
 
-import http
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .auth import ANONYMOUS_ADMIN, ApiKeyRegistry, Principal, Role
+from telemetry_service.common.apikeys import AccessDenied, ApiKeyRegistry, Principal, Role
+from telemetry_service.common.http_errors import describe_validation_error, error_response
+
 from .errors import Rejection
 from .storage import StoreBusyError, StoreError
 
 __all__ = [
     "AuthDependency",
-    "error_response",
     "install_error_handlers",
     "role_dependency",
 ]
@@ -37,36 +36,6 @@ API_KEY_HEADER = APIKeyHeader(
     description="`ApiKey <key>` (or `Bearer <key>`), a key listed in auth.apiKeys.",
 )
 AuthDependency = Callable[..., Awaitable[Principal]]
-
-
-def error_response(
-    status: int,
-    message: str,
-    *,
-    reason: str | None = None,
-    retry_after: int | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """Kibana's error body: ``{"statusCode", "error", "message"}`` (+ ``reason``)."""
-    body: dict[str, Any] = {
-        "statusCode": status,
-        "error": http.HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if reason is not None:
-        body["reason"] = reason
-    headers = dict(headers or {})
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    return JSONResponse(body, status, headers=headers)
-
-
-def _describe(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        loc = [str(p) for p in error.get("loc", ())]
-        parts.append(f"[{'.'.join(loc)}]: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
@@ -85,7 +54,7 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(400, _describe(exc))
+        return error_response(400, describe_validation_error(exc))
 
     async def store_error(request: Request, exc: Exception) -> Response:
         busy = isinstance(exc, StoreBusyError)
@@ -107,19 +76,11 @@ def role_dependency(keys: ApiKeyRegistry, role: Role) -> AuthDependency:
     async def require(
         request: Request, authorization: str | None = Depends(API_KEY_HEADER)
     ) -> Principal:
-        if not keys.configured:
-            return ANONYMOUS_ADMIN
-        principal = keys.authenticate(authorization)
-        if principal is None:
-            raise StarletteHTTPException(
-                401,
-                "Authentication required: send 'Authorization: ApiKey <key>'.",
-                headers={"WWW-Authenticate": 'ApiKey realm="telemetry-receiver"'},
-            )
-        if not principal.has(role):
-            raise StarletteHTTPException(
-                403, f"API key [{principal.name}] needs the [{role}] role for this request."
-            )
+        try:
+            principal = keys.authorize(authorization, role)
+        except AccessDenied as exc:
+            headers = exc.headers("telemetry-receiver")
+            raise StarletteHTTPException(exc.status, exc.message, headers=headers) from None
         request.state.principal = principal
         return principal
 

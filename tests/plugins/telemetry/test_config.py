@@ -249,7 +249,8 @@ def test_labels_keep_numbers_as_given() -> None:
 
 
 def test_key_paths_seen_by_the_core_config_loader() -> None:
-    from telemetry_service.core.config import env_name, leaf_paths
+    from telemetry_service.common.config_file import env_name, leaf_paths
+    from telemetry_service.core.config import ENV_PREFIX
 
     paths = set(leaf_paths(TelemetryConfig, "telemetry."))
     assert {
@@ -265,4 +266,4 @@ def test_key_paths_seen_by_the_core_config_loader() -> None:
         "telemetry.timeouts.connect",
         "telemetry.fetcher.enabled",
     } <= paths
-    assert env_name("telemetry.optIn") == "TELEMETRY_SERVICE_TELEMETRY_OPTIN"
+    assert env_name(ENV_PREFIX, "telemetry.optIn") == "TELEMETRY_SERVICE_TELEMETRY_OPTIN"

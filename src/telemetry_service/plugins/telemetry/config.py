@@ -15,13 +15,12 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from telemetry_service.common.config_file import Section
 from telemetry_service.core.config import Duration
 
 __all__ = [
@@ -53,10 +52,6 @@ def _js_number(value: float) -> float:
 _Number = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_js_number)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
 def _check_url(value: str, schemes: frozenset[str], what: str) -> str:
     """Validate an absolute URL with one of `schemes`, a host, no query and no fragment."""
     try:
@@ -74,7 +69,7 @@ def _check_url(value: str, schemes: frozenset[str], what: str) -> str:
     return value
 
 
-class TelemetryLabels(_Section):
+class TelemetryLabels(Section):
     """`telemetry.labels`: context labels (exposed to the browser, even unauthenticated)."""
 
     branch: str | None = None
@@ -94,7 +89,7 @@ class TelemetryLabels(_Section):
     serverless: str | None = None
 
 
-class TelemetryEndpoints(_Section):
+class TelemetryEndpoints(Section):
     """`telemetry.endpoints`: base URLs of the telemetry cluster (normalised to end in `/`).
 
     The defaults are placeholders under the reserved `.invalid` domain (they never resolve):
@@ -111,7 +106,7 @@ class TelemetryEndpoints(_Section):
         return value if value.endswith("/") else value + "/"
 
 
-class TelemetryEncryption(_Section):
+class TelemetryEncryption(Section):
     """`telemetry.encryption`: the vendor's public key set and the key id to use."""
 
     jwks: str | dict[str, Any] | None = None
@@ -138,7 +133,7 @@ class TelemetryEncryption(_Section):
         return value
 
 
-class TelemetryProxy(_Section):
+class TelemetryProxy(Section):
     """`telemetry.proxy`: outgoing proxy for sends.
 
     `noProxy` lists hosts reached directly: a list, or one comma-separated string.
@@ -160,7 +155,7 @@ class TelemetryProxy(_Section):
         return None if value is None else _check_url(value.strip(), _PROXY_SCHEMES, "proxy url")
 
 
-class TelemetrySsl(_Section):
+class TelemetrySsl(Section):
     """`telemetry.ssl`: extra CA certificate files (PEM paths) trusted for sends."""
 
     certificate_authorities: tuple[str, ...] = Field(default=(), alias="certificateAuthorities")
@@ -171,20 +166,20 @@ class TelemetrySsl(_Section):
         return (value,) if isinstance(value, str) else value
 
 
-class TelemetryTimeouts(_Section):
+class TelemetryTimeouts(Section):
     """`telemetry.timeouts`: HTTP timeouts for sends, in seconds (`"500ms"`, `"30s"` work too)."""
 
     connect: Duration = Field(default=10.0, gt=0, allow_inf_nan=False)
     read: Duration = Field(default=30.0, gt=0, allow_inf_nan=False)
 
 
-class TelemetryFetcher(_Section):
+class TelemetryFetcher(Section):
     """`telemetry.fetcher`: whether this instance runs the server-side sender."""
 
     enabled: bool = True
 
 
-class TelemetryConfig(_Section):
+class TelemetryConfig(Section):
     """The `telemetry.*` section.
 
     `enabled: false` is Kibana's meta setting: it forces `optIn` and

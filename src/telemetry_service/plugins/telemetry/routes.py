@@ -8,7 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from telemetry_service.core import StoreError, get_principal, kibana_error, route_options
+from telemetry_service.core import (
+    StoreUnavailableError,
+    get_principal,
+    kibana_error,
+    route_options,
+)
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
     TelemetryCollectionManager,
@@ -56,11 +61,8 @@ def build_router(
     history: SendHistory | None = None,
     send_now: Callable[[bool], Awaitable[tuple[bool, str]]] | None = None,
 ) -> APIRouter:
+    """The routes; a ``StoreError`` they raise is the platform's 503 (``core.http``)."""
     router = APIRouter(tags=["telemetry"])
-    unavailable = (
-        "Can't fetch telemetry at the moment because some services are down. "
-        "Check the /status page for more details."
-    )
 
     @router.post("/internal/telemetry/optIn", response_model=None)
     async def opt_in(body: OptInBody) -> Response | list[dict[str, Any]]:
@@ -69,15 +71,10 @@ def build_router(
             await service.set_opt_in(body.enabled)
         except OptInLockedError:
             return kibana_error(400, NOT_ALLOWED_MESSAGE)
-        except StoreError:
-            return kibana_error(503, unavailable)
         return await on_opt_in_changed(body.enabled)
 
-    async def config() -> Response | dict[str, Any]:
-        try:
-            return await service.config_body()
-        except StoreError:
-            return kibana_error(503, unavailable)
+    async def config() -> dict[str, Any]:
+        return await service.config_body()
 
     public = route_options(access="public")
     router.add_api_route(
@@ -100,18 +97,12 @@ def build_router(
         response_model=None,
         openapi_extra=route_options(access="viewer"),
     )
-    async def user_has_seen_notice() -> Response | dict[str, Any]:
-        try:
-            return await service.mark_notice_seen()
-        except StoreError:
-            return kibana_error(503, unavailable)
+    async def user_has_seen_notice() -> dict[str, Any]:
+        return await service.mark_notice_seen()
 
     @router.get("/internal/telemetry/last_reported", response_model=None)
-    async def get_last_reported() -> Response | dict[str, Any]:
-        try:
-            last = await service.last_reported()
-        except StoreError:
-            return kibana_error(503, unavailable)
+    async def get_last_reported() -> dict[str, Any]:
+        last = await service.last_reported()
         return {} if last is None else {"lastReported": last}
 
     @router.put(
@@ -120,10 +111,7 @@ def build_router(
         openapi_extra=route_options(access="viewer"),
     )
     async def put_last_reported() -> Response:
-        try:
-            await service.set_last_reported()
-        except StoreError:
-            return kibana_error(503, unavailable)
+        await service.set_last_reported()
         return Response(status_code=200)
 
     @router.post(
@@ -136,7 +124,7 @@ def build_router(
         if body.unencrypted and not get_principal(request).has("admin"):
             return kibana_error(403, ADMIN_ONLY)
         if manager is None or not await service.store_available():
-            return kibana_error(503, unavailable)
+            raise StoreUnavailableError("the store or the collection manager is unavailable")
         try:
             return await manager.get_stats(
                 unencrypted=body.unencrypted, refresh_cache=body.refresh_cache
@@ -152,14 +140,11 @@ def build_router(
         response_model=None,
         openapi_extra=route_options(access="viewer"),
     )
-    async def status(request: Request) -> Response | dict[str, Any]:
+    async def status(request: Request) -> dict[str, Any]:
         """What the settings page shows (read-only): the effective consent and why, the send
         state, the send history (newest first) and who is asking (``principal``)."""
-        try:
-            body = await service.status()
-            body["history"] = await history.list() if history is not None else []
-        except StoreError:
-            return kibana_error(503, unavailable)
+        body = await service.status()
+        body["history"] = await history.list() if history is not None else []
         principal = get_principal(request)
         body["principal"] = {"name": principal.name, "role": principal.role}
         return body
@@ -176,7 +161,7 @@ def build_router(
         if body.unencrypted and not get_principal(request).has("admin"):
             return kibana_error(403, ADMIN_ONLY)
         if manager is None or not await service.store_available():
-            return kibana_error(503, unavailable)
+            raise StoreUnavailableError("the store or the collection manager is unavailable")
         try:
             return await manager.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted)
         except EncryptionUnavailableError as exc:

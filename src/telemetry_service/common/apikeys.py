@@ -1,8 +1,9 @@
-"""API keys with roles for the query and admin APIs (the host's ``sha256:<hex>`` format).
+"""API keys with roles, kept as SHA-256 hashes in config (``sha256:<hex>``).
 
 A caller sends ``Authorization: ApiKey <key>`` (or ``Bearer <key>``). ``admin`` includes
-``viewer``. With no key configured every caller is an administrator, and the server refuses
-to listen on a non-loopback address. Ingest is always open, like Elastic's telemetry endpoint.
+``viewer``. With no key configured every caller is an administrator, and the servers refuse to
+listen on a non-loopback address. :meth:`ApiKeyRegistry.authorize` refuses with
+:class:`AccessDenied`, whose wording and ``WWW-Authenticate`` challenge both servers answer.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .config import ApiKeyConfig
+from .config_file import ApiKeyConfig
 
 __all__ = [
     "ANONYMOUS_ADMIN",
+    "AccessDenied",
     "ApiKeyRegistry",
     "Principal",
     "Role",
@@ -55,6 +57,19 @@ def generate_api_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+class AccessDenied(Exception):
+    """A request without a valid key (401) or without the role it needs (403)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+    def headers(self, realm: str) -> dict[str, str]:
+        """The response headers: a 401 carries the ``WWW-Authenticate`` challenge."""
+        return {"WWW-Authenticate": f'ApiKey realm="{realm}"'} if self.status == 401 else {}
+
+
 class ApiKeyRegistry:
     """Checks presented keys against the configured hashes."""
 
@@ -78,3 +93,17 @@ class ApiKeyRegistry:
             if hmac.compare_digest(digest, key.hash):
                 match = key
         return Principal(match.name, match.role) if match else None
+
+    def authorize(self, authorization: str | None, role: Role) -> Principal:
+        """The caller if it may act as `role` (anyone when no key is configured), else
+        :class:`AccessDenied`."""
+        if not self._keys:
+            return ANONYMOUS_ADMIN
+        principal = self.authenticate(authorization)
+        if principal is None:
+            raise AccessDenied(401, "Authentication required: send 'Authorization: ApiKey <key>'.")
+        if not principal.has(role):
+            raise AccessDenied(
+                403, f"API key [{principal.name}] needs the [{role}] role for this request."
+            )
+        return principal
