@@ -16,6 +16,7 @@ from telemetry_service.core import (
     Platform,
     Plugin,
     PluginContracts,
+    StoreUnavailableError,
     get_principal,
     hash_api_key,
     route_options,
@@ -51,6 +52,10 @@ class Routes(Plugin):
         @router.post("/small", openapi_extra=route_options(max_body_bytes=10))
         async def small(request: Request) -> dict[str, Any]:
             return {"size": len(await request.body())}
+
+        @router.get("/broken")
+        async def broken() -> dict[str, Any]:
+            raise StoreUnavailableError("database is down")
 
         core.http.register_router(router)
 
@@ -174,3 +179,14 @@ async def test_unknown_route_is_kibana_404(open_client: httpx.AsyncClient) -> No
     response = await open_client.get("/nothing/here")
     assert response.status_code == 404
     assert response.json() == {"statusCode": 404, "error": "Not Found", "message": "Not Found"}
+
+
+async def test_a_store_error_in_any_route_is_kibanas_503(open_client: httpx.AsyncClient) -> None:
+    response = await open_client.get("/api/routes/broken")
+    assert response.status_code == 503
+    assert response.json() == {
+        "statusCode": 503,
+        "error": "Service Unavailable",
+        "message": "Can't fetch telemetry at the moment because some services are down. "
+        "Check the /status page for more details.",
+    }

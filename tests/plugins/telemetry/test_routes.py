@@ -99,6 +99,7 @@ async def test_store_down_is_503(app: tuple[Platform, httpx.AsyncClient]) -> Non
         ("PUT", "/internal/telemetry/userHasSeenNotice"),
         ("GET", "/internal/telemetry/last_reported"),
         ("PUT", "/internal/telemetry/last_reported"),
+        ("GET", "/internal/telemetry/status"),
     ]:
         kwargs: dict[str, Any] = {"json": {"enabled": True}} if method == "POST" else {}
         response = await client.request(method, path, headers=XSRF, **kwargs)
