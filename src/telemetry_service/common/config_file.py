@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigFileError",
     "Section",
     "apply_env",
+    "config_errors_as",
     "deep_merge",
     "env_name",
     "expand_dotted",
@@ -42,6 +44,15 @@ class ConfigFileError(Exception):
         self.key = key
         self.message = message
         super().__init__(f"[{key}]: {message}" if key else message)
+
+
+@contextmanager
+def config_errors_as(error: Callable[[str, str], Exception]) -> Iterator[None]:
+    """Raise ``error(key, message)`` for a :class:`ConfigFileError` raised inside the block."""
+    try:
+        yield
+    except ConfigFileError as exc:
+        raise error(exc.key, exc.message) from None
 
 
 class Section(BaseModel):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -23,9 +23,9 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from telemetry_service.common.config_file import (
     AuthConfig,
-    ConfigFileError,
     Section,
     apply_env,
+    config_errors_as,
     deep_merge,
     expand_dotted,
     first_error,
@@ -46,6 +46,9 @@ __all__ = [
     "parse_duration",
     "validate_section",
 ]
+
+#: The one place where the host turns a config-file problem into its :class:`ConfigError`.
+_config_errors = partial(config_errors_as, ConfigError)
 
 DEFAULT_CONFIG_PATH = Path("config/telemetry_service.yml")
 ENV_PREFIX = "TELEMETRY_SERVICE_"
@@ -126,15 +129,6 @@ def validate_section(model: type[M], data: Any, prefix: str) -> M:
             return model.model_validate({} if data is None else data)
         except ValidationError as exc:
             raise first_error(exc, prefix) from None
-
-
-@contextmanager
-def _config_errors() -> Iterator[None]:
-    """The one place where the host turns a :class:`ConfigFileError` into a ConfigError."""
-    try:
-        yield
-    except ConfigFileError as exc:
-        raise ConfigError(exc.key, exc.message) from None
 
 
 class ConfigService:

@@ -85,13 +85,19 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        admitted = await self._admit(scope, receive)
+        if isinstance(admitted, Response):
+            await admitted(scope, receive, send)
+        else:
+            await self.app(scope, admitted, send)
+
+    async def _admit(self, scope: Scope, receive: Receive) -> Response | Receive:
+        """The refusal to send, or the ``receive`` to pass on (the body read and checked)."""
         method = scope["method"]
         options = self._route_options(scope)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
         if method in _WRITE_METHODS and options.get("x-xsrf", True) and XSRF_HEADER not in headers:
-            await kibana_error(400, XSRF_MESSAGE)(scope, receive, send)
-            return
+            return kibana_error(400, XSRF_MESSAGE)
 
         access: Access = options.get("x-access") or (
             "viewer" if method in ("GET", "HEAD", "OPTIONS") else "admin"
@@ -105,27 +111,18 @@ class _Guard:
             try:
                 principal = keys.authorize(authorization, access)
             except AccessDenied as exc:
-                refusal = kibana_error(exc.status, exc.message, headers=exc.headers(REALM))
-                await refusal(scope, receive, send)
-                return
+                return kibana_error(exc.status, exc.message, headers=exc.headers(REALM))
         scope.setdefault("state", {})["principal"] = principal
 
         limit = int(options.get("x-max-body-bytes") or self.service.max_body_bytes)
+        too_large = f"Payload content length greater than maximum allowed: {limit}"
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await kibana_error(
-                413, f"Payload content length greater than maximum allowed: {limit}"
-            )(scope, receive, send)
-            return
-        if method in _WRITE_METHODS:
-            body, too_large = await self._read_body(receive, limit)
-            if too_large:
-                await kibana_error(
-                    413, f"Payload content length greater than maximum allowed: {limit}"
-                )(scope, receive, send)
-                return
-            receive = _replay(body)
-        await self.app(scope, receive, send)
+            return kibana_error(413, too_large)
+        if method not in _WRITE_METHODS:
+            return receive
+        body = await self._read_body(receive, limit)
+        return kibana_error(413, too_large) if body is None else _replay(body)
 
     def _route_options(self, scope: Scope) -> dict[str, Any]:
         path, method = scope["path"], scope["method"]
@@ -135,7 +132,8 @@ class _Guard:
         return {}
 
     @staticmethod
-    async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    async def _read_body(receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None once it grows past ``limit``."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -145,11 +143,11 @@ class _Guard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                return b"", True
+                return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks), False
+        return b"".join(chunks)
 
 
 def _replay(body: bytes) -> Receive:

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,9 @@ from pydantic import Field, ValidationError, field_validator
 
 from telemetry_service.common.config_file import (
     AuthConfig,
-    ConfigFileError,
     Section,
     apply_env,
+    config_errors_as,
     deep_merge,
     expand_dotted,
     first_error,
@@ -64,6 +64,9 @@ __all__ = [
     "ReceiverConfig",
     "load_config",
 ]
+
+#: The one place where the receiver turns a config-file problem into its :class:`ConfigError`.
+_config_errors = partial(config_errors_as, ConfigError)
 
 ENV_PREFIX = "TELEMETRY_RECEIVER_"
 CONFIG_ENV = "TELEMETRY_RECEIVER_CONFIG"
@@ -169,12 +172,3 @@ def validate(raw: Mapping[str, Any]) -> ReceiverConfig:
             return ReceiverConfig.model_validate(raw)
         except ValidationError as exc:
             raise first_error(exc) from None
-
-
-@contextmanager
-def _config_errors() -> Iterator[None]:
-    """The one place where the receiver turns a :class:`ConfigFileError` into a ConfigError."""
-    try:
-        yield
-    except ConfigFileError as exc:
-        raise ConfigError(exc.key, exc.message) from None

@@ -76,21 +76,14 @@ def build_router(
     async def config() -> dict[str, Any]:
         return await service.config_body()
 
-    public = route_options(access="public")
-    router.add_api_route(
-        "/internal/telemetry/config",
-        config,
-        methods=["GET"],
-        response_model=None,
-        openapi_extra=public,
-    )
-    router.add_api_route(
-        "/api/telemetry/v2/config",
-        config,
-        methods=["GET"],
-        response_model=None,
-        openapi_extra=public,
-    )
+    for path in ("/internal/telemetry/config", "/api/telemetry/v2/config"):
+        router.add_api_route(
+            path,
+            config,
+            methods=["GET"],
+            response_model=None,
+            openapi_extra=route_options(access="public"),
+        )
 
     @router.put(
         "/internal/telemetry/userHasSeenNotice",
@@ -114,6 +107,25 @@ def build_router(
         await service.set_last_reported()
         return Response(status_code=200)
 
+    async def stats(
+        request: Request,
+        unencrypted: bool,
+        what: str,
+        build: Callable[[TelemetryCollectionManager], Awaitable[list[dict[str, Any]]]],
+    ) -> Response | list[dict[str, Any]]:
+        """A stats answer: unencrypted for administrators only; a failure is logged and ``[]``."""
+        if unencrypted and not get_principal(request).has("admin"):
+            return kibana_error(403, ADMIN_ONLY)
+        if manager is None or not await service.store_available():
+            raise StoreUnavailableError("the store or the collection manager is unavailable")
+        try:
+            return await build(manager)
+        except EncryptionUnavailableError as exc:
+            return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
+        except Exception as exc:
+            service.log_failure(f"building {what} failed", exc)
+            return []
+
     @router.post(
         "/internal/telemetry/clusters/_stats",
         response_model=None,
@@ -121,19 +133,12 @@ def build_router(
     )
     async def cluster_stats(request: Request, body: StatsBody) -> Response | list[dict[str, Any]]:
         """The snapshot payload: encrypted by default; ``unencrypted`` is for administrators."""
-        if body.unencrypted and not get_principal(request).has("admin"):
-            return kibana_error(403, ADMIN_ONLY)
-        if manager is None or not await service.store_available():
-            raise StoreUnavailableError("the store or the collection manager is unavailable")
-        try:
-            return await manager.get_stats(
-                unencrypted=body.unencrypted, refresh_cache=body.refresh_cache
-            )
-        except EncryptionUnavailableError as exc:
-            return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
-        except Exception as exc:
-            service.log_failure("building the telemetry payload failed", exc)
-            return []
+        return await stats(
+            request,
+            body.unencrypted,
+            "the telemetry payload",
+            lambda m: m.get_stats(unencrypted=body.unencrypted, refresh_cache=body.refresh_cache),
+        )
 
     @router.get(
         "/internal/telemetry/status",
@@ -158,17 +163,12 @@ def build_router(
         request: Request, body: OptInStatsBody
     ) -> Response | list[dict[str, Any]]:
         """``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]`` for the given status."""
-        if body.unencrypted and not get_principal(request).has("admin"):
-            return kibana_error(403, ADMIN_ONLY)
-        if manager is None or not await service.store_available():
-            raise StoreUnavailableError("the store or the collection manager is unavailable")
-        try:
-            return await manager.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted)
-        except EncryptionUnavailableError as exc:
-            return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
-        except Exception as exc:
-            service.log_failure("building the opt-in stats failed", exc)
-            return []
+        return await stats(
+            request,
+            body.unencrypted,
+            "the opt-in stats",
+            lambda m: m.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted),
+        )
 
     if send_now is not None:
         sender = send_now
