@@ -29,10 +29,9 @@ from telemetry_service.common.apikeys import (
     ApiKeyRegistry,
     Principal,
 )
+from telemetry_service.common.db.base import StoreError
 from telemetry_service.common.http_errors import describe_validation_error
 from telemetry_service.common.http_errors import error_response as kibana_error
-
-from telemetry_service.common.db.base import StoreError
 
 __all__ = [
     "HttpService",
