@@ -155,7 +155,6 @@ def without_package_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="core.store <-> its backends, until common.db replaces them")
 def test_no_import_cycles() -> None:
     cycle = find_cycle(without_package_edges(graph()))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -58,12 +59,24 @@ class Dashboard:
         return response.json()
 
 
+def seeded_range() -> tuple[dt.date, dt.datetime]:
+    """The sample month ends with yesterday (UTC), whole: at any hour of today, every cluster
+    of the sample has sent its last day's report, so the counts the tests expect hold at
+    00:05 as at 23:55 (the receiver itself runs on the real clock)."""
+    today = dt.datetime.now(dt.UTC).date()
+    end = today - dt.timedelta(days=1)
+    return end, dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+
+
 def seed(url: str) -> int:
+    end, now = seeded_range()
+
     async def run() -> int:
         store = open_report_store(url)
         await store.open()
         try:
-            return await seed_store(store, sample_reports(clusters=CLUSTERS, days=DAYS))
+            reports = sample_reports(clusters=CLUSTERS, days=DAYS, end=end, now=now)
+            return await seed_store(store, reports)
         finally:
             await store.close()
 

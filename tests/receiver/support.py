@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from telemetry_service.wire import Encryptor, KeyPair, generate_key_pair
+from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
-PRODUCT = "telemetry-service"
-SNAPSHOT = f"{PRODUCT}-snapshot"
-OPT_IN = f"{PRODUCT}-opt-in-reports"
+SNAPSHOT = channel_name(DEFAULT_PRODUCT, "snapshot")
+OPT_IN = channel_name(DEFAULT_PRODUCT, "opt-in-reports")
 
 
 def key_pair(kid: str = "test-1") -> KeyPair:

@@ -17,7 +17,7 @@ def test_defaults() -> None:
     assert config.products == ("telemetry-service",)
     assert config.retention.days == 400
     assert config.keys is None
-    assert config.store_url == "sqlite:///" + str(Path("receiver-data") / "receiver.db")
+    assert config.store_url == "sqlite:" + str(Path("receiver-data") / "receiver.db")
     assert config.auth.api_keys == ()
 
 

@@ -12,10 +12,11 @@ import httpx
 import orjson
 import pytest
 
-from telemetry_service.receiver.dashboard import CHART_JS, STATIC_DIR, TEMPLATES_DIR, VENDOR_DIR
+from telemetry_service.common.web import VENDOR_DIR
 from telemetry_service.receiver.dashboard_sample import sample_reports
 from telemetry_service.receiver.query import field_trend, leaf_fields
 from telemetry_service.receiver.storage import FieldValue
+from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
 from telemetry_service.testing import FakeClock
 
 from .conftest import ADMIN_KEY, VIEWER_KEY
@@ -289,9 +290,7 @@ PAGES = ["/", "/app/fields", "/app/clusters", "/app/clusters/5b2de169-2785"]
 
 
 def page_config(html: str) -> dict[str, Any]:
-    match = re.search(
-        r'<script type="application/json" id="receiver-page-config">(.*?)</script>', html
-    )
+    match = re.search(r'<script type="application/json" id="page-config">(.*?)</script>', html)
     assert match, html[:500]
     config: dict[str, Any] = orjson.loads(match.group(1))
     return config
@@ -332,17 +331,17 @@ async def test_the_cluster_page_holds_the_id_escaped(client: httpx.AsyncClient) 
 async def test_static_files_have_etags_and_stay_in_their_folder(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/static/receiver/common.js")
+    response = await client.get("/static/receiver/dashboard.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     etag = response.headers["etag"]
-    again = await client.get("/static/receiver/common.js", headers={"If-None-Match": etag})
+    again = await client.get("/static/receiver/dashboard.js", headers={"If-None-Match": etag})
     assert again.status_code == 304
     css = await client.get("/static/receiver/dashboard.css")
     assert css.headers["content-type"].startswith("text/css")
     for path in (
         "/static/receiver/nope.js",
-        "/static/receiver/..%2Fdashboard.py",
+        "/static/receiver/..%2Fpages.py",
         "/static/vendor/SHA256SUMS",
         "/static/vendor/..%2F..%2F__init__.py",
     ):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -265,14 +264,3 @@ async def test_closed_store_raises_unavailable(backend_url: str) -> None:
     with pytest.raises(StoreUnavailableError):
         await s.count_reports()
     assert not await s.ping()
-
-
-async def test_unreachable_database_is_unavailable(tmp_path: Path) -> None:
-    (tmp_path / "dir.db").mkdir()
-    with pytest.raises(StoreUnavailableError, match="cannot open"):
-        await open_report_store(f"sqlite:///{tmp_path / 'dir.db'}").open()
-
-
-def test_unknown_scheme_is_refused() -> None:
-    with pytest.raises(ValueError, match="sqlite: or postgresql://"):
-        open_report_store("mysql://x")

@@ -24,6 +24,7 @@ from telemetry_service.plugins.telemetry import TelemetryPlugin
 from telemetry_service.receiver import Receiver
 from telemetry_service.receiver.config import load_config
 from telemetry_service.receiver.keyfile import PRIVATE_FILE, PUBLIC_FILE, write_key_files
+from telemetry_service.wire.protocol import DEFAULT_PRODUCT
 
 from .demo_seed import seed_store, simulated_reports
 from .errors import fail
@@ -32,7 +33,6 @@ from .serve import QuietSignalsServer
 __all__ = ["run_demo"]
 
 KID = "demo-1"
-PRODUCT = "telemetry-service"
 
 
 @contextlib.asynccontextmanager
@@ -88,7 +88,7 @@ async def run_demo(
                 "server": {"host": "127.0.0.1", "port": receiver_port},
                 "path": {"data": str(data / "receiver")},
                 "keys": str(keys / PRIVATE_FILE),
-                "products": [PRODUCT],
+                "products": [DEFAULT_PRODUCT],
                 "auth": {
                     "apiKeys": [
                         {"name": "demo-admin", "role": "admin", "hash": hash_api_key(receiver_key)}
@@ -113,7 +113,7 @@ async def run_demo(
             "telemetry": {
                 "endpoints": {"prod": receiver_url + "/", "staging": receiver_url + "/"},
                 "encryption": {"jwks": str(keys / PUBLIC_FILE), "kid": KID},
-                "product": PRODUCT,
+                "product": DEFAULT_PRODUCT,
             },
         }
         async with (
@@ -136,7 +136,7 @@ async def run_demo(
                 ) as progress:
                     task = progress.add_task("seed", total=len(reports))
                     await seed_store(
-                        receiver.store, reports, PRODUCT, lambda: progress.advance(task)
+                        receiver.store, reports, DEFAULT_PRODUCT, lambda: progress.advance(task)
                     )
             addresses = {
                 "settings": f"{host_url}/app/telemetry",

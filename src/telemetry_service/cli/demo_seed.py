@@ -18,6 +18,7 @@ from telemetry_service.receiver.storage import ReportStore
 from telemetry_service.receiver.storage.records import NewReport
 from telemetry_service.receiver.validate import parse_payload, validate_report
 from telemetry_service.wire import compact_json
+from telemetry_service.wire.protocol import channel_name
 
 __all__ = ["SimulatedReport", "seed_store", "simulated_reports"]
 
@@ -177,8 +178,8 @@ async def seed_store(
     """Add the reports to the receiver's store as if they had arrived at their time."""
     added = 0
     for report in reports:
-        channel = (
-            f"{product}-snapshot" if report.kind == "snapshot" else f"{product}-opt-in-reports"
+        channel = channel_name(
+            product, "snapshot" if report.kind == "snapshot" else "opt-in-reports"
         )
         value, text, query_text = parse_payload(compact_json(report.payload), max_depth=100)
         kind = report.kind

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from telemetry_service.core import PlatformError, generate_api_key, hash_api_key
+from telemetry_service.core import PlatformError, StoreError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
 from .receiver import receiver_app
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_error(str(exc))
         return int(getattr(exc, "exit_code", 2))
-    except (CliFailure, PlatformError) as exc:
+    except (CliFailure, PlatformError, StoreError) as exc:
         print_error(str(exc))
         return 1
     except KeyboardInterrupt:

@@ -1,5 +1,7 @@
 """The plugin platform: a small Kibana core (plugins, config, HTTP, saved objects, status)."""
 
+from telemetry_service.common.db.base import StoreError, StoreUnavailableError
+
 from .auth import Principal, generate_api_key, hash_api_key
 from .config import ConfigService, ConfigView, CoreConfig, Duration
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
@@ -22,8 +24,6 @@ from .store import (
     SavedObjectConflictError,
     SavedObjectNotFoundError,
     SavedObjectStore,
-    StoreError,
-    StoreUnavailableError,
     open_store,
 )
 

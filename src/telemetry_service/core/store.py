@@ -1,28 +1,31 @@
 """The saved-object store: small JSON documents keyed by (type, namespace, id).
 
-Two backends share every operation: SQLite (a WAL file under ``path.data``, safe for several
-processes on one file) and PostgreSQL (``store.url: postgresql://…``, for several machines).
-Each operation is one short transaction run in a worker thread, so the event loop never waits
-on the database; writes take the row (PostgreSQL) or the database (SQLite) write lock, which
-makes read-modify-write operations such as :meth:`SavedObjectStore.increment_counter` atomic
-across processes.
+Its SQL runs on a :class:`~telemetry_service.common.db.base.Database`: a SQLite file under
+``path.data`` (WAL, safe for several processes on one file) or PostgreSQL
+(``store.url: postgresql://…``, for several machines). Each operation is one short transaction
+in a worker thread, so the event loop never waits on the database; writes take the row
+(PostgreSQL) or the database (SQLite) write lock, which makes read-modify-write operations such
+as :meth:`SavedObjectStore.increment_counter` atomic across processes.
 """
 
 from __future__ import annotations
 
-import abc
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal
 
-import anyio
 import anyio.to_thread
 import orjson
 
 from telemetry_service.common.clock import Clock, utc_now
+from telemetry_service.common.db import open_database
+from telemetry_service.common.db.base import Cursor, Database, StoreError, StoreUrlError
+from telemetry_service.common.db.migrations import apply_migrations
+
+from .errors import ConfigError
 
 __all__ = [
     "FindResult",
@@ -30,17 +33,11 @@ __all__ = [
     "SavedObjectConflictError",
     "SavedObjectNotFoundError",
     "SavedObjectStore",
-    "StoreError",
-    "StoreUnavailableError",
     "open_store",
 ]
 
-T = TypeVar("T")
 ALL_NAMESPACES = "*"
-
-
-class StoreError(Exception):
-    """Base class of saved-object store errors."""
+_MIGRATION_LOCK = 0x7E1E  # PostgreSQL advisory lock id: one migrator at a time
 
 
 class SavedObjectNotFoundError(StoreError):
@@ -53,10 +50,6 @@ class SavedObjectConflictError(StoreError):
     def __init__(self, type_: str, id_: str) -> None:
         self.type, self.id = type_, id_
         super().__init__(f"Saved object [{type_}/{id_}] conflict")
-
-
-class StoreUnavailableError(StoreError):
-    """The database cannot be reached or refused the operation."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +69,6 @@ class FindResult:
     page: int
     per_page: int
     saved_objects: list[SavedObject] = field(default_factory=list)
-
-
-class _Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
 
 
 _COLUMNS = "type, namespace, id, attributes, version, created_at, updated_at"
@@ -114,62 +101,48 @@ def _ns(namespace: str | None) -> str:
     return namespace or ""
 
 
-class SavedObjectStore(abc.ABC):
-    """Operations shared by the backends, written once over a DB-API cursor."""
+class SavedObjectStore:
+    """The saved-object operations over `db`; open it before use, close it after."""
 
-    backend: str
-    #: The SQL for ``SELECT … FOR UPDATE`` on backends that lock rows.
-    _for_update = ""
-
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+        self._db = db
         self._clock = clock or utc_now
-        self._limiter = anyio.CapacityLimiter(8)
+        self.backend = db.backend
+        #: ``SELECT … FOR UPDATE`` where the database locks rows.
+        self._for_update = " FOR UPDATE" if db.backend == "postgresql" else ""
+        self._sql = db.sql
 
-    # -- backend hooks ---------------------------------------------------------------------
-    @abc.abstractmethod
-    def _open(self) -> None:
-        """Connect and apply migrations (runs in a worker thread)."""
-
-    @abc.abstractmethod
-    def _close(self) -> None: ...
-
-    @abc.abstractmethod
-    def _transaction(self, write: bool, fn: Callable[[_Cursor], T]) -> T:
-        """Run ``fn`` in one transaction; map driver errors to store errors."""
-
-    def _sql(self, sql: str) -> str:
-        return sql
-
-    async def _run(self, write: bool, fn: Callable[[_Cursor], T]) -> T:
-        return await anyio.to_thread.run_sync(self._transaction, write, fn, limiter=self._limiter)
+    def __repr__(self) -> str:
+        return f"SavedObjectStore({self._db!r})"
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
+        """Connect and apply the migrations."""
         await anyio.to_thread.run_sync(self._open)
 
+    def _open(self) -> None:
+        self._db.open()
+        apply_migrations(self._db, "schema_migrations", MIGRATIONS, lock_id=_MIGRATION_LOCK)
+
     async def close(self) -> None:
-        await anyio.to_thread.run_sync(self._close)
+        await anyio.to_thread.run_sync(self._db.close)
 
     async def ping(self) -> bool:
         """True when the database answers."""
         try:
-            await self._run(False, lambda cur: cur.execute(self._sql("SELECT 1")).fetchone())
+            await self._db.run(False, lambda cur: cur.execute("SELECT 1").fetchone())
         except StoreError:
             return False
         return True
 
     # -- row helpers (inside a transaction) ------------------------------------------------
-    def _select(
-        self, cur: _Cursor, type_: str, ns: str, id_: str, lock: bool
-    ) -> SavedObject | None:
+    def _select(self, cur: Cursor, type_: str, ns: str, id_: str, lock: bool) -> SavedObject | None:
         sql = f"SELECT {_COLUMNS} FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
         cur.execute(self._sql(sql + (self._for_update if lock else "")), (type_, ns, id_))
         row = cur.fetchone()
         return _row(row) if row is not None else None
 
-    def _insert(
-        self, cur: _Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any]
-    ) -> bool:
+    def _insert(self, cur: Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any]) -> bool:
         now = _ts(self._clock())
         cur.execute(
             self._sql(
@@ -180,7 +153,7 @@ class SavedObjectStore(abc.ABC):
         )
         return bool(getattr(cur, "rowcount", 1))
 
-    def _write(self, cur: _Cursor, obj: SavedObject, attrs: Mapping[str, Any]) -> SavedObject:
+    def _write(self, cur: Cursor, obj: SavedObject, attrs: Mapping[str, Any]) -> SavedObject:
         now = self._clock()
         cur.execute(
             self._sql(
@@ -198,13 +171,13 @@ class SavedObjectStore(abc.ABC):
         """The object, or :class:`SavedObjectNotFoundError`."""
         ns = _ns(namespace)
 
-        def op(cur: _Cursor) -> SavedObject:
+        def op(cur: Cursor) -> SavedObject:
             obj = self._select(cur, type_, ns, id_, lock=False)
             if obj is None:
                 raise SavedObjectNotFoundError(type_, id_)
             return obj
 
-        return await self._run(False, op)
+        return await self._db.run(False, op)
 
     async def create(
         self,
@@ -218,7 +191,7 @@ class SavedObjectStore(abc.ABC):
         """Create an object; with ``overwrite`` replace an existing one, else conflict."""
         ns, oid = _ns(namespace), id_ or str(uuid.uuid4())
 
-        def op(cur: _Cursor) -> SavedObject:
+        def op(cur: Cursor) -> SavedObject:
             if self._insert(cur, type_, ns, oid, attributes):
                 created = self._select(cur, type_, ns, oid, lock=False)
                 assert created is not None
@@ -230,7 +203,7 @@ class SavedObjectStore(abc.ABC):
                 raise SavedObjectConflictError(type_, oid)
             return self._write(cur, existing, attributes)
 
-        return await self._run(True, op)
+        return await self._db.run(True, op)
 
     async def update(
         self,
@@ -248,7 +221,7 @@ class SavedObjectStore(abc.ABC):
         """
         ns = _ns(namespace)
 
-        def op(cur: _Cursor) -> SavedObject:
+        def op(cur: Cursor) -> SavedObject:
             existing = self._select(cur, type_, ns, id_, lock=True)
             if existing is None:
                 if upsert is None:
@@ -259,7 +232,7 @@ class SavedObjectStore(abc.ABC):
                 return created
             return self._write(cur, existing, {**existing.attributes, **attributes})
 
-        return await self._run(True, op)
+        return await self._db.run(True, op)
 
     async def increment_counter(
         self,
@@ -273,7 +246,7 @@ class SavedObjectStore(abc.ABC):
         """Atomically add to numeric attributes, creating the object when missing."""
         ns = _ns(namespace)
 
-        def op(cur: _Cursor) -> SavedObject:
+        def op(cur: Cursor) -> SavedObject:
             self._insert(
                 cur, type_, ns, id_, {**(upsert_attributes or {}), **dict.fromkeys(fields, 0)}
             )
@@ -290,13 +263,13 @@ class SavedObjectStore(abc.ABC):
                 attrs[name] = base + by
             return self._write(cur, obj, attrs)
 
-        return await self._run(True, op)
+        return await self._db.run(True, op)
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None:
         """Delete an object, or :class:`SavedObjectNotFoundError`."""
         ns = _ns(namespace)
 
-        def op(cur: _Cursor) -> None:
+        def op(cur: Cursor) -> None:
             cur.execute(
                 self._sql("DELETE FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"),
                 (type_, ns, id_),
@@ -304,7 +277,7 @@ class SavedObjectStore(abc.ABC):
             if getattr(cur, "rowcount", 1) == 0:
                 raise SavedObjectNotFoundError(type_, id_)
 
-        await self._run(True, op)
+        await self._db.run(True, op)
 
     async def find(
         self,
@@ -330,7 +303,7 @@ class SavedObjectStore(abc.ABC):
         clause = " AND ".join(where)
         order = f"{sort_field} {sort_order.upper()}, namespace, id"
 
-        def op(cur: _Cursor) -> FindResult:
+        def op(cur: Cursor) -> FindResult:
             cur.execute(self._sql(f"SELECT COUNT(*) FROM saved_objects WHERE {clause}"), params)
             total = int(cur.fetchone()[0])
             cur.execute(
@@ -342,14 +315,14 @@ class SavedObjectStore(abc.ABC):
             )
             return FindResult(total, page, per_page, [_row(r) for r in cur.fetchall()])
 
-        return await self._run(False, op)
+        return await self._db.run(False, op)
 
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
         """Take or renew the lease ``name`` for ``holder``; false while another holds it."""
         now = self._clock()
         expires = _ts(now + dt.timedelta(seconds=ttl_s))
 
-        def op(cur: _Cursor) -> bool:
+        def op(cur: Cursor) -> bool:
             cur.execute(
                 self._sql(
                     "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
@@ -363,17 +336,17 @@ class SavedObjectStore(abc.ABC):
             row = cur.fetchone()
             return row is not None and row[0] == holder
 
-        return await self._run(True, op)
+        return await self._db.run(True, op)
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease if ``holder`` has it."""
 
-        def op(cur: _Cursor) -> None:
+        def op(cur: Cursor) -> None:
             cur.execute(
                 self._sql("DELETE FROM leases WHERE name = ? AND holder = ?"), (name, holder)
             )
 
-        await self._run(True, op)
+        await self._db.run(True, op)
 
 
 MIGRATIONS: tuple[str, ...] = (
@@ -400,18 +373,10 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def open_store(url: str | None, data_path: Path, clock: Clock | None = None) -> SavedObjectStore:
-    """The store for ``store.url``: a SQLite file by default, PostgreSQL for ``postgresql://``."""
-    if url is None or url.startswith("sqlite:"):
-        from .store_sqlite import SqliteStore
-
-        path = (
-            data_path / "telemetry_service.db"
-            if url is None
-            else Path(url[len("sqlite:") :].removeprefix("//"))
-        )
-        return SqliteStore(path, clock=clock)
-    if url.startswith(("postgresql://", "postgres://")):
-        from .store_postgres import PostgresStore
-
-        return PostgresStore(url, clock=clock)
-    raise ValueError("store.url must start with sqlite: or postgresql://")
+    """The store of ``store.url`` (see ``common.db``); by default ``telemetry_service.db`` under
+    ``path.data``. A ``store.url`` of no known form is a :class:`ConfigError`."""
+    try:
+        db = open_database(url, default_path=data_path / "telemetry_service.db")
+    except StoreUrlError as exc:
+        raise ConfigError("store.url", exc.reason) from None
+    return SavedObjectStore(db, clock)

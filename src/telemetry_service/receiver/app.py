@@ -28,7 +28,6 @@ from .api_query import query_router
 from .auth import ApiKeyRegistry
 from .config import ReceiverConfig
 from .cors import IngestCors
-from .dashboard import DashboardPages, dashboard_router
 from .dashboard_api import dashboard_api_router
 from .errors import StartupError
 from .http import install_error_handlers, role_dependency
@@ -37,6 +36,7 @@ from .keyfile import load_decryptor
 from .metrics import Metrics
 from .retention import RetentionTask
 from .storage import ReportStore, open_report_store
+from .web.pages import DashboardPages, dashboard_router
 
 __all__ = ["Receiver", "create_app"]
 

@@ -145,7 +145,7 @@ class ReceiverConfig(_Section):
     @property
     def store_url(self) -> str:
         """``store.url``, or the default SQLite file under ``path.data``."""
-        return self.store.url or f"sqlite:///{self.path.data / 'receiver.db'}"
+        return self.store.url or f"sqlite:{self.path.data / 'receiver.db'}"
 
     def with_overrides(self, **patch: Any) -> ReceiverConfig:
         """A copy with dotted-path overrides applied (``{"server.port": 1}``), validated."""

@@ -8,21 +8,15 @@ admin APIs get no CORS headers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from telemetry_service.wire.protocol import SEND_PATH, report_headers
 
 __all__ = ["INGEST_PREFIX", "IngestCors"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-INGEST_PREFIX = "/v3/send/"
-_ALLOW_HEADERS = (
-    b"Content-Type, X-Elastic-Stack-Version, X-Elastic-Cluster-ID, X-Elastic-Content-Encoding"
-)
+INGEST_PREFIX = "/" + SEND_PATH
+# The names of the headers the sender uses, in its order.
+_ALLOW_HEADERS = ", ".join(report_headers("", "")).encode()
 _PREFLIGHT = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, OPTIONS"),

@@ -26,14 +26,14 @@ from typing import Any
 import orjson
 
 from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms
+from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
 from .storage import NewReport, ReportStore
 
 __all__ = ["SampleCluster", "sample_clusters", "sample_reports", "seed_store"]
 
-PRODUCT = "telemetry-service"
-SNAPSHOT_CHANNEL = f"{PRODUCT}-snapshot"
-OPT_IN_CHANNEL = f"{PRODUCT}-opt-in-reports"
+SNAPSHOT_CHANNEL = channel_name(DEFAULT_PRODUCT, "snapshot")
+OPT_IN_CHANNEL = channel_name(DEFAULT_PRODUCT, "opt-in-reports")
 KID = "sample-1"
 #: Versions in release order; the last one is released during the range.
 VERSIONS = ("8.9.2", "8.10.4", "8.11.3", "8.12.2", "8.13.0", "8.14.0")

@@ -23,13 +23,21 @@ import anyio.to_thread
 
 from telemetry_service.common.clock import Clock, to_ms, utc_now
 from telemetry_service.wire import (
-    CONTENT_ENCODING,
     DecryptionError,
     Decryptor,
     InflateLimitError,
     PayloadTooLargeError,
     UnknownKeyError,
     WireError,
+)
+from telemetry_service.wire.protocol import (
+    CONTENT_ENCODING,
+    HEADER_CLUSTER_ID,
+    HEADER_CONTENT_ENCODING,
+    HEADER_STACK_VERSION,
+    ChannelKind,
+    channel_name,
+    parse_channel,
 )
 
 from .config import LimitsConfig
@@ -49,7 +57,8 @@ __all__ = ["Channel", "IngestOutcome", "IngestService", "channel_names"]
 
 log = logging.getLogger("telemetry_service.receiver.ingest")
 
-_SUFFIXES: dict[str, ReportKind] = {"-snapshot": "snapshot", "-opt-in-reports": "opt-in"}
+#: The channels served, and the kind their reports are stored as.
+_STORED_KINDS: dict[ChannelKind, ReportKind] = {"snapshot": "snapshot", "opt-in-reports": "opt-in"}
 _CONTENT_TYPES = frozenset({"application/json", "text/plain"})
 BodyReader = Callable[[int], Awaitable[bytes]]
 
@@ -74,7 +83,7 @@ class IngestOutcome:
 
 def channel_names(products: tuple[str, ...]) -> list[str]:
     """Every channel served for `products`."""
-    return [product + suffix for product in products for suffix in _SUFFIXES]
+    return [channel_name(product, kind) for product in products for kind in _STORED_KINDS]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -105,29 +114,26 @@ class IngestService:
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self._clock = clock
-        self._channels = {
-            product + suffix: Channel(product + suffix, product, kind)
-            for product in products
-            for suffix, kind in _SUFFIXES.items()
-        }
+        self._products = products
         self._threads = anyio.CapacityLimiter(threads or os.cpu_count() or 2)
         self.in_flight = 0
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
-        found = self._channels.get(name)
-        if found is None:
+        kind = parse_channel(name, self._products)
+        if kind is None or kind not in _STORED_KINDS:
             raise Rejection(404, "unknown_channel", "this receiver does not serve that channel")
-        return found
+        return Channel(name, name.removesuffix(f"-{kind}"), _STORED_KINDS[kind])
 
     async def handle(
-        self, channel_name: str, headers: Mapping[str, str], read_body: BodyReader
+        self, name: str, headers: Mapping[str, str], read_body: BodyReader
     ) -> IngestOutcome:
         """Run the whole pipeline; raise :class:`Rejection` for every refusal."""
-        label = channel_name if channel_name in self._channels else "unknown"
+        label = "unknown"
         started = time.perf_counter()
         try:
-            channel = self.channel(channel_name)
+            channel = self.channel(name)
+            label = channel.name
             cluster_id, stack_version = self.check_headers(headers)
             if self.in_flight >= self.limits.max_in_flight:
                 raise Rejection(
@@ -158,19 +164,19 @@ class IngestService:
             raise Rejection(
                 415, "unsupported_encoding", "Content-Encoding must be absent (identity)"
             )
-        elastic = (_header(headers, "x-elastic-content-encoding") or "").strip().lower()
+        elastic = (_header(headers, HEADER_CONTENT_ENCODING.lower()) or "").strip().lower()
         if elastic != CONTENT_ENCODING:
             raise Rejection(
                 415,
                 "unsupported_encoding",
-                f"X-Elastic-Content-Encoding must be {CONTENT_ENCODING}: the body is "
+                f"{HEADER_CONTENT_ENCODING} must be {CONTENT_ENCODING}: the body is "
                 "the encrypted payload",
             )
         media = (_header(headers, "content-type") or "application/json").split(";")[0]
         if media.strip().lower() not in _CONTENT_TYPES:
             raise Rejection(415, "unsupported_media_type", "Content-Type must be application/json")
         values = []
-        for name in ("X-Elastic-Cluster-ID", "X-Elastic-Stack-Version"):
+        for name in (HEADER_CLUSTER_ID, HEADER_STACK_VERSION):
             value = (_header(headers, name.lower()) or "").strip()
             if not is_identifier(value):
                 raise Rejection(

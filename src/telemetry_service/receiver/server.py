@@ -83,8 +83,8 @@ def run_server(config: ReceiverConfig, *, announce: Announce = _print) -> None:
 
 
 async def _serve_one(config: ReceiverConfig, announce: Announce) -> None:
-    receiver = Receiver(config)
     try:
+        receiver = Receiver(config)
         await receiver.start()
     except StoreError as exc:
         raise StartupError(f"cannot open the store: {exc}") from None
@@ -136,14 +136,13 @@ async def _serve_one(config: ReceiverConfig, announce: Announce) -> None:
 def _serve_workers(config: ReceiverConfig, announce: Announce) -> None:
     from uvicorn.supervisors import Multiprocess
 
-    Receiver(config)  # checks the key file before anything listens
-
     async def migrate() -> None:
         store = open_report_store(config.store_url)
         await store.open()
         await store.close()
 
     try:
+        Receiver(config)  # checks the key file and store.url before anything listens
         asyncio.run(migrate())
     except StoreError as exc:
         raise StartupError(f"cannot open the store: {exc}") from None

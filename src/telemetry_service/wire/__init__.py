@@ -10,6 +10,7 @@ or ``RSA-OAEP-256`` as in 3.x; ``A128CBC-HS256``; ``zip: DEF``).
 >>> Decryptor(pair.private_jwks).decrypt(body)
 b'{"hello":"world"}'
 
+The channels, URLs, headers and export format of both ends are in :mod:`.protocol`.
 This package imports nothing else of telemetry_service.
 """
 
@@ -40,6 +41,8 @@ from .keys import (
     generate_key_pair,
     load_jwks,
 )
+from .protocol import CONTENT_ENCODING
+from .protocol import HEADER_CONTENT_ENCODING as CONTENT_ENCODING_HEADER
 
 __all__ = [
     "CONTENT_ENCODING",
@@ -64,8 +67,3 @@ __all__ = [
     "generate_key_pair",
     "load_jwks",
 ]
-
-#: Value of the ``X-Elastic-Content-Encoding`` header on an encrypted body.
-CONTENT_ENCODING = "aes256gcm"
-#: The header that carries :data:`CONTENT_ENCODING`.
-CONTENT_ENCODING_HEADER = "X-Elastic-Content-Encoding"

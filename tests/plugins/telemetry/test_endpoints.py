@@ -1,4 +1,4 @@
-"""Channel URLs: Kibana's `get_telemetry_channel_endpoint` tests, with our product prefix."""
+"""Channel URLs of the config: Kibana's `get_telemetry_channel_endpoint` tests, our prefix."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pytest
 from telemetry_service.plugins.telemetry.config import TelemetryConfig
 from telemetry_service.plugins.telemetry.endpoints import (
     get_base_url,
-    get_channel,
-    get_channel_url,
     get_opt_in_status_url,
     get_telemetry_channel_endpoint,
     get_telemetry_url,
@@ -28,25 +26,6 @@ def _config(**overrides: Any) -> TelemetryConfig:
     )
 
 
-@pytest.mark.parametrize(
-    ("channel", "serverless", "expected"),
-    [
-        ("snapshot", False, "kibana-snapshot"),
-        ("optInStatus", False, "kibana-opt-in-reports"),
-        ("snapshot", True, "kibana-snapshot-serverless"),
-        ("optInStatus", True, "kibana-opt-in-reports-serverless"),
-    ],
-)
-def test_channel_names_match_kibana(channel: Any, serverless: bool, expected: str) -> None:
-    assert get_channel("kibana", channel, serverless) == expected
-
-
-@pytest.mark.parametrize("serverless", [False, True])
-def test_unknown_channel_raises_kibanas_message(serverless: bool) -> None:
-    with pytest.raises(ValueError, match=r"^Unknown telemetry channel ANY\.$"):
-        get_channel("kibana", "ANY", serverless)  # type: ignore[arg-type]
-
-
 def test_unknown_env_raises_kibanas_message() -> None:
     with pytest.raises(ValueError, match=r"^Unknown telemetry endpoint env ANY\.$"):
         get_base_url(_config(), "ANY")  # type: ignore[arg-type]
@@ -54,59 +33,24 @@ def test_unknown_env_raises_kibanas_message() -> None:
         get_telemetry_channel_endpoint(_config(), "snapshot", "ANY")  # type: ignore[arg-type]
 
 
-def test_unknown_channel_through_the_config_helper() -> None:
-    with pytest.raises(ValueError, match=r"^Unknown telemetry channel ANY\.$"):
-        get_telemetry_channel_endpoint(_config(), "ANY")  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
-    ("env", "channel", "serverless", "expected"),
+    ("env", "channel", "expected"),
     [
-        ("prod", "snapshot", False, "https://telemetry.elastic.co/v3/send/kibana-snapshot"),
+        ("prod", "snapshot", "https://telemetry.elastic.co/v3/send/kibana-snapshot"),
+        ("staging", "snapshot", "https://telemetry-staging.elastic.co/v3/send/kibana-snapshot"),
+        ("prod", "opt-in-reports", "https://telemetry.elastic.co/v3/send/kibana-opt-in-reports"),
         (
             "staging",
-            "snapshot",
-            False,
-            "https://telemetry-staging.elastic.co/v3/send/kibana-snapshot",
-        ),
-        (
-            "prod",
-            "optInStatus",
-            False,
-            "https://telemetry.elastic.co/v3/send/kibana-opt-in-reports",
-        ),
-        (
-            "staging",
-            "optInStatus",
-            False,
+            "opt-in-reports",
             "https://telemetry-staging.elastic.co/v3/send/kibana-opt-in-reports",
-        ),
-        (
-            "prod",
-            "snapshot",
-            True,
-            "https://telemetry.elastic.co/v3/send/kibana-snapshot-serverless",
-        ),
-        (
-            "staging",
-            "optInStatus",
-            True,
-            "https://telemetry-staging.elastic.co/v3/send/kibana-opt-in-reports-serverless",
         ),
     ],
 )
-def test_kibana_endpoint_table(env: Any, channel: Any, serverless: bool, expected: str) -> None:
+def test_kibana_endpoint_table(env: Any, channel: Any, expected: str) -> None:
     config = _config(product="kibana")
-    url = get_telemetry_channel_endpoint(config, channel, env, serverless)
+    url = get_telemetry_channel_endpoint(config, channel, env)
     assert isinstance(url, httpx.URL)
     assert str(url) == expected
-
-
-def test_get_channel_url_builds_from_any_base() -> None:
-    url = get_channel_url("http://127.0.0.1:5602", "acme", "snapshot")
-    assert str(url) == "http://127.0.0.1:5602/v3/send/acme-snapshot"
-    url = get_channel_url("https://vendor.test/telemetry/", "acme", "optInStatus", True)
-    assert str(url) == "https://vendor.test/telemetry/v3/send/acme-opt-in-reports-serverless"
 
 
 def test_get_telemetry_url_follows_send_usage_to() -> None:

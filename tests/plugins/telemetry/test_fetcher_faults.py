@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from telemetry_service.core import StoreUnavailableError
-from telemetry_service.core.store_sqlite import SqliteStore
+from telemetry_service.common.db.sqlite import SqliteDatabase
+from telemetry_service.core import SavedObjectStore, StoreUnavailableError
 from telemetry_service.testing import CaptureServer, Reply
 from telemetry_service.wire import KeyPair, generate_key_pair
 from tests.plugins.telemetry.sim import (
@@ -203,7 +203,7 @@ async def test_clock_jumping_backwards(
         assert (await saved(member))["lastReported"] < sent_at
 
 
-class FlakyStore(SqliteStore):
+class FlakyStore(SavedObjectStore):
     fail_updates = False
 
     async def update(self, type_: str, id_: str, attributes: Any, **kwargs: Any) -> Any:
@@ -223,7 +223,7 @@ async def test_store_unavailable_while_recording_a_send(
     from telemetry_service.plugins.usage_collection import UsageCollectionPlugin
 
     clock = SimClock()
-    store = FlakyStore(tmp_path / "store.db", clock=clock)
+    store = FlakyStore(SqliteDatabase(tmp_path / "store.db"), clock=clock)
     await store.open()
     plugin = TelemetryPlugin()
     plugins = [UsageCollectionPlugin(), TelemetryCollectionManagerPlugin(), plugin]

@@ -35,6 +35,12 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     TelemetryCollectionManager,
 )
 from telemetry_service.wire import compact_json
+from telemetry_service.wire.protocol import (
+    ChannelKind,
+    channel_name,
+    export_document,
+    report_headers,
+)
 
 from .config import TelemetryConfig
 from .consent import Consent
@@ -50,7 +56,7 @@ from .schedule import (
     should_check_connectivity,
     should_send_now,
 )
-from .sender import SendOutcome, TelemetrySender, report_headers
+from .sender import SendOutcome, TelemetrySender
 from .service import TelemetryService
 
 __all__ = ["FetcherTask", "SendReport"]
@@ -324,13 +330,13 @@ class FetcherTask:
         return SendReport(False, f"the endpoint answered {failed.describe()}", tuple(outcomes))
 
     async def _record_history(
-        self, stats: list[dict[str, Any]], channel: str, url: str, status: str, size: int
+        self, stats: list[dict[str, Any]], kind: ChannelKind, url: str, status: str, size: int
     ) -> None:
         config = self._config()
         for item in stats:
             record = SendRecord(
                 timestamp=self._service.clock().isoformat(),
-                channel=f"{config.product}-{channel}",
+                channel=channel_name(config.product, kind),
                 url=url,
                 size=size,
                 status=status,
@@ -357,16 +363,9 @@ class FetcherTask:
         documents = []
         for item in stats:
             body = await self._manager.encrypt(item["stats"])
-            documents.append(
-                {
-                    "format": "telemetry-service-export/1",
-                    "exportedAt": self._service.clock().isoformat(),
-                    "url": url,
-                    "channel": f"{config.product}-snapshot",
-                    "headers": report_headers(self._service.version, item["clusterUuid"]),
-                    "body": body,
-                }
-            )
+            headers = report_headers(self._service.version, item["clusterUuid"])
+            exported_at = self._service.clock().isoformat()
+            documents.append(export_document(url, headers, body, exported_at))
             await self._record_history([item], "snapshot", url, "exported to a file", len(body))
         return documents
 

@@ -19,19 +19,7 @@ import httpx
 from .config import TelemetryConfig
 from .schedule import is_retryable_status, parse_retry_after, retry_delay
 
-__all__ = ["SendOutcome", "TelemetrySender", "build_client", "report_headers"]
-
-CONTENT_ENCODING = "aes256gcm"
-
-
-def report_headers(version: str, cluster_uuid: str) -> dict[str, str]:
-    """The four headers of a report (spec 3.4)."""
-    return {
-        "Content-Type": "application/json",
-        "X-Elastic-Stack-Version": version,
-        "X-Elastic-Cluster-ID": cluster_uuid,
-        "X-Elastic-Content-Encoding": CONTENT_ENCODING,
-    }
+__all__ = ["SendOutcome", "TelemetrySender", "build_client"]
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from .base import Cursor, ReportStore
-from .errors import StoreBusyError, StoreError, StoreUnavailableError
+from telemetry_service.common.db import open_database
+from telemetry_service.common.db.base import Cursor, StoreError, StoreUnavailableError
+
+from .base import ReportStore
+from .errors import StoreBusyError
+from .postgres import PostgresReportStore
 from .records import (
     AddResult,
     ClusterPage,
@@ -22,6 +25,7 @@ from .records import (
     OptInChange,
     StoredReport,
 )
+from .sqlite import SqliteReportStore
 
 __all__ = [
     "AddResult",
@@ -42,21 +46,12 @@ __all__ = [
 ]
 
 
-def open_report_store(url: str, **kwargs: Any) -> ReportStore:
-    """The store for `url`: ``sqlite:///ABSOLUTE/FILE``, ``sqlite:RELATIVE/FILE`` or
-    ``postgresql://…`` (the host's ``store.url`` forms).
+def open_report_store(url: str, *, pool_size: int = 8, **kwargs: Any) -> ReportStore:
+    """The store of ``store.url`` (the forms of ``common.db``, :class:`StoreError` for others):
+    SQLite with one writer connection and four readers, or a PostgreSQL pool of `pool_size`.
 
     The store is not opened yet: ``await store.open()`` connects and migrates.
     """
-    if url.startswith("sqlite:"):
-        from .sqlite import SqliteReportStore
-
-        path = url[len("sqlite:") :]
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        return SqliteReportStore(Path(path), **kwargs)
-    if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresReportStore
-
-        return PostgresReportStore(url, **kwargs)
-    raise ValueError("store.url must start with sqlite: or postgresql://")
+    db = open_database(url, dedicated_writer=True, pool_size=pool_size)
+    backend = SqliteReportStore if db.backend == "sqlite" else PostgresReportStore
+    return backend(db, **kwargs)

@@ -1,30 +1,32 @@
 """The report store: one interface, its SQL written once for SQLite and PostgreSQL.
 
 Writes (reports, deletions, retention) go through one :class:`BatchWriter` thread per
-process; reads run in worker threads on their own connections. Backends supply connections,
-migrations, placeholders and the few expressions that differ (JSON paths, jsonb casts).
+process; reads run in worker threads on their own connections. A ``common.db`` database
+supplies connections, transactions and placeholders; the backends here supply migrations and
+the few expressions that differ (JSON paths, jsonb casts, monthly partitions).
 Times are UTC epoch milliseconds.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-import anyio
 import anyio.to_thread
 
+from telemetry_service.common.db.base import Cursor, Database, StoreError
+from telemetry_service.common.db.migrations import apply_migrations
+
 from .dashboard_reads import DashboardReads
-from .errors import StoreError
-from .reads import Cursor
+from .migrations import MIGRATION_TABLE
 from .records import AddResult, DeleteCounts, NewReport
 from .writer import BatchWriter
 
-__all__ = ["Cursor", "ReportStore"]
+__all__ = ["ReportStore"]
 
 T = TypeVar("T")
+_MIGRATION_LOCK = 0x7E1E_0001  # PostgreSQL advisory lock id, distinct from the host store's
 
 _REPORT_COLUMNS = (
     "id, received_ms, report_ms, channel, kind, cluster_uuid, cluster_name, version, "
@@ -35,30 +37,23 @@ _REPORT_COLUMNS = (
 class ReportStore(DashboardReads):
     """Stores reports and answers the query API. Open it before use; close it after."""
 
-    backend: str
     #: SQL of a JSON value parameter for ``clusters.payload`` (PostgreSQL casts to jsonb).
     _json_param = "?"
+    _migrations: tuple[str, ...]
 
-    def __init__(self, *, max_batch: int = 256, max_queue: int = 10_000) -> None:
-        self._limiter = anyio.CapacityLimiter(8)
+    def __init__(self, db: Database, *, max_batch: int = 256, max_queue: int = 10_000) -> None:
+        self._db = db
+        self.backend = db.backend
         self._writer = BatchWriter(
             self.backend, self._write_reports, max_batch=max_batch, max_queue=max_queue
         )
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._db!r})"
+
     # -- backend hooks ----------------------------------------------------------------------
-    @abc.abstractmethod
-    def _open(self) -> None:
-        """Connect and apply migrations (runs in a worker thread)."""
-
-    @abc.abstractmethod
-    def _close(self) -> None: ...
-
-    @abc.abstractmethod
-    def _transaction(self, write: bool, fn: Callable[[Cursor], T]) -> T:
-        """Run `fn` in one transaction; map driver errors to :class:`StoreError`."""
-
     def _sql(self, sql: str) -> str:
-        return sql
+        return self._db.sql(sql)
 
     def _before_write(self, reports: Sequence[NewReport]) -> None:
         """Prepare for `reports` outside their transaction (PostgreSQL creates partitions)."""
@@ -74,10 +69,14 @@ class ReportStore(DashboardReads):
         await anyio.to_thread.run_sync(self._open)
         self._writer.start()
 
+    def _open(self) -> None:
+        self._db.open()
+        apply_migrations(self._db, MIGRATION_TABLE, self._migrations, lock_id=_MIGRATION_LOCK)
+
     async def close(self) -> None:
-        """Finish queued writes, then close connections."""
+        """Finish queued writes, then close connections (waiting for running reads)."""
         await anyio.to_thread.run_sync(self._writer.stop)
-        await anyio.to_thread.run_sync(self._close)
+        await anyio.to_thread.run_sync(self._db.close)
 
     @property
     def write_queue(self) -> int:
@@ -85,16 +84,16 @@ class ReportStore(DashboardReads):
         return self._writer.queued
 
     async def _read(self, fn: Callable[[Cursor], T]) -> T:
-        return await anyio.to_thread.run_sync(self._transaction, False, fn, limiter=self._limiter)
+        return await self._db.run(False, fn)
 
     async def _write(self, fn: Callable[[Cursor], T]) -> T:
-        future = self._writer.submit(lambda: self._transaction(True, fn))
+        future = self._writer.submit(lambda: self._db.transaction(True, fn))
         return await asyncio.wrap_future(future)
 
     async def ping(self) -> bool:
         """True when the database answers."""
         try:
-            await self._read(lambda cur: cur.execute(self._sql("SELECT 1")).fetchone())
+            await self._read(lambda cur: cur.execute("SELECT 1").fetchone())
         except StoreError:
             return False
         return True
@@ -106,7 +105,7 @@ class ReportStore(DashboardReads):
 
     def _write_reports(self, reports: list[NewReport]) -> list[AddResult]:
         self._before_write(reports)
-        return self._transaction(True, lambda cur: [self._insert(cur, r) for r in reports])
+        return self._db.transaction(True, lambda cur: [self._insert(cur, r) for r in reports])
 
     def _insert(self, cur: Cursor, r: NewReport) -> AddResult:
         cur.execute(

@@ -9,11 +9,12 @@ from typing import Any
 
 import orjson
 
+from telemetry_service.common.db.base import Cursor
+
 from .reads import (
     _CLUSTER_COLUMNS,
     _DAY,
     _STORED_COLUMNS,
-    Cursor,
     ReportReads,
     _cluster,
     _days,

@@ -1,16 +1,10 @@
-"""Errors of the report store."""
+"""The report store's own error; the others are ``common.db``'s (the receiver re-exports them)."""
 
 from __future__ import annotations
 
-__all__ = ["StoreBusyError", "StoreError", "StoreUnavailableError"]
+from telemetry_service.common.db.base import StoreError
 
-
-class StoreError(Exception):
-    """Base class of report store errors."""
-
-
-class StoreUnavailableError(StoreError):
-    """The database cannot be reached, refused the operation, or the store is closed."""
+__all__ = ["StoreBusyError"]
 
 
 class StoreBusyError(StoreError):

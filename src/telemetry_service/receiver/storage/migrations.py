@@ -124,8 +124,3 @@ POSTGRES: tuple[str, ...] = (
     """,
     _POSTGRES_DASHBOARD_INDEXES,
 )
-
-
-def statements(script: str) -> list[str]:
-    """The statements of a migration script (no statement holds a semicolon in a literal)."""
-    return [part.strip() for part in script.split(";") if part.strip()]

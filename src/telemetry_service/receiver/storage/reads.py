@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+from telemetry_service.common.db.base import Cursor
 
 from .records import (
     ClusterPage,
@@ -15,7 +17,7 @@ from .records import (
     StoredReport,
 )
 
-__all__ = ["Cursor", "ReportReads"]
+__all__ = ["ReportReads"]
 
 T = TypeVar("T")
 
@@ -30,17 +32,6 @@ _CLUSTER_COLUMNS = (
     "cluster_uuid, cluster_name, first_seen_ms, last_seen_ms, report_id, report_ms, version, "
     "opt_in_status, opt_in_ms"
 )
-
-
-class Cursor(Protocol):
-    """The DB-API cursor subset the shared SQL uses."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
 
 
 def _days(from_ms: int, to_ms: int) -> tuple[int, int]:

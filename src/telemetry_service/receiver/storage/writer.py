@@ -17,7 +17,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .errors import StoreBusyError, StoreUnavailableError
+from telemetry_service.common.db.base import StoreUnavailableError
+
+from .errors import StoreBusyError
 from .records import AddResult, NewReport
 
 __all__ = ["BatchWriter"]

@@ -8,7 +8,8 @@ import {
   pageConfig,
   showPrincipal,
   toast,
-} from './common.js';
+} from './telemetry.js';
+import './sender.js'; // the browser sender runs on every page
 
 /**
  * Kibana's getUserShouldSeeOptInNotice: the banner is on, the privacy statement is not hidden,

@@ -7,7 +7,7 @@
 // channel, then PUT /internal/telemetry/last_reported. A failure is retried after
 // 60 s * min(2^n, 64), up to 20 tries.
 
-import { api, hasCredentials, pageConfig } from './common.js';
+import { api, hasCredentials, pageConfig } from './telemetry.js';
 
 const LOCAL_STORAGE_KEY = 'telemetry.data';
 const REPORT_INTERVAL_MS = 24 * 60 * 60 * 1000;

@@ -10,7 +10,7 @@ import {
   pageConfig,
   showPrincipal,
   toast,
-} from './common.js';
+} from './telemetry.js';
 import { postToChannel } from './sender.js';
 
 const $ = (id) => document.getElementById(id);

@@ -1,0 +1,1 @@
+"""The receiver's web pages (the dashboard): ``pages.py``, its ``templates/`` and ``static/``."""

@@ -1,0 +1,124 @@
+"""The receiver's dashboard pages: an overview, a field explorer, the cluster list and pages.
+
+The pages are public shells, like the host's: they hold the receiver's version, whether API
+keys are configured, today's UTC date and (on a cluster page) the id from the URL, nothing
+else. Their scripts read the data from the JSON routes with the API key that the user typed
+into the page (kept in ``sessionStorage``, sent as ``Authorization: ApiKey …``), so the data
+keeps the viewer role of those routes and deleting a cluster keeps the admin role.
+
+Scripts and the style are ES modules under ``/static/receiver/`` on the shared front end of
+:mod:`telemetry_service.common.web`; Chart.js is its vendored, pinned copy under
+``/static/vendor/``. Nothing is fetched from another origin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+
+from telemetry_service.common.clock import Clock
+from telemetry_service.common.web import (
+    VENDOR_PREFIX,
+    add_static_routes,
+    content_security_policy,
+    page_response,
+    template_environment,
+)
+
+__all__ = ["CHART_JS", "PATHS", "STATIC_PREFIX", "DashboardPages", "dashboard_router"]
+
+STATIC_PREFIX = "/static/receiver"
+#: The vendored Chart.js file the pages load (its sha256 is in the folder's SHA256SUMS).
+CHART_JS = "chart-4.6.1.umd.min.js"
+
+_HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = _HERE / "templates"
+STATIC_DIR = _HERE / "static"
+
+PATHS = {
+    "overview": "/",
+    "fields": "/app/fields",
+    "clusters": "/app/clusters",
+}
+_NAV = [
+    (PATHS["overview"], "Overview", "overview"),
+    (PATHS["fields"], "Fields", "fields"),
+    (PATHS["clusters"], "Clusters", "clusters"),
+]
+#: Downloads are made from blobs.
+_CSP = content_security_policy(img_src=["blob:"])
+
+
+class DashboardPages:
+    """Renders the page shells."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        auth_required: bool,
+        clock: Clock,
+    ) -> None:
+        self._version = version
+        self._auth_required = auth_required
+        self._clock = clock
+        self._env = template_environment(TEMPLATES_DIR)
+
+    def page_config(self, **extra: Any) -> dict[str, Any]:
+        """What the scripts need before they ask anything: no data of the receiver."""
+        return {
+            "authRequired": self._auth_required,
+            "today": self._clock().date().isoformat(),
+            "version": self._version,
+            "paths": PATHS,
+            **extra,
+        }
+
+    def render(self, template: str, *, title: str, active: str, **extra: Any) -> HTMLResponse:
+        return page_response(
+            self._env,
+            template,
+            _CSP,
+            title=title,
+            name="Telemetry receiver",
+            active=active,
+            config=self.page_config(**extra),
+            nav=_NAV,
+            paths=PATHS,
+            static=STATIC_PREFIX,
+            stylesheet=f"{STATIC_PREFIX}/dashboard.css",
+            footer=f"telemetry-service receiver {self._version} · days are UTC",
+            chart_js=f"{VENDOR_PREFIX}/{CHART_JS}",
+            **extra,
+        )
+
+
+def dashboard_router(pages: DashboardPages) -> APIRouter:
+    """The pages and their static files; all public (the data behind them is not)."""
+    router = APIRouter(tags=["dashboard-pages"], include_in_schema=False)
+    page = pages.render
+
+    @router.get(PATHS["overview"], response_model=None)
+    async def overview() -> Response:
+        return page("overview.html", title="Overview", active="overview")
+
+    @router.get(PATHS["fields"], response_model=None)
+    async def fields() -> Response:
+        return page("fields.html", title="Field explorer", active="fields")
+
+    @router.get(PATHS["clusters"], response_model=None)
+    async def clusters() -> Response:
+        return page("clusters.html", title="Clusters", active="clusters")
+
+    @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
+    async def cluster(
+        cluster_uuid: Annotated[str, PathParam(min_length=1, max_length=200)],
+    ) -> Response:
+        return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
+
+    add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})
+    return router
