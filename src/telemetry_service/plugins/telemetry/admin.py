@@ -3,6 +3,7 @@ change the opt-in, send now, export for an air-gapped site, read the send histor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .consent import Consent
@@ -17,21 +18,13 @@ from .state import TelemetryState, last_reported
 __all__ = ["TelemetryAdmin"]
 
 
+@dataclass(frozen=True, kw_only=True)
 class TelemetryAdmin:
-    def __init__(
-        self,
-        *,
-        state: TelemetryState,
-        watcher: OptInWatcher,
-        fetcher: FetcherTask,
-        delivery: Delivery,
-        history: SendHistory,
-    ) -> None:
-        self.state = state
-        self._watcher = watcher
-        self._fetcher = fetcher
-        self._delivery = delivery
-        self._history = history
+    state: TelemetryState
+    watcher: OptInWatcher
+    fetcher: FetcherTask
+    delivery: Delivery
+    send_history: SendHistory
 
     async def status(self) -> dict[str, Any]:
         """The effective consent and why, the send state and the history (newest first)."""
@@ -57,20 +50,20 @@ class TelemetryAdmin:
         """Record a choice (raises :class:`OptInLockedError` when it is locked) and report it
         on the opt-in status channel: in the background, or awaited with ``wait_for_report``."""
         consent = await self.state.set_opt_in(enabled)
-        self._watcher.apply(enabled)
+        self.watcher.apply(enabled)
         if wait_for_report:
-            await self._delivery.opt_in_status(enabled)
+            await self.delivery.opt_in_status(enabled)
         else:
-            self._delivery.notify_opt_in_change(enabled)
+            self.delivery.notify_opt_in_change(enabled)
         return consent
 
     async def send_now(self, *, force: bool = False) -> SendReport:
         """Send the snapshot if due (``force``: even if not); never without consent."""
-        return await self._fetcher.send_snapshot(force=force)
+        return await self.fetcher.send_snapshot(force=force)
 
     async def export(self) -> list[dict[str, Any]]:
         """The encrypted snapshot documents; raises ``PermissionError`` without consent."""
-        return await self._delivery.export()
+        return await self.delivery.export()
 
     async def history(self) -> list[dict[str, Any]]:
-        return await self._history.list()
+        return await self.send_history.list()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -44,25 +44,16 @@ class SendReport:
     outcomes: tuple[SendOutcome, ...] = ()
 
 
+@dataclass(kw_only=True)
 class Delivery:
-    def __init__(
-        self,
-        *,
-        state: TelemetryState,
-        manager: TelemetryCollectionManager | None,
-        sender: TelemetrySender,
-        history: SendHistory,
-        logger: logging.Logger,
-        debug_print: Callable[[str], None] = print,
-    ) -> None:
-        self._state = state
-        self.manager = manager
-        self._sender = sender
-        self._history = history
-        self._log = logger
-        self._debug_print = debug_print
-        self.tasks: set[asyncio.Task[SendReport]] = set()
-        """Opt-in status reports in flight (cancelled when the plugin stops)."""
+    state: TelemetryState
+    manager: TelemetryCollectionManager | None
+    sender: TelemetrySender
+    history: SendHistory
+    log: logging.Logger
+    debug_print: Callable[[str], None] = print
+    tasks: set[asyncio.Task[SendReport]] = field(default_factory=set)
+    """Opt-in status reports in flight (cancelled when the plugin stops)."""
 
     async def snapshot(self) -> SendReport:
         """Build, encrypt and post the snapshot (or print it in debug mode); on success store
@@ -70,50 +61,50 @@ class Delivery:
         manager = self.manager
         if manager is None:
             return SendReport(False, NO_MANAGER)
-        url = str(get_telemetry_url(self._state.config()))
+        url = str(get_telemetry_url(self.state.config()))
         try:
             stats = await manager.get_unencrypted_stats()
         except Exception as exc:
-            self._log.warning("Error fetching usage. (%s: %s)", type(exc).__name__, str(exc)[:200])
+            self.log.warning("Error fetching usage. (%s: %s)", type(exc).__name__, str(exc)[:200])
             return SendReport(False, f"building the payload failed: {type(exc).__name__}")
-        if self._state.debug():
+        if self.state.debug():
             for item in stats:
-                self._debug_print(orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode())
+                self.debug_print(orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode())
                 await self._record(item, "snapshot", url, "debug: printed, not sent", 0)
             return SendReport(True, "telemetry.debug is on: printed the payload instead of sending")
         try:
             outcomes = await self._post_each(manager, stats, "snapshot", url)
         except EncryptionUnavailableError as exc:
-            self._log.warning("Cannot encrypt telemetry: %s", exc)
+            self.log.warning("Cannot encrypt telemetry: %s", exc)
             return SendReport(False, f"cannot encrypt: {exc}")
         failed = next((o for o in outcomes if not o.ok), None)
         if failed is not None:
-            self._log.warning(
+            self.log.warning(
                 "Error sending usage to the telemetry endpoint. (%s)", failed.describe()
             )
             return SendReport(False, f"the endpoint answered {failed.describe()}", outcomes)
         try:
-            now = to_ms(self._state.clock())
-            await self._state.update({"reportFailureCount": 0, "lastReported": now})
+            now = to_ms(self.state.clock())
+            await self.state.update({"reportFailureCount": 0, "lastReported": now})
         except StoreError as exc:
-            self._log.warning("snapshot sent but lastReported not stored: %s", type(exc).__name__)
+            self.log.warning("snapshot sent but lastReported not stored: %s", type(exc).__name__)
         return SendReport(True, "sent", outcomes)
 
     async def export(self) -> list[dict[str, Any]]:
         """The encrypted snapshot with its URL and headers, for sites without a network path
         to the endpoint (``receiver import`` takes it). Needs consent, like sending."""
-        consent = await self._state.consent()
+        consent = await self.state.consent()
         if consent.value is not True:
             raise PermissionError(f"not opted in ({consent.reason})")
         manager = self.manager
         if manager is None:
             raise PermissionError(NO_MANAGER)
-        url = str(get_telemetry_url(self._state.config()))
+        url = str(get_telemetry_url(self.state.config()))
         documents = []
         for item in await manager.get_unencrypted_stats(refresh_cache=True):
             body = await manager.encrypt(item["stats"])
-            headers = report_headers(self._state.version, item["clusterUuid"])
-            exported_at = self._state.clock().isoformat()
+            headers = report_headers(self.state.version, item["clusterUuid"])
+            exported_at = self.state.clock().isoformat()
             documents.append(export_document(url, headers, body, exported_at))
             await self._record(item, "snapshot", url, "exported to a file", len(body))
         return documents
@@ -125,18 +116,18 @@ class Delivery:
         task.add_done_callback(self.tasks.discard)
 
     async def opt_in_status(self, enabled: bool) -> SendReport:
-        config = self._state.config()
-        if self._state.send_usage_from(await self._state.get()) != "server":
+        config = self.state.config()
+        if self.state.send_usage_from(await self.state.get()) != "server":
             return SendReport(False, "telemetry.sendUsageFrom is browser")
         manager = self.manager
-        if manager is None or (is_placeholder_endpoint(config) and not self._state.debug()):
+        if manager is None or (is_placeholder_endpoint(config) and not self.state.debug()):
             return SendReport(False, "telemetry.endpoints are not configured")
         url = str(get_opt_in_status_url(config))
         try:
             stats = await manager.get_opt_in_stats(enabled, unencrypted=True)
-            if self._state.debug():
+            if self.state.debug():
                 for item in stats:
-                    self._debug_print(orjson.dumps(item["stats"]).decode())
+                    self.debug_print(orjson.dumps(item["stats"]).decode())
                 return SendReport(True, "telemetry.debug is on: printed instead of sending")
             outcomes = await self._post_each(manager, stats, "opt-in-reports", url)
         except Exception as exc:
@@ -148,7 +139,7 @@ class Delivery:
         return SendReport(failed is None, "sent" if failed is None else "failed", outcomes)
 
     def _warn_opt_in(self, detail: str) -> None:
-        self._log.warning(
+        self.log.warning(
             "Failed to notify the telemetry endpoint about the opt-in selection. "
             "Possibly blocked by a firewall? - %s",
             detail,
@@ -165,8 +156,8 @@ class Delivery:
         outcomes = []
         for item in stats:
             body = await manager.encrypt(item["stats"])
-            headers = report_headers(self._state.version, item["clusterUuid"])
-            outcome = await self._sender.post(url, body, headers)
+            headers = report_headers(self.state.version, item["clusterUuid"])
+            outcome = await self.sender.post(url, body, headers)
             outcomes.append(outcome)
             await self._record(item, kind, url, outcome.describe(), len(body))
         return tuple(outcomes)
@@ -175,8 +166,8 @@ class Delivery:
         self, item: dict[str, Any], kind: ChannelKind, url: str, status: str, size: int
     ) -> None:
         record = SendRecord(
-            timestamp=self._state.clock().isoformat(),
-            channel=channel_name(self._state.config().product, kind),
+            timestamp=self.state.clock().isoformat(),
+            channel=channel_name(self.state.config().product, kind),
             url=url,
             size=size,
             status=status,
@@ -184,6 +175,6 @@ class Delivery:
             cluster_uuid=str(item["clusterUuid"]),
         )
         try:
-            await self._history.record(record, self._state.clock())
+            await self.history.record(record, self.state.clock())
         except StoreError as exc:
-            self._log.debug("send history not recorded: %s", type(exc).__name__)
+            self.log.debug("send history not recorded: %s", type(exc).__name__)

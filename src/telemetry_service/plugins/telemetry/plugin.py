@@ -50,8 +50,6 @@ class TelemetryPlugin(Plugin):
         self._send_deadline_s = send_deadline_s
         self._sleep = sleep
         self._admin: TelemetryAdmin | None = None
-        self.watcher: OptInWatcher | None = None
-        self.fetcher: FetcherTask | None = None
         self._client: httpx.AsyncClient | None = None
         self._client_marker: object = None
 
@@ -71,7 +69,6 @@ class TelemetryPlugin(Plugin):
         state = TelemetryState(
             config=config, store=core.store, version=core.version, env=core.env, clock=core.clock
         )
-        self.watcher = OptInWatcher(state, interval=self._poll_interval, logger=core.logger)
         manager = plugins["telemetry_collection_manager"]
         if not isinstance(manager, TelemetryCollectionManager):
             manager = None
@@ -82,9 +79,9 @@ class TelemetryPlugin(Plugin):
             lambda: self._http_client(config()), deadline_s=self._send_deadline_s, sleep=self._sleep
         )
         delivery = Delivery(
-            state=state, manager=manager, sender=sender, history=history, logger=core.logger
+            state=state, manager=manager, sender=sender, history=history, log=core.logger
         )
-        self.fetcher = FetcherTask(
+        fetcher = FetcherTask(
             state=state,
             delivery=delivery,
             store=core.store,
@@ -92,12 +89,9 @@ class TelemetryPlugin(Plugin):
             instance_id=core.instance_uuid,
             logger=core.logger,
         )
+        watcher = OptInWatcher(state, interval=self._poll_interval, logger=core.logger)
         self._admin = TelemetryAdmin(
-            state=state,
-            watcher=self.watcher,
-            fetcher=self.fetcher,
-            delivery=delivery,
-            history=history,
+            state=state, watcher=watcher, fetcher=fetcher, delivery=delivery, send_history=history
         )
         usage = plugins["usage_collection"]
         if isinstance(usage, UsageCollectionSetup):
@@ -127,13 +121,11 @@ class TelemetryPlugin(Plugin):
         return await self.admin.send_now(force=force)
 
     async def start(self, core: CoreStart, plugins: PluginContracts) -> TelemetryStart:
-        watcher, fetcher = self.watcher, self.fetcher
-        assert watcher is not None
-        assert fetcher is not None
+        watcher = self.admin.watcher
         if core.background:
             await watcher.start()
             if self.admin.state.config().fetcher.enabled:
-                fetcher.start()
+                self.admin.fetcher.start()
         else:
             await watcher.refresh()
 
@@ -143,10 +135,9 @@ class TelemetryPlugin(Plugin):
         return TelemetryStart(is_opted_in)
 
     async def stop(self) -> None:
-        if self.fetcher is not None:
-            await self.fetcher.stop(timeout_s=5.0)
-        if self.watcher is not None:
-            await self.watcher.stop()
+        if self._admin is not None:
+            await self._admin.fetcher.stop(timeout_s=5.0)
+            await self._admin.watcher.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from telemetry_service.common.clock import to_ms
@@ -50,21 +51,14 @@ class OptInLockedError(Exception):
         super().__init__(f"{NOT_ALLOWED_MESSAGE} ({consent.reason})")
 
 
+@dataclass(frozen=True, kw_only=True)
 class TelemetryState:
-    def __init__(
-        self,
-        *,
-        config: Callable[[], TelemetryConfig],
-        store: SavedObjectStore,
-        version: str,
-        env: Mapping[str, str],
-        clock: Callable[[], dt.datetime],
-    ) -> None:
-        self.config = config
-        self.store = store
-        self.version = version
-        self.env = env
-        self.clock = clock
+    config: Callable[[], TelemetryConfig]
+    """The current ``telemetry.*`` config (read it again each time: it can change)."""
+    store: SavedObjectStore
+    version: str
+    env: Mapping[str, str]
+    clock: Callable[[], dt.datetime]
 
     async def get(self) -> dict[str, Any]:
         """The attributes; ``{}`` when the object does not exist (other errors propagate)."""
