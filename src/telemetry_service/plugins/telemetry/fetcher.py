@@ -138,9 +138,8 @@ class FetcherTask:
         if now < self._retry_after_failure_ms:
             return self._retry_after_failure_ms - now
         stored = saved.get("lastReported")
-        last = merge_last_reported(self.last_reported_ms, stored)
-        if last is not None and (self.last_reported_ms is None or last > self.last_reported_ms):
-            self.last_reported_ms = last  # another instance or a browser reported
+        # the newer of ours and the stored one: another instance or a browser may have reported
+        self.last_reported_ms = last = merge_last_reported(self.last_reported_ms, stored)
         if not should_send_now(
             opted_in=True,
             send_usage_from="server",

@@ -22,9 +22,9 @@ from telemetry_service.plugins.telemetry_collection_manager import (
 
 from .admin import TelemetryAdmin
 from .rules import get_notify_user_about_opt_in_default
-from .state import NOT_ALLOWED_MESSAGE, OptInLockedError, TelemetryState
+from .state import NOT_ALLOWED_MESSAGE, OptInLockedError
 
-__all__ = ["OptInBody", "build_router", "config_body"]
+__all__ = ["OptInBody", "build_router"]
 
 ADMIN_ONLY = "Only administrators can see unencrypted telemetry."
 
@@ -49,25 +49,6 @@ class OptInStatsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: StrictBool
     unencrypted: StrictBool = True
-
-
-async def config_body(state: TelemetryState) -> dict[str, Any]:
-    """The body of ``GET /internal/telemetry/config`` (and ``/api/telemetry/v2/config``)."""
-    config = state.config()
-    saved = await state.get()
-    consent = await state.consent(saved)
-    return {
-        "allowChangingOptInStatus": not consent.locked,
-        "optIn": consent.value,
-        "sendUsageFrom": state.send_usage_from(saved),
-        "telemetryNotifyUserAboutOptInDefault": get_notify_user_about_opt_in_default(
-            allow_changing_opt_in_status=not consent.locked,
-            telemetry_saved_object=saved,
-            telemetry_opted_in=consent.value,
-            config_telemetry_opt_in=config.opt_in,
-        ),
-        "labels": config.labels.model_dump(by_alias=True, exclude_none=True),
-    }
 
 
 def build_router(
@@ -101,7 +82,22 @@ def build_router(
             return []
 
     async def config() -> dict[str, Any]:
-        return await config_body(state)
+        """The body of ``GET /internal/telemetry/config`` (and ``/api/telemetry/v2/config``)."""
+        current = state.config()
+        saved = await state.get()
+        consent = await state.consent(saved)
+        return {
+            "allowChangingOptInStatus": not consent.locked,
+            "optIn": consent.value,
+            "sendUsageFrom": state.send_usage_from(saved),
+            "telemetryNotifyUserAboutOptInDefault": get_notify_user_about_opt_in_default(
+                allow_changing_opt_in_status=not consent.locked,
+                telemetry_saved_object=saved,
+                telemetry_opted_in=consent.value,
+                config_telemetry_opt_in=current.opt_in,
+            ),
+            "labels": current.labels.model_dump(by_alias=True, exclude_none=True),
+        }
 
     for path in ("/internal/telemetry/config", "/api/telemetry/v2/config"):
         router.add_api_route(

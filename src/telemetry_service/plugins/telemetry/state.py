@@ -110,7 +110,5 @@ class TelemetryState:
     async def last_reported(self) -> int | None:
         return last_reported(await self.get())
 
-    async def set_last_reported(self) -> int:
-        now_ms = to_ms(self.clock())
-        await self.update({"lastReported": now_ms})
-        return now_ms
+    async def set_last_reported(self) -> None:
+        await self.update({"lastReported": to_ms(self.clock())})
