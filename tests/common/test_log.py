@@ -41,7 +41,9 @@ def test_a_request_cancelled_at_shutdown_logs_no_traceback() -> None:
     uvicorn = logging.getLogger("uvicorn.error")
 
     def record(exc: BaseException) -> logging.LogRecord:
-        return uvicorn.makeRecord("uvicorn.error", 40, "h11", 1, "Exception", (), (None, exc, None))
+        return uvicorn.makeRecord(
+            "uvicorn.error", 40, "h11", 1, "Exception", (), (type(exc), exc, None)
+        )
 
     assert not uvicorn.filter(record(asyncio.CancelledError()))
     assert uvicorn.filter(record(ValueError()))
