@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 SERVERS = ["host", "receiver"]
 
 
-def server_args(kind: str, tmp_path: Path, port: int | None = None, **extra: str) -> list[str]:
-    """The argv of `kind`'s server with a config file in `tmp_path` plus `extra` keys."""
+def server_args(kind: str, tmp_path: Path, *extra: str, port: int | None = None) -> list[str]:
+    """The argv of `kind`'s server with a config file in `tmp_path` plus `extra` lines."""
     lines = [f"server.port: {free_port() if port is None else port}"]
     if kind == "host":
         command = ["serve"]
@@ -32,7 +32,7 @@ def server_args(kind: str, tmp_path: Path, port: int | None = None, **extra: str
         command = ["receiver", "serve"]
         lines.append(f"keys: {write_private_keys(tmp_path / 'receiver.private.jwks.json')}")
         lines.append(f"store.url: sqlite:///{tmp_path / 'receiver.db'}")
-    lines += [f"{key}: {value}" for key, value in extra.items()]
+    lines += extra
     config = tmp_path / "config.yml"
     config.write_text("\n".join(lines) + "\n")
     return [*command, "--config", str(config)]
@@ -76,7 +76,7 @@ def test_a_port_in_use_is_one_line_and_exit_1(command: str, tmp_path: Path) -> N
         if command == "demo":
             argv = ["demo", "--data", str(tmp_path), "--port", str(port), "--receiver-port", "0"]
         else:
-            argv = server_args("host" if command == "serve" else "receiver", tmp_path, port)
+            argv = server_args("host" if command == "serve" else "receiver", tmp_path, port=port)
         done = subprocess.run(
             [sys.executable, "-m", "telemetry_service.cli.main", *argv],
             capture_output=True,
@@ -104,12 +104,12 @@ def post_cluster_stats(url: str) -> bool:
 
 def test_host_logging_level_is_honoured(tmp_path: Path) -> None:
     (tmp_path / "debug").mkdir()
-    with run_cli(server_args("host", tmp_path / "debug", **{"logging.level": "debug"})) as server:
+    with run_cli(server_args("host", tmp_path / "debug", "logging.level: debug")) as server:
         assert post_cluster_stats(server.url)
         debug = output_after_stop(server)
     assert "DEBUG telemetry_service.plugins.usage_collection: Getting ready collectors" in debug
     (tmp_path / "warning").mkdir()
-    with run_cli(server_args("host", tmp_path / "warning", **{"logging.level": "warning"})) as srv:
+    with run_cli(server_args("host", tmp_path / "warning", "logging.level: warning")) as srv:
         assert post_cluster_stats(srv.url)
         warning = output_after_stop(srv)
     assert "platform started with plugins" not in warning
@@ -118,7 +118,7 @@ def test_host_logging_level_is_honoured(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("level", ["debug", "info"])
 def test_receiver_logging_level_is_honoured(level: str, tmp_path: Path) -> None:
-    with run_cli(server_args("receiver", tmp_path, **{"logging.level": level})) as server:
+    with run_cli(server_args("receiver", tmp_path, f"logging.level: {level}")) as server:
         refused = httpx.post(
             f"{server.url}/v3/send/{SNAPSHOT}", content=b"{}", headers=headers(), timeout=10
         )
