@@ -83,7 +83,7 @@ async def run_demo(
         async with (
             Platform(config=host_config) as platform,
             serving(platform.asgi_app, bind("127.0.0.1", host_port)) as hosting,
-            stop_on_signals(receiving.server, hosting.server),
+            stop_on_signals(receiving, hosting),
         ):
             platform.http.server_url = host_url = hosting.url
             telemetry = next(p for p in platform.plugins if isinstance(p, TelemetryPlugin))
@@ -121,6 +121,6 @@ async def run_demo(
             )
             if ready is not None:
                 ready(addresses)
-            await hosting.stopped()
+            await hosting.task
             console.print("stopping…")
     console.print("stopped")

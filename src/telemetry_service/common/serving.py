@@ -17,15 +17,12 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
 __all__ = [
-    "GRACE_S",
-    "Listening",
     "QuietServer",
     "ServingError",
     "bind",
@@ -87,6 +84,9 @@ def bind(host: str, port: int) -> socket.socket:
 class QuietServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after shutdown; our callers handle signals instead."""
 
+    url = ""  # serving() sets both
+    task: asyncio.Task[None]
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
@@ -111,18 +111,6 @@ async def stop_on_signals(*servers: uvicorn.Server) -> AsyncIterator[None]:
             loop.remove_signal_handler(sig)
 
 
-@dataclass(frozen=True)
-class Listening:
-    """A server accepting connections at `url`; :meth:`stopped` waits until it exits."""
-
-    server: QuietServer
-    url: str
-    task: asyncio.Task[None]
-
-    async def stopped(self) -> None:
-        await self.task
-
-
 def uvicorn_config(app: ASGIApp | str, *, grace_s: int = GRACE_S, **options: Any) -> uvicorn.Config:
     """uvicorn's config for our servers: no access log, uvicorn's own lines from warning up
     (or from the process's level when higher), a graceful shutdown bounded by `grace_s`."""
@@ -135,16 +123,16 @@ def uvicorn_config(app: ASGIApp | str, *, grace_s: int = GRACE_S, **options: Any
 @contextlib.asynccontextmanager
 async def serving(
     app: ASGIApp, sock: socket.socket, *, grace_s: int = GRACE_S
-) -> AsyncIterator[Listening]:
+) -> AsyncIterator[QuietServer]:
     """Serve `app` on a socket of :func:`bind` while the block runs; leaving it stops the server."""
     server = QuietServer(uvicorn_config(app, grace_s=grace_s, lifespan="off"))
-    url = display_url(*sock.getsockname()[:2])
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+    server.url = display_url(*sock.getsockname()[:2])
+    server.task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        yield Listening(server, url, task)
+        yield server
     finally:
         server.should_exit = True
-        await task
+        await server.task
         sock.close()
 
 
@@ -153,8 +141,8 @@ async def serve(
 ) -> None:
     """Serve `app` on `sock` until SIGINT or SIGTERM; `announce(url)` once it listens."""
     async with (
-        serving(app, sock, grace_s=grace_s) as listening,
-        stop_on_signals(listening.server),
+        serving(app, sock, grace_s=grace_s) as server,
+        stop_on_signals(server),
     ):
-        announce(listening.url)
-        await listening.stopped()
+        announce(server.url)
+        await server.task

@@ -40,10 +40,6 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-def _announce(url: str) -> None:
-    _print(f"telemetry-service receiver listening on {url}")
-
-
 def run_server(config: ReceiverConfig) -> None:
     """Serve until SIGINT or SIGTERM. Raises :class:`StartupError` or
     :class:`~telemetry_service.common.serving.ServingError` when it cannot start."""
@@ -51,39 +47,37 @@ def run_server(config: ReceiverConfig) -> None:
     refuse_public_without_keys(
         config.server.host, bool(config.auth.api_keys), "set auth.apiKeys in the receiver config"
     )
-    if config.server.workers > 1:
-        _serve_workers(config)
-    else:
-        asyncio.run(_serve_one(config))
+    try:
+        if config.server.workers > 1:
+            _serve_workers(config)
+        else:
+            asyncio.run(_serve_one(config))
+    except StoreError as exc:
+        raise StartupError(f"cannot open the store: {exc}") from None
+    _print("receiver stopped")
 
 
 async def _serve_one(config: ReceiverConfig) -> None:
     with bind(config.server.host, config.server.port) as sock:
-        try:
-            receiver = Receiver(config)
-            await receiver.start()
-        except StoreError as exc:
-            raise StartupError(f"cannot open the store: {exc}") from None
-        try:
-            await serve(receiver.app, sock, _announce)
-        finally:
-            await receiver.stop()
-    _print("receiver stopped")
+        async with Receiver(config) as receiver:
+            await serve(
+                receiver.app,
+                sock,
+                lambda url: _print(f"telemetry-service receiver listening on {url}"),
+            )
 
 
 def _serve_workers(config: ReceiverConfig) -> None:
     from uvicorn.supervisors import Multiprocess
+
+    Receiver(config)  # checks the key file and store.url before anything listens
 
     async def migrate() -> None:
         store = open_report_store(config.store_url)
         await store.open()
         await store.close()
 
-    try:
-        Receiver(config)  # checks the key file and store.url before anything listens
-        asyncio.run(migrate())
-    except StoreError as exc:
-        raise StartupError(f"cannot open the store: {exc}") from None
+    asyncio.run(migrate())
     os.environ[WORKER_CONFIG_ENV] = orjson.dumps(
         config.model_dump(by_alias=True, mode="json")
     ).decode()
@@ -93,14 +87,10 @@ def _serve_workers(config: ReceiverConfig) -> None:
         workers=config.server.workers,
         lifespan="on",
     )
-    sock = bind(config.server.host, config.server.port)  # connections wait while workers start
-    url = display_url(config.server.host, sock.getsockname()[1])
-    _print(f"telemetry-service receiver listening on {url} ({config.server.workers} workers)")
-    try:
+    with bind(config.server.host, config.server.port) as sock:  # connections wait in its backlog
+        url = display_url(config.server.host, sock.getsockname()[1])
+        _print(f"telemetry-service receiver listening on {url} ({config.server.workers} workers)")
         Multiprocess(uv_config, sockets=[sock]).run()
-    finally:
-        sock.close()
-    _print("receiver stopped")
 
 
 def _stop_with_parent() -> None:
