@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +13,7 @@ import httpx
 import pytest
 
 from tests.receiver.support import SNAPSHOT, headers, write_private_keys
+from tests.support.cli import run_command
 from tests.support.processes import ServerProcess, free_port, run_cli
 
 pytestmark = pytest.mark.integration
@@ -50,9 +49,10 @@ def slow_request(kind: str) -> bytes:
 
 
 def output_after_stop(server: ServerProcess) -> str:
+    """Everything the server wrote (stdout and stderr), once it has stopped."""
     assert server.terminate(signal.SIGTERM) == 0
     assert server.proc.stdout is not None
-    return server.proc.stdout.read()
+    return server.startup + server.proc.stdout.read()
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -77,17 +77,26 @@ def test_a_port_in_use_is_one_line_and_exit_1(command: str, tmp_path: Path) -> N
             argv = ["demo", "--data", str(tmp_path), "--port", str(port), "--receiver-port", "0"]
         else:
             argv = server_args("host" if command == "serve" else "receiver", tmp_path, port=port)
-        done = subprocess.run(
-            [sys.executable, "-m", "telemetry_service.cli.main", *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-            check=False,
-        )
+        done = run_command(*argv, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"error: could not listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [
+        ("host", "set server.auth.apiKeys, see `telemetry-service apikey create`"),
+        ("receiver", "set auth.apiKeys in the receiver config"),
+    ],
+)
+def test_a_public_address_without_api_keys_is_refused(kind: str, hint: str, tmp_path: Path) -> None:
+    done = run_command(*server_args(kind, tmp_path), "--host", "0.0.0.0", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "error: refusing to listen on 0.0.0.0: it is not a loopback address and no API key is "
+        f"configured ({hint})"
     ]
 
 
@@ -108,6 +117,7 @@ def test_host_logging_level_is_honoured(tmp_path: Path) -> None:
         assert post_cluster_stats(server.url)
         debug = output_after_stop(server)
     assert "DEBUG telemetry_service.plugins.usage_collection: Getting ready collectors" in debug
+    assert "INFO telemetry_service.core.platform: platform started with plugins" in debug
     (tmp_path / "warning").mkdir()
     with run_cli(server_args("host", tmp_path / "warning", "logging.level: warning")) as srv:
         assert post_cluster_stats(srv.url)
