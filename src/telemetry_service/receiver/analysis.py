@@ -1,5 +1,5 @@
-"""Pure helpers of the query API: field paths, date ranges, field distributions, the leaf
-paths of payloads and a field's trend over days."""
+"""The API's pure analysis of stored values: field paths, date ranges, field distributions,
+the leaf paths of payloads and a field's trend over days."""
 
 from __future__ import annotations
 
@@ -115,14 +115,7 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
     if kinds["boolean"]:
         result["boolean"] = booleans
     if numbers:
-        numbers.sort()
-        result["number"] = {
-            "count": len(numbers),
-            "min": numbers[0],
-            "max": numbers[-1],
-            "avg": math.fsum(numbers) / len(numbers),
-            "percentiles": {str(q): percentile(numbers, q) for q in PERCENTILES},
-        }
+        result["number"] = _number_summary(numbers, PERCENTILES)
     return result
 
 
@@ -181,7 +174,7 @@ def leaf_fields(
     return fields, truncated
 
 
-def _number_summary(numbers: list[float]) -> dict[str, Any] | None:
+def _number_summary(numbers: list[float], percentiles: Sequence[int]) -> dict[str, Any] | None:
     if not numbers:
         return None
     numbers.sort()
@@ -190,7 +183,7 @@ def _number_summary(numbers: list[float]) -> dict[str, Any] | None:
         "min": numbers[0],
         "max": numbers[-1],
         "avg": math.fsum(numbers) / len(numbers),
-        "percentiles": {str(q): percentile(numbers, q) for q in TREND_PERCENTILES},
+        "percentiles": {str(q): percentile(numbers, q) for q in percentiles},
     }
 
 
@@ -247,7 +240,7 @@ def field_trend(
                 "kinds": kinds,
                 "keyword": {"counts": counts, "other": other} if totals else None,
                 "boolean": booleans if has_booleans else None,
-                "number": _number_summary(numbers),
+                "number": _number_summary(numbers, TREND_PERCENTILES),
             }
         )
     return {"keywords": top, "days": rows}
