@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from telemetry_service.common.web import VENDOR_DIR
-from telemetry_service.receiver.dashboard_sample import sample_reports
 from telemetry_service.receiver.analysis import field_trend, leaf_fields
+from telemetry_service.receiver.samples import sample_reports
 from telemetry_service.receiver.storage import FieldValue
 from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
 
