@@ -17,7 +17,7 @@ from telemetry_service.receiver.storage import (
     open_report_store,
 )
 
-from .support import FakeClock
+from ..support import FakeClock
 
 pytestmark = pytest.mark.anyio
 

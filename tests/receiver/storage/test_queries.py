@@ -10,7 +10,7 @@ from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver.storage import NewReport, ReportStore, open_report_store
 from telemetry_service.receiver.storage.migrations import POSTGRES, SQLITE
 
-from .test_storage import T0, report
+from .test_store import T0, report
 
 pytestmark = pytest.mark.anyio
 
