@@ -91,8 +91,10 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
-    """Counts by JSON kind, plus top `size` keywords, boolean counts and number statistics."""
+def _tally(
+    values: Iterable[FieldValue],
+) -> tuple[dict[str, int], Counter[str], dict[str, int], list[float]]:
+    """Counts by JSON kind, of each keyword and of each boolean; the finite numbers."""
     kinds = dict.fromkeys(KINDS, 0)
     strings: Counter[str] = Counter()
     booleans = {"true": 0, "false": 0}
@@ -105,6 +107,12 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
             booleans["true" if item.value else "false"] += 1
         elif item.kind == "number" and isinstance(item.value, float) and math.isfinite(item.value):
             numbers.append(item.value)
+    return kinds, strings, booleans, numbers
+
+
+def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
+    """Counts by JSON kind, plus top `size` keywords, boolean counts and number statistics."""
+    kinds, strings, booleans, numbers = _tally(values)
     result: dict[str, Any] = {"clusters": len(values), "kinds": kinds}
     if strings:
         top = sorted(strings.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -198,48 +206,23 @@ def field_trend(
     counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
     percentiles). Each day also counts its values by JSON kind.
     """
-    totals: Counter[str] = Counter()
-    has_booleans = False
-    for _, values in samples.values():
-        for item in values:
-            if item.kind == "string":
-                totals[str(item.value)] += 1
-            elif item.kind == "boolean":
-                has_booleans = True
+    all_kinds, totals, _, _ = _tally(item for _, values in samples.values() for item in values)
     top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
-    position = {value: index for index, value in enumerate(top)}
     rows = []
     for day in days:
         reports, values = samples.get(day, (0, ()))
-        kinds = dict.fromkeys(KINDS, 0)
-        counts = [0] * len(top)
-        other = 0
-        booleans = {"true": 0, "false": 0}
-        numbers: list[float] = []
-        for item in values:
-            kinds[item.kind] += 1
-            if item.kind == "string":
-                index = position.get(str(item.value))
-                if index is None:
-                    other += 1
-                else:
-                    counts[index] += 1
-            elif item.kind == "boolean":
-                booleans["true" if item.value else "false"] += 1
-            elif (
-                item.kind == "number"
-                and isinstance(item.value, float)
-                and math.isfinite(item.value)
-            ):
-                numbers.append(item.value)
+        kinds, strings, booleans, numbers = _tally(values)
+        counts = [strings[value] for value in top]
         rows.append(
             {
                 "date": iso_date(day),
                 "reports": reports,
                 "sampled": len(values),
                 "kinds": kinds,
-                "keyword": {"counts": counts, "other": other} if totals else None,
-                "boolean": booleans if has_booleans else None,
+                "keyword": {"counts": counts, "other": strings.total() - sum(counts)}
+                if totals
+                else None,
+                "boolean": booleans if all_kinds["boolean"] else None,
                 "number": _number_summary(numbers, TREND_PERCENTILES),
             }
         )
