@@ -13,6 +13,7 @@ from typing import Any
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
 from .storage import FieldValue
+from .storage.sql import json_kind
 
 __all__ = [
     "KINDS",
@@ -131,18 +132,6 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
 _NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def leaf_fields(
     payloads: Iterable[Mapping[str, Any]], *, max_fields: int
 ) -> tuple[list[dict[str, Any]], bool]:
@@ -174,7 +163,7 @@ def leaf_fields(
                         truncated = True
                         continue
                     kinds = found[path] = Counter()
-                kinds[_json_kind(value)] += 1
+                kinds[json_kind(value)] += 1
     fields = [
         {"path": path, "count": sum(kinds.values()), "kinds": dict(sorted(kinds.items()))}
         for path, kinds in sorted(found.items())

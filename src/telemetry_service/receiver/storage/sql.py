@@ -19,6 +19,7 @@ __all__ = [
     "cluster",
     "day_bounds",
     "field_value",
+    "json_kind",
     "stored",
 ]
 
@@ -95,8 +96,22 @@ _KINDS: dict[str, FieldKind] = {
 }
 
 
+def json_kind(value: object) -> FieldKind:
+    """The JSON kind of a decoded value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
 def field_value(kind: str | None, value: Any) -> FieldValue:
-    """Normalize SQLite's ``json_type`` and PostgreSQL's ``jsonb_typeof`` results."""
+    """Normalize SQLite's ``json_type`` and PostgreSQL's ``jsonb_typeof`` results (and
+    :func:`json_kind`'s, for a value decoded in Python)."""
     if kind is None:
         return FieldValue("missing", None)
     normalized = _KINDS.get(kind, "null")

@@ -13,7 +13,7 @@ import orjson
 from telemetry_service.common.db.base import Cursor
 
 from ..records import FieldValue, OptInChange
-from ..sql import DAY, Dialect, day_bounds, field_value
+from ..sql import DAY, Dialect, day_bounds, field_value, json_kind
 
 __all__ = [
     "active_per_day",
@@ -164,18 +164,7 @@ def _extract(text: str | bytes, path: Sequence[str]) -> FieldValue:
         if not isinstance(node, dict) or key not in node:
             return FieldValue("missing", None)
         node = node[key]
-    if node is None:
-        return FieldValue("null", None)
-    if isinstance(node, bool):
-        return FieldValue("boolean", node)
-    if isinstance(node, int | float):
-        try:
-            return FieldValue("number", float(node))
-        except OverflowError:
-            return FieldValue("null", None)
-    if isinstance(node, str):
-        return FieldValue("string", node)
-    return FieldValue("array" if isinstance(node, list) else "object", None)
+    return field_value(json_kind(node), node)
 
 
 def _changes(cluster_uuid: str | None, from_ms: int, to_ms: int) -> tuple[str, list[Any]]:
