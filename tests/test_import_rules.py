@@ -75,6 +75,7 @@ ALLOWED = {
     "ebt": {"common", "wire"},
     "core": {"common", "wire", "ebt"},
     "receiver": {"common", "wire"},
+    "testing": {"common", "wire"},  # the shipped fakes: usable beside the host or the receiver
 }
 PLUGIN_MAY_IMPORT = {"core", "common", "wire", "ebt"}
 

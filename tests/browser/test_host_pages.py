@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from telemetry_service.core import hash_api_key
+from telemetry_service.testing import Reply
 from telemetry_service.wire import Decryptor, KeyPair
 from tests.browser.conftest import (
     HostFactory,
@@ -22,7 +23,6 @@ from tests.browser.conftest import (
     wait_until,
 )
 from tests.browser.cors_capture import CorsCaptureServer
-from tests.support.capture import Reply
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from telemetry_service.testing import CaptureServer
 from telemetry_service.wire import Decryptor, KeyPair, generate_key_pair
-from tests.support.capture import CaptureServer
 from tests.support.cli import run_command
 
 

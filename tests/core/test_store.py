@@ -15,20 +15,10 @@ from telemetry_service.core import (
     StoreUnavailableError,
     open_store,
 )
+from telemetry_service.testing import FakeClock
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,7 +28,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
 @pytest.fixture

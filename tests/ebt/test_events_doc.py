@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.capture import CaptureServer
+from telemetry_service.testing import CaptureServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 

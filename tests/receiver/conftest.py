@@ -11,9 +11,10 @@ import pytest
 
 from telemetry_service.receiver import Receiver, hash_api_key, load_config
 from telemetry_service.receiver.storage import ReportStore, open_report_store
+from telemetry_service.testing import FakeClock
 from tests.support.stores import BACKENDS, store_url
 
-from .support import FakeClock, write_private_keys
+from .support import write_private_keys
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""Helpers of the receiver tests: a fake clock, keys, payloads, bodies and headers."""
+"""Helpers of the receiver tests: keys, payloads, bodies and headers."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import os
@@ -14,19 +13,6 @@ from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
 SNAPSHOT = channel_name(DEFAULT_PRODUCT, "snapshot")
 OPT_IN = channel_name(DEFAULT_PRODUCT, "opt-in-reports")
-
-
-class FakeClock:
-    """A settable UTC clock."""
-
-    def __init__(self, now: dt.datetime | None = None) -> None:
-        self.now = now or dt.datetime(2026, 3, 15, 12, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
 
 
 def key_pair(kid: str = "test-1") -> KeyPair:

@@ -15,9 +15,10 @@ from telemetry_service.common.web import VENDOR_DIR
 from telemetry_service.receiver.analysis import field_trend, leaf_fields
 from telemetry_service.receiver.storage import FieldValue
 from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
+from telemetry_service.testing import FakeClock
 
 from .conftest import ADMIN_KEY, VIEWER_KEY
-from .support import OPT_IN, SNAPSHOT, FakeClock, encrypt, headers, opt_in, snapshot
+from .support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,9 @@ import pytest
 
 from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver import Receiver, load_config, retention_cutoff
+from telemetry_service.testing import FakeClock
 
-from .support import SNAPSHOT, FakeClock, encrypt, headers, snapshot
+from .support import SNAPSHOT, encrypt, headers, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -6,13 +6,13 @@ Both log one audit line on ``telemetry_service.receiver.audit``; neither logs pa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from telemetry_service.common.clock import DAY_MS, Clock, to_ms, utc_now
+from telemetry_service.common.periodic import PeriodicTask, Sleep
 
 from .metrics import Metrics
-from .storage import DeleteCounts, ReportStore, StoreError
+from .storage import DeleteCounts, ReportStore
 
 __all__ = ["RetentionTask", "forget_cluster", "retention_cutoff"]
 
@@ -43,7 +43,8 @@ async def forget_cluster(
 
 
 class RetentionTask:
-    """Deletes expired reports at start and then every `interval_s` seconds."""
+    """Deletes expired reports at start and then every `interval_s` seconds (a failed run is
+    logged as ``retention failed: ...`` and tried again at the next one)."""
 
     def __init__(
         self,
@@ -53,13 +54,16 @@ class RetentionTask:
         metrics: Metrics,
         clock: Clock = utc_now,
         interval_s: float = 86_400.0,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store = store
         self.days = days
         self.metrics = metrics
         self.clock = clock
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask(
+            "retention", self._step, sleep=sleep, log=log, retry_delay=interval_s
+        )
 
     async def run_once(self) -> int:
         """Delete what is older than ``retention.days``; return the number of reports."""
@@ -70,21 +74,12 @@ class RetentionTask:
             audit.info("retention: deleted %d reports older than %d days", deleted, self.days)
         return deleted
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except StoreError as exc:
-                log.warning("retention failed, will retry at the next run: %s", exc)
-            await asyncio.sleep(self.interval_s)
+    async def _step(self) -> float:
+        await self.run_once()
+        return self.interval_s
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="receiver-retention")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

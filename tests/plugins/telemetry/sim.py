@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -14,27 +13,17 @@ from telemetry_service.plugins.telemetry import TelemetryPlugin
 from telemetry_service.plugins.telemetry.fetcher import FetcherTask
 from telemetry_service.plugins.telemetry_collection_manager import TelemetryCollectionManagerPlugin
 from telemetry_service.plugins.usage_collection import UsageCollectionPlugin
+from telemetry_service.testing import FakeClock, FakeSleep
 from telemetry_service.wire import KeyPair
 
 DAY_MS = 86_400_000
 
 
-class SimClock:
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.now = start or dt.datetime(2026, 5, 4, 9, 30, tzinfo=dt.UTC)
+class SimClock(FakeClock):
+    """The simulations' clock: it starts on a Monday morning."""
 
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-    def set_ms(self, ms: int) -> None:
-        self.now = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-    @property
-    def ms(self) -> int:
-        return int(self.now.timestamp() * 1000)
+    def __init__(self) -> None:
+        super().__init__(dt.datetime(2026, 5, 4, 9, 30, tzinfo=dt.UTC))
 
 
 def telemetry_config(endpoint: str, keys: KeyPair, **extra: Any) -> dict[str, Any]:
@@ -66,11 +55,7 @@ async def instance(
     env: dict[str, str] | None = None,
     deadline_s: float = 120.0,
 ) -> AsyncIterator[Instance]:
-    async def virtual_sleep(seconds: float) -> None:
-        clock.advance(seconds)
-        await asyncio.sleep(0)
-
-    plugin = TelemetryPlugin(send_deadline_s=deadline_s, sleep=virtual_sleep)
+    plugin = TelemetryPlugin(send_deadline_s=deadline_s, sleep=FakeSleep(clock))
     plugins = [UsageCollectionPlugin(), TelemetryCollectionManagerPlugin(), plugin]
     async with Platform(
         config=config,
@@ -99,10 +84,10 @@ async def simulate(members: list[Instance], clock: SimClock, until_ms: int) -> i
         member = min(members, key=lambda m: due[id(m)])
         when = due[id(member)]
         if when >= until_ms:
-            clock.set_ms(max(clock.ms, until_ms))  # the rest of the window passes quietly
+            clock.set(max(clock.ms, until_ms))  # the rest of the window passes quietly
             return ticks
         if when > clock.ms:
-            clock.set_ms(when)
+            clock.set(when)
         wait = await member.fetcher.tick()
         ticks += 1
         assert wait > 0

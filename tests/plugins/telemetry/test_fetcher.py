@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from telemetry_service.testing import CaptureServer
 from telemetry_service.wire import Decryptor, KeyPair, generate_key_pair
 from tests.plugins.telemetry.sim import (
     DAY_MS,
@@ -19,7 +20,6 @@ from tests.plugins.telemetry.sim import (
     simulate,
     telemetry_config,
 )
-from tests.support.capture import CaptureServer
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio

@@ -15,6 +15,7 @@ import pytest
 
 from telemetry_service.common.db.sqlite import SqliteDatabase
 from telemetry_service.core import SavedObjectStore, StoreUnavailableError
+from telemetry_service.testing import CaptureServer, Reply
 from telemetry_service.wire import KeyPair, generate_key_pair
 from tests.plugins.telemetry.sim import (
     DAY_MS,
@@ -24,7 +25,6 @@ from tests.plugins.telemetry.sim import (
     simulate,
     telemetry_config,
 )
-from tests.support.capture import CaptureServer, Reply
 
 pytestmark = pytest.mark.anyio
 HOUR_MS = 3_600_000
@@ -193,11 +193,11 @@ async def test_clock_jumping_backwards(
         assert len(capture.posts()) == 1
         sent_at = (await saved(member))["lastReported"]
         # An hour back: the report is still recent, nothing is due.
-        clock.set_ms(sent_at - HOUR_MS)
+        clock.set(sent_at - HOUR_MS)
         await simulate([member], clock, clock.ms + 2 * HOUR_MS)
         assert len(capture.posts()) == 1
         # Two days back: a lastReported that far in the future cannot be trusted; report now.
-        clock.set_ms(sent_at - 2 * DAY_MS)
+        clock.set(sent_at - 2 * DAY_MS)
         await simulate([member], clock, clock.ms + 5 * 60_000)
         assert len(capture.posts()) == 2
         assert (await saved(member))["lastReported"] < sent_at

@@ -13,25 +13,13 @@ from telemetry_service.plugins.telemetry_collection_manager import (
 )
 from telemetry_service.plugins.telemetry_collection_manager.cache import PayloadCache
 from telemetry_service.plugins.telemetry_collection_manager.strategy import StatsContext
+from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Decryptor, Encryptor, generate_key_pair
 
 pytestmark = pytest.mark.anyio
 
 
-class Clocks:
-    def __init__(self) -> None:
-        self.wall = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-        self.mono = 1000.0
-
-    def now(self) -> dt.datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += dt.timedelta(seconds=seconds)
-        self.mono += seconds
+START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 class Getter:
@@ -51,10 +39,10 @@ class Getter:
         return [{"cluster_uuid": u, "version": context.version, "n": self.calls} for u in uuids]
 
 
-def manager(clocks: Clocks, getter: Getter) -> TelemetryCollectionManager:
+def manager(clocks: FakeClock, getter: Getter) -> TelemetryCollectionManager:
     m = TelemetryCollectionManager(
         version="8.1.0",
-        clock=clocks.now,
+        clock=clocks,
         logger=logging.getLogger("test"),
         cache=PayloadCache(clock=clocks.monotonic),
     )
@@ -65,7 +53,7 @@ def manager(clocks: Clocks, getter: Getter) -> TelemetryCollectionManager:
 
 
 def test_strategy_priorities_follow_kibana() -> None:
-    clocks, getter = Clocks(), Getter()
+    clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     with pytest.raises(ValueError, match="priority already exists"):
         m.set_collection_strategy(
@@ -89,7 +77,7 @@ def test_strategy_priorities_follow_kibana() -> None:
 
 
 async def test_stats_shape_and_cache_details() -> None:
-    clocks, getter = Clocks(), Getter()
+    clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     first = await m.get_unencrypted_stats()
     assert [item["clusterUuid"] for item in first] == ["b-uuid", "a-uuid"]
@@ -110,7 +98,7 @@ async def test_stats_shape_and_cache_details() -> None:
 
 
 async def test_cache_expires_after_four_hours_and_refresh_resets() -> None:
-    clocks, getter = Clocks(), Getter()
+    clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     await m.get_unencrypted_stats()
     clocks.advance(4 * 3600 - 1)
@@ -124,7 +112,7 @@ async def test_cache_expires_after_four_hours_and_refresh_resets() -> None:
 
 
 async def test_concurrent_callers_share_one_generation() -> None:
-    clocks, getter = Clocks(), Getter(delay=0.05)
+    clocks, getter = FakeClock(START), Getter(delay=0.05)
     m = manager(clocks, getter)
     results = await asyncio.gather(*(m.get_unencrypted_stats() for _ in range(10)))
     assert getter.calls == 1
@@ -132,7 +120,7 @@ async def test_concurrent_callers_share_one_generation() -> None:
 
 
 async def test_failed_generation_is_not_cached() -> None:
-    clocks, getter = Clocks(), Getter(fail=True)
+    clocks, getter = FakeClock(START), Getter(fail=True)
     m = manager(clocks, getter)
     with pytest.raises(RuntimeError):
         await m.get_unencrypted_stats()
@@ -141,7 +129,7 @@ async def test_failed_generation_is_not_cached() -> None:
 
 
 async def test_encrypted_stats_decrypt_to_the_unencrypted_payload() -> None:
-    clocks, getter = Clocks(), Getter()
+    clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     with pytest.raises(EncryptionUnavailableError):
         await m.get_stats()
@@ -157,7 +145,7 @@ async def test_encrypted_stats_decrypt_to_the_unencrypted_payload() -> None:
 
 
 async def test_opt_in_stats() -> None:
-    clocks, getter = Clocks(), Getter()
+    clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     assert await m.get_opt_in_stats(False, unencrypted=True) == [
         {"clusterUuid": "b-uuid", "stats": {"cluster_uuid": "b-uuid", "opt_in_status": False}},
@@ -174,7 +162,7 @@ async def test_opt_in_stats() -> None:
 
 async def test_no_strategy_means_no_stats() -> None:
     m = TelemetryCollectionManager(
-        version="1.0.0", clock=Clocks().now, logger=logging.getLogger("t")
+        version="1.0.0", clock=FakeClock(START), logger=logging.getLogger("t")
     )
     assert await m.get_unencrypted_stats() == []
     assert await m.get_opt_in_stats(True, unencrypted=True) == []

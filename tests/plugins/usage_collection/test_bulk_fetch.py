@@ -22,23 +22,11 @@ from telemetry_service.plugins.usage_collection.collector_stats import (
     USAGE_COLLECTOR_STATS_SCHEMA,
 )
 from telemetry_service.plugins.usage_collection.schema import validate_value
+from telemetry_service.testing import FakeClock
 
 LOGGER = "test.usage_collection"
 COUNT = {"count": {"type": "long"}}
 EMPTY_GROUP = {"count": 0, "names": []}
-
-
-class FakeClock:
-    """Every reading advances by `step` seconds."""
-
-    def __init__(self, step: float = 0.25) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        value = self.now
-        self.now += self.step
-        return value
 
 
 def empty(context: CollectorFetchContext) -> dict[str, Any]:
@@ -77,7 +65,7 @@ async def test_result_and_stats_have_kibanas_exact_shape() -> None:
     async def fetch(context: CollectorFetchContext) -> dict[str, int]:
         return {"count": 1000}
 
-    collectors = make_set(clock=FakeClock(0.25))
+    collectors = make_set(clock=FakeClock(tick=0.25).monotonic)
     collectors.register_collector(
         make_usage_collector(type="MY_TEST_COLLECTOR", fetch=fetch, is_ready=is_ready, schema=COUNT)
     )

@@ -23,11 +23,8 @@ from telemetry_service.plugins.usage_collection.counters import (
     retry_delay_s,
     serialize_counter_key,
 )
-from tests.plugins.usage_collection.test_counters_support import (
-    FakeClock,
-    FlakyStore,
-    RecordingSleep,
-)
+from telemetry_service.testing import FakeClock, FakeSleep
+from tests.plugins.usage_collection.test_counters_support import FlakyStore
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +36,7 @@ DAY = "20240628"
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(dt.datetime(2024, 6, 28, 10, 11, 12, 345000, tzinfo=dt.UTC))
 
 
 @pytest.fixture
@@ -390,7 +387,7 @@ async def test_failed_writes_are_retried_with_backoff(
     store: SavedObjectStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     flaky = FlakyStore(store, failures=2)
-    sleep = RecordingSleep()
+    sleep = FakeSleep()
     service = make_service(flaky, clock, sleep=sleep, backoff_base_s=0.5)
     service.create_usage_counter("app").increment_counter("hit", increment_by=4)
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
@@ -406,7 +403,7 @@ async def test_a_store_outage_keeps_increments_for_the_next_flush(
 ) -> None:
     flaky = FlakyStore(store)
     flaky.down = True
-    sleep = RecordingSleep()
+    sleep = FakeSleep()
     service = make_service(flaky, clock, sleep=sleep, retry_count=3)
     counter = service.create_usage_counter("app")
     counter.increment_counter("secret_counter_name", increment_by=2)
@@ -433,7 +430,7 @@ async def test_a_store_outage_keeps_increments_for_the_next_flush(
 async def test_a_closed_store_then_reopened_loses_nothing(
     store: SavedObjectStore, clock: FakeClock
 ) -> None:
-    service = make_service(store, clock, sleep=RecordingSleep(), retry_count=1)
+    service = make_service(store, clock, sleep=FakeSleep(), retry_count=1)
     counter = service.create_usage_counter("app")
     await store.close()
     counter.increment_counter("hit", increment_by=6)
@@ -448,7 +445,7 @@ async def test_stop_with_the_store_down_reports_what_was_lost(
 ) -> None:
     flaky = FlakyStore(store)
     flaky.down = True
-    service = make_service(flaky, clock, sleep=RecordingSleep(), retry_count=0)
+    service = make_service(flaky, clock, sleep=FakeSleep(), retry_count=0)
     service.create_usage_counter("app").increment_counter("hit", increment_by=9)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         await service.stop()
@@ -469,7 +466,7 @@ async def test_an_unexpected_error_drops_the_counter_without_retrying(
     store: SavedObjectStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = BrokenStore(store)
-    sleep = RecordingSleep()
+    sleep = FakeSleep()
     service = make_service(broken, clock, sleep=sleep)
     service.create_usage_counter("app").increment_counter("hit")
     with caplog.at_level(logging.WARNING, logger=LOGGER):

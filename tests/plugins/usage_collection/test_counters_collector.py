@@ -31,7 +31,7 @@ from telemetry_service.plugins.usage_collection.counters_collector import (
     to_daily_event,
 )
 from telemetry_service.plugins.usage_collection.schema import validate_schema, validate_value
-from tests.plugins.usage_collection.test_counters_support import FakeClock
+from telemetry_service.testing import FakeClock
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio

@@ -19,11 +19,8 @@ from telemetry_service.plugins.usage_collection.counters_rollups import (
     roll_usage_counters,
     rollup_cutoff,
 )
-from tests.plugins.usage_collection.test_counters_support import (
-    FakeClock,
-    FlakyStore,
-    RecordingSleep,
-)
+from telemetry_service.testing import FakeClock, FakeSleep
+from tests.plugins.usage_collection.test_counters_support import FlakyStore
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio
@@ -166,7 +163,7 @@ async def test_no_registered_domain_means_nothing_to_do(
 async def test_the_rollup_loop_waits_then_repeats(
     store: SavedObjectStore, clock: FakeClock
 ) -> None:
-    sleep = RecordingSleep()
+    sleep = FakeSleep()
     service = make_service(
         store, clock, sleep=sleep, rollup_initial_delay_s=300, rollup_interval_s=3600
     )

@@ -1,36 +1,11 @@
-"""Fakes shared by the usage-counter tests (no tests here): a clock, a recording sleep, a flaky
-store."""
+"""A flaky store shared by the usage-counter tests (no tests here)."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from telemetry_service.core import SavedObject, SavedObjectStore, StoreUnavailableError
-
-
-class FakeClock:
-    def __init__(self, now: dt.datetime | None = None) -> None:
-        self.now = now or dt.datetime(2024, 6, 28, 10, 11, 12, 345000, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
-
-
-class RecordingSleep:
-    """Returns at once (after yielding to the loop) and records the delays asked for."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        await asyncio.sleep(0)
 
 
 class FlakyStore:

@@ -14,6 +14,7 @@ import pytest
 from joserfc import jwe as joserfc_jwe
 
 from telemetry_service.receiver import Receiver, Rejection
+from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Encryptor, generate_key_pair
 from telemetry_service.wire import jwe as wire_jwe
 from telemetry_service.wire.envelope import pack_body, unpack_body
@@ -22,7 +23,6 @@ from telemetry_service.wire.keys import load_keys
 from ..support import (
     OPT_IN,
     SNAPSHOT,
-    FakeClock,
     encrypt,
     headers,
     key_pair,

@@ -12,10 +12,11 @@ import orjson
 import pytest
 
 from telemetry_service.receiver import Receiver
+from telemetry_service.testing import FakeClock
 
 from ..conftest import ADMIN_KEY as ADMIN
 from ..conftest import VIEWER_KEY as VIEWER
-from ..support import OPT_IN, SNAPSHOT, FakeClock, encrypt, headers, opt_in, snapshot
+from ..support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,7 @@ from telemetry_service.receiver.storage import (
     StoreUnavailableError,
     open_report_store,
 )
-
-from ..support import FakeClock
+from telemetry_service.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 

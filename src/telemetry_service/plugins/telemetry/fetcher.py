@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from telemetry_service.common.clock import to_ms
+from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import SavedObjectStore, StoreError
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
@@ -88,6 +89,7 @@ class FetcherTask:
         logger: logging.Logger,
         rng: random.Random | None = None,
         debug_print: Callable[[str], None] = print,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._service = service
         self._manager = manager
@@ -104,7 +106,13 @@ class FetcherTask:
         self._retry_after_failure_ms = 0
         self.last_reported_ms: int | None = None
         self._next_attempt: tuple[int | None, int] | None = None
-        self._task: asyncio.Task[None] | None = None  # the loop
+        self._loop = PeriodicTask(
+            "telemetry sender",
+            self._step,
+            sleep=sleep,
+            log=logger,
+            retry_delay=SEND_TRIGGER_REPEAT_MS / 1000,
+        )
         self._send_lock = asyncio.Lock()
         self._opt_in_tasks: set[asyncio.Task[SendReport]] = set()
         self._sends: set[asyncio.Task[Any]] = set()
@@ -413,27 +421,20 @@ class FetcherTask:
         return SendReport(ok, "sent" if ok else "failed", tuple(outcomes))
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def _run(self) -> None:
-        while True:
-            try:
-                wait_ms = await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # never raise into the host
-                self._log.warning("telemetry sender: %s: %s", type(exc).__name__, str(exc)[:200])
-                wait_ms = SEND_TRIGGER_REPEAT_MS
-            await asyncio.sleep(wait_ms / 1000)
+    async def _step(self) -> float:
+        return await self.tick() / 1000
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="telemetry-fetcher")
+        self._loop.start()
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Cancel the loop and any in-flight send; returns within ``timeout_s``."""
-        tasks: list[asyncio.Task[Any]] = [*self._opt_in_tasks, *self._sends]
-        if self._task is not None:
-            tasks.append(self._task)
-        for task in tasks:
+        others = [*self._opt_in_tasks, *self._sends]
+        for task in others:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout_s)
-        self._task = None
+        if others:
+            await asyncio.gather(
+                self._loop.stop(timeout_s), asyncio.wait(others, timeout=timeout_s)
+            )
+        else:
+            await self._loop.stop(timeout_s)

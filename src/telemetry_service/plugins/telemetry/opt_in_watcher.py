@@ -7,10 +7,10 @@ boolean), each change is logged once, and a store error skips the round.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
+from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import StoreError
 
 from .service import TelemetryService
@@ -29,14 +29,22 @@ class OptInWatcher:
         interval: float = OPT_IN_POLL_INTERVAL_S,
         logger: logging.Logger,
         on_change: Callable[[bool], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._service = service
-        self._interval = interval
         self._log = logger
         self._on_change = on_change
         config = service.config()
         self.value: bool | None = None if config.allow_changing_opt_in_status else config.opt_in
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask(
+            "telemetry opt-in watcher",
+            self._step,
+            sleep=sleep,
+            log=logger,
+            first_delay=interval,
+            retry_delay=interval,
+        )
+        self._interval = interval
 
     @property
     def is_opted_in(self) -> bool:
@@ -64,18 +72,13 @@ class OptInWatcher:
             return
         self.apply(consent.value)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.refresh()
+    async def _step(self) -> float:
+        await self.refresh()
+        return self._interval
 
     async def start(self) -> None:
         await self.refresh()
-        self._task = asyncio.create_task(self._run(), name="telemetry-opt-in-watcher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -25,12 +25,12 @@ Keys are in `counters_keys`, the buffer in `counters_buffer`, writes and retries
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 
 from telemetry_service.common.clock import utc_now
+from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
 
 from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
 from .counters_collector import (
@@ -55,8 +55,6 @@ from .counters_writer import (
     DEFAULT_MAX_CONCURRENT_WRITES,
     DEFAULT_RETRY_COUNT,
     CounterWriter,
-    Sleep,
-    one_line,
     retry_delay_s,
 )
 
@@ -77,6 +75,8 @@ __all__ = [
 ]
 
 DEFAULT_BUFFER_DURATION_S = 5.0
+#: How long `UsageCountersService.stop` lets a flush in progress finish.
+_STOP_FLUSH_TIMEOUT_S = 20.0
 
 
 def _check_name(value: object, what: str) -> str:
@@ -172,17 +172,28 @@ class UsageCountersService:
         self._buffer_duration_s = buffer_duration_s
         self._enabled = enabled
         self._rollup_interval_s = rollup_interval_s
-        self._rollup_initial_delay_s = rollup_initial_delay_s
-        self._sleep = sleep
         self._buffer = CounterBuffer(max_keys=max_buffered_keys, logger=self._log)
         self._counters: dict[str, UsageCounter] = {}
         self._flush_lock = asyncio.Lock()
         self._state = "setup"  # -> "running" -> "stopped"
-        self._stopping = False
-        self._flush_sleeping = False
-        self._flush_task: asyncio.Task[None] | None = None
-        self._rollup_task: asyncio.Task[None] | None = None
         self._warned_after_stop = False
+        # A flush in progress is never cancelled by stop: the loop ends after it.
+        self._flushes = PeriodicTask(
+            "usage counters flush",
+            self._flush_step,
+            sleep=sleep,
+            log=self._log,
+            retry_delay=buffer_duration_s,
+            cancel_step=False,
+        )
+        self._rollups = PeriodicTask(
+            "usage counters rollup",
+            self._rollup_step,
+            sleep=sleep,
+            log=self._log,
+            first_delay=rollup_initial_delay_s,
+            retry_delay=rollup_interval_s,
+        )
 
     # ------------------------------------------------------------------ domains
 
@@ -298,26 +309,17 @@ class UsageCountersService:
             self._log.debug("usage counters are disabled (usageCounters.enabled: false)")
             return
         self._state = "running"
-        self._flush_task = asyncio.create_task(self._flush_loop(), name="usage-counters-flush")
-        self._rollup_task = asyncio.create_task(self._rollup_loop(), name="usage-counters-rollup")
+        self._flushes.start()
+        self._rollups.start()
 
     async def stop(self) -> None:
         """Stop the loops and write everything buffered; a clean stop loses no increment."""
         if self._state == "stopped":
             return
-        self._stopping = True
-        if self._rollup_task is not None:
-            self._rollup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rollup_task
-        if self._flush_task is not None:
-            # A flush in progress is never cancelled: the loop ends after it.
-            if self._flush_sleeping:
-                self._flush_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flush_task
+        await self._rollups.stop()
+        await self._flushes.stop(_STOP_FLUSH_TIMEOUT_S)
         self._state = "stopped"
-        await self._flush_guarded()
+        await self._flushes.run_once()
         lost = self._buffer.snapshot()
         if lost:
             self._log.warning(
@@ -327,25 +329,10 @@ class UsageCountersService:
             )
             self._buffer.clear()
 
-    async def _flush_guarded(self) -> None:
-        try:
-            await self.flush()
-        except Exception as exc:  # never raise into the host
-            self._log.warning("usage counters flush failed: %s", one_line(exc))
+    async def _flush_step(self) -> float:
+        await self.flush()
+        return self._buffer_duration_s
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._flush_guarded()
-            if self._stopping:
-                return
-            self._flush_sleeping = True
-            try:
-                await self._sleep(self._buffer_duration_s)
-            finally:
-                self._flush_sleeping = False
-
-    async def _rollup_loop(self) -> None:
-        await self._sleep(self._rollup_initial_delay_s)
-        while True:
-            await self.run_rollups()
-            await self._sleep(self._rollup_interval_s)
+    async def _rollup_step(self) -> float:
+        await self.run_rollups()
+        return self._rollup_interval_s

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from telemetry_service.common.periodic import Sleep, one_line
 from telemetry_service.core import StoreError
 
 from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterKey, CounterStore
@@ -24,9 +25,7 @@ __all__ = [
     "DEFAULT_MAX_CONCURRENT_WRITES",
     "DEFAULT_RETRY_COUNT",
     "CounterWriter",
-    "Sleep",
     "WriteOutcome",
-    "one_line",
     "retry_delay_s",
 ]
 
@@ -34,9 +33,6 @@ DEFAULT_RETRY_COUNT = 3
 BACKOFF_BASE_S = 0.5
 """Kibana's ``USAGE_COUNTERS_BACKOFF_DELAY_IN_MS`` (500 ms)."""
 DEFAULT_MAX_CONCURRENT_WRITES = 8
-_MAX_ERROR_CHARS = 200
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def retry_delay_s(attempt: int, backoff_base_s: float = BACKOFF_BASE_S) -> float:
@@ -44,12 +40,6 @@ def retry_delay_s(attempt: int, backoff_base_s: float = BACKOFF_BASE_S) -> float
     if attempt < 1:
         raise ValueError("attempt is 1-based")
     return float(2**attempt * backoff_base_s)
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: message`` on one line, shortened (store errors never hold counter values)."""
-    text = " ".join(str(exc).split())[:_MAX_ERROR_CHARS]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass
