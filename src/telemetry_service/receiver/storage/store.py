@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
@@ -23,12 +24,8 @@ from .migrations import MIGRATION_TABLE
 from .queries import clusters, reports, stats, writes
 from .records import (
     AddResult,
-    ClusterPage,
-    ClusterSummary,
     DeleteCounts,
-    FieldValue,
     NewReport,
-    OptInChange,
     StoredReport,
 )
 from .sql import Dialect
@@ -39,6 +36,17 @@ __all__ = ["ReportStore"]
 T = TypeVar("T")
 P = ParamSpec("P")
 _MIGRATION_LOCK = 0x7E1E_0001  # PostgreSQL advisory lock id, distinct from the host store's
+
+
+def _read(
+    fn: Callable[Concatenate[Cursor, Dialect, P], T],
+) -> Callable[Concatenate[ReportStore, P], Awaitable[T]]:
+    """A store method that runs the query `fn` in a read transaction in a worker thread."""
+
+    async def read(store: ReportStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await store._db.run(False, lambda cur: fn(cur, store.dialect, *args, **kwargs))
+
+    return functools.wraps(fn)(read)
 
 
 class ReportStore(abc.ABC):
@@ -94,11 +102,6 @@ class ReportStore(abc.ABC):
         """Writes waiting for the writer thread."""
         return self._writer.queued
 
-    async def _read(
-        self, fn: Callable[Concatenate[Cursor, Dialect, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        return await self._db.run(False, lambda cur: fn(cur, self.dialect, *args, **kwargs))
-
     async def _write(self, fn: Callable[[Cursor], T]) -> T:
         future = self._writer.submit(lambda: self._db.transaction(True, fn))
         return await asyncio.wrap_future(future)
@@ -136,51 +139,23 @@ class ReportStore(abc.ABC):
 
         return await self._write(op)
 
-    # -- reads --------------------------------------------------------------------------------
-    async def count_reports(self, cluster_uuid: str | None = None) -> int:
-        return await self._read(reports.count_reports, cluster_uuid)
-
-    async def list_clusters(self, *, limit: int, offset: int) -> ClusterPage:
-        """Clusters, the most recently seen first."""
-        return await self._read(clusters.search_clusters, limit=limit, offset=offset)
-
-    async def search_clusters(
-        self,
-        *,
-        text: str | None,
-        version: str | None,
-        since_ms: int | None,
-        limit: int,
-        offset: int,
-    ) -> ClusterPage:
-        return await self._read(
-            clusters.search_clusters,
-            text=text,
-            version=version,
-            since_ms=since_ms,
-            limit=limit,
-            offset=offset,
-        )
-
-    async def get_cluster(self, cluster_uuid: str) -> ClusterSummary | None:
-        return await self._read(clusters.get_cluster, cluster_uuid)
-
-    async def latest_snapshot(self, cluster_uuid: str) -> StoredReport | None:
-        return await self._read(clusters.latest_snapshot, cluster_uuid)
-
-    async def cluster_history(
-        self, cluster_uuid: str, *, from_ms: int, to_ms: int, limit: int
-    ) -> list[StoredReport]:
-        return await self._read(
-            clusters.cluster_history, cluster_uuid, from_ms=from_ms, to_ms=to_ms, limit=limit
-        )
-
-    async def latest_reports(
-        self, *, since_ms: int, limit: int, offset: int
-    ) -> tuple[int, list[StoredReport]]:
-        return await self._read(
-            reports.latest_reports, since_ms=since_ms, limit=limit, offset=offset
-        )
+    # -- reads: the query functions, run in a worker thread on a read connection ----------
+    count_reports = _read(reports.count_reports)
+    latest_reports = _read(reports.latest_reports)
+    list_clusters = _read(clusters.list_clusters)
+    search_clusters = _read(clusters.search_clusters)
+    get_cluster = _read(clusters.get_cluster)
+    latest_snapshot = _read(clusters.latest_snapshot)
+    cluster_history = _read(clusters.cluster_history)
+    active_per_day = _read(stats.active_per_day)
+    reports_per_day = _read(stats.reports_per_day)
+    version_counts = _read(stats.version_counts)
+    field_values = _read(stats.field_values)
+    latest_payloads = _read(stats.latest_payloads)
+    field_samples = _read(stats.field_samples)
+    opt_in_changes = _read(stats.opt_in_changes)
+    opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)
+    _page = _read(reports.reports_page)
 
     async def iter_reports(
         self, from_ms: int, to_ms: int, *, kind: str | None = None, page: int = 500
@@ -188,47 +163,9 @@ class ReportStore(abc.ABC):
         """Every report in ``[from, to)`` by report time, read page by page."""
         after: tuple[int, str] = (from_ms - 1, "")
         while True:
-            rows = await self._read(
-                reports.reports_page, from_ms, to_ms, after=after, kind=kind, page=page
-            )
+            rows = await self._page(from_ms, to_ms, after=after, kind=kind, page=page)
             for row in rows:
                 yield row
             if len(rows) < page:
                 return
             after = (rows[-1].report_ms, rows[-1].id)
-
-    async def active_per_day(self, from_ms: int, to_ms: int) -> dict[int, int]:
-        return await self._read(stats.active_per_day, from_ms, to_ms)
-
-    async def reports_per_day(self, from_ms: int, to_ms: int) -> dict[int, tuple[int, int]]:
-        return await self._read(stats.reports_per_day, from_ms, to_ms)
-
-    async def version_counts(self, *, since_ms: int) -> list[tuple[str | None, int]]:
-        return await self._read(stats.version_counts, since_ms=since_ms)
-
-    async def field_values(self, path: Sequence[str], *, since_ms: int) -> list[FieldValue]:
-        return await self._read(stats.field_values, path, since_ms=since_ms)
-
-    async def latest_payloads(self, *, since_ms: int, limit: int) -> list[dict[str, Any]]:
-        return await self._read(stats.latest_payloads, since_ms=since_ms, limit=limit)
-
-    async def field_samples(
-        self, path: Sequence[str], *, from_ms: int, to_ms: int, per_day: int
-    ) -> dict[int, tuple[int, list[FieldValue]]]:
-        return await self._read(
-            stats.field_samples, path, from_ms=from_ms, to_ms=to_ms, per_day=per_day
-        )
-
-    async def opt_in_changes(
-        self, from_ms: int, to_ms: int, *, limit: int, cluster_uuid: str | None = None
-    ) -> list[OptInChange]:
-        return await self._read(
-            stats.opt_in_changes, from_ms, to_ms, limit=limit, cluster_uuid=cluster_uuid
-        )
-
-    async def opt_in_changes_per_day(
-        self, from_ms: int, to_ms: int, *, cluster_uuid: str | None = None
-    ) -> dict[int, tuple[int, int]]:
-        return await self._read(
-            stats.opt_in_changes_per_day, from_ms, to_ms, cluster_uuid=cluster_uuid
-        )

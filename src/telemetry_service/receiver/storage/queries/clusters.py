@@ -10,16 +10,22 @@ from telemetry_service.common.db.base import Cursor
 from ..records import ClusterPage, ClusterSummary, StoredReport
 from ..sql import CLUSTER_COLUMNS, LATEST, LATEST_COLUMNS, STORED_COLUMNS, Dialect, cluster, stored
 
-__all__ = ["cluster_history", "get_cluster", "latest_snapshot", "search_clusters"]
+__all__ = [
+    "cluster_history",
+    "get_cluster",
+    "latest_snapshot",
+    "list_clusters",
+    "search_clusters",
+]
 
 
 def search_clusters(
     cur: Cursor,
     d: Dialect,
     *,
-    text: str | None = None,
-    version: str | None = None,
-    since_ms: int | None = None,
+    text: str | None,
+    version: str | None,
+    since_ms: int | None,
     limit: int,
     offset: int,
 ) -> ClusterPage:
@@ -50,6 +56,13 @@ def search_clusters(
         [*params, limit, offset],
     )
     return ClusterPage(total, [cluster(row) for row in cur.fetchall()])
+
+
+def list_clusters(cur: Cursor, d: Dialect, *, limit: int, offset: int) -> ClusterPage:
+    """Clusters, the most recently seen first."""
+    return search_clusters(
+        cur, d, text=None, version=None, since_ms=None, limit=limit, offset=offset
+    )
 
 
 def _like_escape(text: str) -> str:
