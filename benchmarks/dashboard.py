@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python benchmarks/dashboard.py [--clusters 10000] [--days 30]
 
 Prints JSON. The store holds ``--clusters`` clusters that each sent one snapshot (about 1.1 KB)
 a day for ``--days`` days (10,000 x 30 = 300,000 snapshots, plus opt-in reports), made by
-``telemetry_service.receiver.dashboard_sample`` in steady mode and written through the store's
+``telemetry_service.receiver.samples`` in steady mode and written through the store's
 own add path into a SQLite file cached under ``.cache/dashboard-bench/`` (reruns skip the
 seeding; progress goes to stderr). PostgreSQL gets the same rows, copied in bulk.
 
@@ -64,7 +64,7 @@ def data_end() -> dt.datetime:
 
 def seed(url: str, clusters: int, days: int, now: dt.datetime) -> int:
     """Write the sample reports into the store at `url` through ``store.add``."""
-    from telemetry_service.receiver.dashboard_sample import sample_reports, seed_store
+    from telemetry_service.receiver.samples import sample_reports, seed_store
     from telemetry_service.receiver.storage import open_report_store
 
     async def run() -> int:

@@ -1,7 +1,7 @@
 """The receiver's dashboard in a real browser, against a real ``receiver serve`` process.
 
 One receiver (SQLite, API keys for an admin and a viewer) serves the module: its store is
-seeded first with 30 days of sample reports from 300 clusters (``dashboard_sample``), written
+seeded first with 30 days of sample reports from 300 clusters (``receiver.samples``), written
 through the store's add path. The test that deletes a cluster runs last.
 """
 
@@ -25,7 +25,7 @@ import yaml
 from playwright.sync_api import Page, expect
 
 from telemetry_service.receiver import hash_api_key
-from telemetry_service.receiver.dashboard_sample import sample_reports, seed_store
+from telemetry_service.receiver.samples import sample_reports, seed_store
 from telemetry_service.receiver.storage import open_report_store
 from tests.browser.conftest import ARTIFACTS, DOCS_SCREENSHOTS, wait_ready
 from tests.receiver.processes import serve_receiver

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from pathlib import Path
@@ -13,8 +12,7 @@ import orjson
 import pytest
 
 from telemetry_service.common.web import VENDOR_DIR
-from telemetry_service.receiver.dashboard_sample import sample_reports
-from telemetry_service.receiver.query import field_trend, leaf_fields
+from telemetry_service.receiver.analysis import field_trend, leaf_fields
 from telemetry_service.receiver.storage import FieldValue
 from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
 from telemetry_service.testing import FakeClock
@@ -370,7 +368,7 @@ def test_every_module_the_templates_and_scripts_name_exists() -> None:
         assert "://" not in script.read_text(), script.name
 
 
-# -- pure helpers and the sample data --------------------------------------------------------
+# -- pure helpers --------------------------------------------------------------------------
 def test_leaf_fields_stop_at_the_limit() -> None:
     payloads = [{"a": {"b": 1, "c": [1]}, "d": None, "e": {}}, {"a": {"b": "x"}, "f": True}]
     fields, truncated = leaf_fields(payloads, max_fields=10)
@@ -400,27 +398,6 @@ def test_field_trend_follows_the_top_keywords_of_the_range() -> None:
     ]
     assert [(d["reports"], d["sampled"]) for d in trend["days"]] == [(0, 0), (5, 3), (2, 2)]
     assert trend["days"][1]["kinds"]["missing"] == 1
-
-
-def test_sample_reports_are_realistic_and_repeatable() -> None:
-    now = dt.datetime(2026, 3, 15, 23, 59, tzinfo=dt.UTC)
-    reports = list(sample_reports(clusters=40, days=10, now=now))
-    assert reports == list(sample_reports(clusters=40, days=10, now=now))
-    snapshots = [r for r in reports if r.kind == "snapshot"]
-    assert 300 < len(snapshots) <= 400
-    assert len({r.digest for r in reports}) == len(reports)
-    assert all(900 < len(r.payload_text) < 2000 for r in snapshots)
-    days = range(20518, 20528)  # 2026-03-06 to 2026-03-15
-    assert {r.report_ms // 86_400_000 for r in snapshots} == set(days)
-    opt_ins = [r for r in reports if r.kind == "opt-in"]
-    # Every cluster has an opt-in status; those of the first day got it within the year before.
-    assert {r.cluster_uuid for r in opt_ins} == {r.cluster_uuid for r in reports}
-    assert all(days[0] - 366 < r.report_ms // 86_400_000 <= days[-1] for r in opt_ins)
-    steady = list(sample_reports(clusters=40, days=10, now=now, steady=True))
-    assert sum(r.kind == "snapshot" for r in steady) == 400
-    first = orjson.loads(snapshots[0].payload_text)
-    assert first["cluster_uuid"] == snapshots[0].cluster_uuid
-    assert first["stack_stats"]["kibana"]["plugins"]["telemetry"]["opt_in_status"] is True
 
 
 def test_static_folder_holds_only_served_types() -> None:

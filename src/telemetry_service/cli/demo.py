@@ -20,9 +20,8 @@ from telemetry_service.plugins.telemetry import TelemetryPlugin
 from telemetry_service.receiver import Receiver
 from telemetry_service.receiver.config import load_config
 from telemetry_service.receiver.keyfile import PRIVATE_FILE, PUBLIC_FILE, write_key_files
+from telemetry_service.receiver.samples import sample_reports, seed_store
 from telemetry_service.wire.protocol import DEFAULT_PRODUCT
-
-from .demo_seed import seed_store, simulated_reports
 
 __all__ = ["run_demo"]
 
@@ -91,7 +90,8 @@ async def run_demo(
             report = await telemetry.send_now(force=True)
             console.print(f"Snapshot from this host: {report.reason}")
             if await receiver.store.count_reports() < clusters:
-                reports = list(simulated_reports(clusters, days, now=dt.datetime.now(dt.UTC)))
+                now = dt.datetime.now(dt.UTC)
+                reports = list(sample_reports(clusters=clusters, days=days, now=now))
                 with Progress(
                     TextColumn("Seeding simulated installations"),
                     BarColumn(),
@@ -101,7 +101,10 @@ async def run_demo(
                 ) as progress:
                     task = progress.add_task("seed", total=len(reports))
                     await seed_store(
-                        receiver.store, reports, DEFAULT_PRODUCT, lambda: progress.advance(task)
+                        receiver.store,
+                        reports,
+                        chunk=100,
+                        progress=lambda done: progress.update(task, completed=done),
                     )
             addresses = {
                 "settings": f"{host_url}/app/telemetry",

@@ -16,22 +16,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.wire import Decryptor
 
-from .api_admin import admin_router
-from .api_ingest import ingest_router
-from .api_models import Status
-from .api_query import query_router
+from .api import routers
 from .config import ReceiverConfig
 from .cors import IngestCors
-from .dashboard_api import dashboard_api_router
 from .errors import StartupError
-from .http import install_error_handlers, role_dependency
-from .ingest import IngestService, channel_names
+from .http import install_error_handlers
+from .ingest import IngestService
 from .keyfile import load_decryptor
 from .metrics import Metrics
 from .retention import RetentionTask
@@ -153,47 +148,15 @@ class Receiver:
         )
         install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
         app.add_middleware(IngestCors)
-        viewer = role_dependency(self.keys, "viewer")
-        admin = role_dependency(self.keys, "admin")
-        app.include_router(ingest_router(self.ingest))
-        app.include_router(query_router(self.store, self.metrics, viewer, self.clock))
-        app.include_router(admin_router(self.store, self.metrics, admin))
-        app.include_router(
-            dashboard_api_router(self.store, viewer, self.clock, auth_required=self.keys.configured)
-        )
+        for name in ("config", "store", "metrics", "keys", "ingest", "decryptor", "clock"):
+            setattr(app.state, name, getattr(self, name))
+        for router in routers():
+            app.include_router(router)
         pages = DashboardPages(
             version=_version(), auth_required=self.keys.configured, clock=self.clock
         )
         app.include_router(dashboard_router(pages))
-        self._add_public_routes(app)
         return app
-
-    def _add_public_routes(self, app: FastAPI) -> None:
-        products = list(self.config.products)
-
-        @app.get(
-            "/api/status",
-            response_model=Status,
-            responses={503: {"model": Status, "description": "The store does not answer."}},
-            tags=["public"],
-        )
-        async def status() -> Any:
-            """Whether the receiver can store reports (no authentication)."""
-            body = {
-                "status": "available",
-                "store": self.store.backend,
-                "products": products,
-                "channels": channel_names(self.config.products),
-                "kids": list(self.decryptor.kids),
-            }
-            if not await self.store.ping():
-                return JSONResponse({**body, "status": "unavailable"}, 503)
-            return body
-
-        @app.get("/api/keys/public", tags=["public"])
-        async def public_keys() -> dict[str, Any]:
-            """The public key set that senders configure (telemetry.encryption.jwks)."""
-            return self.decryptor.public_jwks()
 
 
 def create_app(config: ReceiverConfig, **kwargs: Any) -> FastAPI:

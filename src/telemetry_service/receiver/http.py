@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
@@ -24,7 +24,7 @@ from .storage import StoreBusyError, StoreError
 __all__ = [
     "AuthDependency",
     "install_error_handlers",
-    "role_dependency",
+    "require_role",
 ]
 
 log = logging.getLogger("telemetry_service.receiver.http")
@@ -69,19 +69,19 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     app.add_exception_handler(StoreError, store_error)
 
 
-def role_dependency(keys: ApiKeyRegistry, role: Role) -> AuthDependency:
-    """A FastAPI dependency that returns the caller, or answers 401 / 403."""
-    from fastapi import Depends
+def require_role(role: Role) -> AuthDependency:
+    """A FastAPI dependency that returns the caller, or answers 401 / 403 (the keys are
+    ``app.state.keys``)."""
 
     async def require(
         request: Request, authorization: str | None = Depends(API_KEY_HEADER)
     ) -> Principal:
+        keys: ApiKeyRegistry = request.app.state.keys
         try:
             principal = keys.authorize(authorization, role)
         except AccessDenied as exc:
             headers = exc.headers("telemetry-receiver")
             raise StarletteHTTPException(exc.status, exc.message, headers=headers) from None
-        request.state.principal = principal
         return principal
 
     return require

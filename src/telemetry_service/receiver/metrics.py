@@ -46,9 +46,6 @@ class Counter:
         with self._lock:
             self._values[labels] = self._values.get(labels, 0.0) + by
 
-    def value(self, *labels: str) -> float:
-        return self._values.get(labels, 0.0)
-
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         for labels, value in sorted(self._values.items()):
@@ -75,10 +72,6 @@ class Histogram:
                     break
             else:
                 self._counts[-1] += 1
-
-    @property
-    def count(self) -> int:
-        return sum(self._counts)
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]

@@ -11,7 +11,6 @@ from typing import Any
 from telemetry_service.common.db import open_database
 from telemetry_service.common.db.base import Cursor, StoreError, StoreUnavailableError
 
-from .base import ReportStore
 from .errors import StoreBusyError
 from .postgres import PostgresReportStore
 from .records import (
@@ -26,6 +25,7 @@ from .records import (
     StoredReport,
 )
 from .sqlite import SqliteReportStore
+from .store import ReportStore
 
 __all__ = [
     "AddResult",

@@ -16,9 +16,9 @@ from typing import Any
 from telemetry_service.common.clock import from_ms, to_ms
 from telemetry_service.common.db.base import Cursor, Database
 
-from .base import ReportStore
 from .migrations import POSTGRES
 from .records import NewReport
+from .store import ReportStore
 
 __all__ = ["PostgresReportStore", "month_bounds", "partition_name"]
 

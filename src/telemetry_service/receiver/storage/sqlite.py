@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import ReportStore
 from .migrations import SQLITE
+from .store import ReportStore
 
 __all__ = ["SqliteReportStore", "sqlite_json_path"]
 

@@ -20,7 +20,7 @@ from telemetry_service.wire import jwe as wire_jwe
 from telemetry_service.wire.envelope import pack_body, unpack_body
 from telemetry_service.wire.keys import load_keys
 
-from .support import (
+from ..support import (
     OPT_IN,
     SNAPSHOT,
     encrypt,
@@ -119,7 +119,7 @@ async def test_a_json_quoted_body_is_accepted(client: httpx.AsyncClient) -> None
 async def test_rotated_keys_are_all_accepted(clock: FakeClock, tmp_path: Any) -> None:
     from telemetry_service.receiver import load_config
 
-    from .support import write_private_keys
+    from ..support import write_private_keys
 
     keys = write_private_keys(tmp_path / "k.json", "test-1", "test-2")
     config = load_config({"keys": str(keys), "path": {"data": str(tmp_path)}}, env={})

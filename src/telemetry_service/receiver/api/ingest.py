@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.requests import ClientDisconnect
 
 from telemetry_service.wire import CONTENT_ENCODING
 
-from .api_models import ErrorBody, IngestAnswer
-from .errors import Rejection
-from .ingest import IngestService
+from ..errors import Rejection
+from ..ingest import BodyReader, IngestService
+from .models import ErrorBody, IngestAnswer
+from .params import from_state
 
-if TYPE_CHECKING:
-    from .ingest import BodyReader
+__all__ = ["router"]
 
-__all__ = ["INGEST_RESPONSES", "ingest_router"]
+router = APIRouter(tags=["ingest"])
 
 
 def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error(
         "Malformed body, undecryptable, unknown kid, invalid payload, JSON too deep, "
         "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
@@ -79,20 +79,18 @@ def _body_reader(request: Request) -> BodyReader:
     return read
 
 
-def ingest_router(service: IngestService) -> APIRouter:
-    """The ingest route, served by `service`."""
-    router = APIRouter(tags=["ingest"])
-
-    @router.post(
-        "/v3/send/{channel}",
-        response_model=IngestAnswer,
-        responses=INGEST_RESPONSES,
-        openapi_extra=_OPENAPI_EXTRA,
-        summary="Receive one encrypted report (snapshot or opt-in status)",
-    )
-    async def send(request: Request, channel: Annotated[str, Path(max_length=200)]) -> IngestAnswer:
-        """Decrypt, validate and store the report; 200 once it is durably committed."""
-        outcome = await service.handle(channel, request.headers, _body_reader(request))
-        return IngestAnswer(ok=True, id=outcome.id, duplicate=outcome.duplicate)
-
-    return router
+@router.post(
+    "/v3/send/{channel}",
+    response_model=IngestAnswer,
+    responses=_RESPONSES,
+    openapi_extra=_OPENAPI_EXTRA,
+    summary="Receive one encrypted report (snapshot or opt-in status)",
+)
+async def send(
+    request: Request,
+    service: Annotated[IngestService, Depends(from_state("ingest"))],
+    channel: Annotated[str, Path(max_length=200)],
+) -> IngestAnswer:
+    """Decrypt, validate and store the report; 200 once it is durably committed."""
+    outcome = await service.handle(channel, request.headers, _body_reader(request))
+    return IngestAnswer(ok=True, id=outcome.id, duplicate=outcome.duplicate)

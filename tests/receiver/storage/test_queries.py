@@ -10,7 +10,7 @@ from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver.storage import NewReport, ReportStore, open_report_store
 from telemetry_service.receiver.storage.migrations import POSTGRES, SQLITE
 
-from .test_storage import T0, report
+from .test_store import T0, report
 
 pytestmark = pytest.mark.anyio
 
@@ -33,15 +33,18 @@ async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
             sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
         else:
             sql = "SELECT indexname FROM pg_indexes WHERE tablename IN ('reports', 'clusters')"
-        names = await store._read(lambda cur: {row[0] for row in cur.execute(sql).fetchall()})
+        names = await store._db.run(
+            False, lambda cur: {row[0] for row in cur.execute(sql).fetchall()}
+        )
         assert {"reports_kind_day", "clusters_active_version"} <= names
-        versions = await store._read(
+        versions = await store._db.run(
+            False,
             lambda cur: [
                 row[0]
                 for row in cur.execute(
                     "SELECT version FROM receiver_migrations ORDER BY version"
                 ).fetchall()
-            ]
+            ],
         )
         assert versions == [1, 2]
     finally:

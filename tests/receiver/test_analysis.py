@@ -6,7 +6,12 @@ import datetime as dt
 
 import pytest
 
-from telemetry_service.receiver.query import date_range, distribution, parse_field_path, percentile
+from telemetry_service.receiver.analysis import (
+    date_range,
+    distribution,
+    parse_field_path,
+    percentile,
+)
 from telemetry_service.receiver.storage import FieldValue
 
 

@@ -1,15 +1,14 @@
-"""Realistic sample reports for demos, screenshots, tests and the dashboard benchmark.
+"""Simulated Kibana-like deployments and the reports they send: the demo's data, and the
+tests', screenshots' and dashboard benchmark's.
 
-:func:`sample_reports` yields the reports that `clusters` Kibana-like deployments would send
-over `days` days up to `end`: one snapshot (about 1.1 KB) per cluster and day, clusters that
-join late or go quiet, upgrades that spread over the range, and opt-in reports (every cluster's
-first status: up to a year before the range for the clusters of its first day, a few opt-outs
-that stop their snapshots, a few that opt back in). The same arguments always give the same
-reports.
+:func:`sample_reports` yields the reports that `clusters` deployments would send over `days`
+days up to `end`: one snapshot (about 1.1 KB) per cluster and day, clusters that join late or
+go quiet, upgrades that spread over the range, and opt-in reports (every cluster's first
+status: up to a year before the range for the clusters of its first day, a few opt-outs that
+stop their snapshots, a few that opt back in). The same arguments always give the same
+reports, none later than `now`.
 
->>> store = open_report_store("sqlite:///tmp/demo.db")                 # doctest: +SKIP
->>> await store.open()                                                 # doctest: +SKIP
->>> await seed_store(store, sample_reports(clusters=300, days=21))     # doctest: +SKIP
+>>> await seed_store(store, sample_reports(clusters=300, days=21, now=now))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import itertools
 import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +30,7 @@ from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
 from .storage import NewReport, ReportStore
 
-__all__ = ["SampleCluster", "sample_clusters", "sample_reports", "seed_store"]
+__all__ = ["sample_reports", "seed_store"]
 
 SNAPSHOT_CHANNEL = channel_name(DEFAULT_PRODUCT, "snapshot")
 OPT_IN_CHANNEL = channel_name(DEFAULT_PRODUCT, "opt-in-reports")
@@ -40,19 +40,18 @@ VERSIONS = ("8.9.2", "8.10.4", "8.11.3", "8.12.2", "8.13.0", "8.14.0")
 _VERSION_WEIGHTS = (4, 8, 14, 30, 44)
 _ENVIRONMENTS = ("prod", "staging", "dev", "qa", "analytics", "logs", "search", "obs")
 _REGIONS = ("eu-west", "us-east", "us-west", "ap-south", "eu-central", "sa-east")
-_LICENSES = (("basic", 60), ("gold", 10), ("platinum", 14), ("enterprise", 10), ("trial", 6))
-_LOCALES = (("en", 70), ("fr-FR", 8), ("de-DE", 8), ("ja-JP", 8), ("zh-CN", 6))
-_AUTH = (("basic", 70), ("saml", 15), ("oidc", 10), ("pki", 5))
-_CLOUD = (("aws", 40), ("gcp", 20), ("azure", 15), ("on-prem", 25))
-_PLATFORMS = (("linux", 88), ("darwin", 7), ("win32", 5))
-
-
-def _pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+#: Traits drawn with weights, in this order.
+_WEIGHTED = {
+    "license": {"basic": 60, "gold": 10, "platinum": 14, "enterprise": 10, "trial": 6},
+    "locale": {"en": 70, "fr-FR": 8, "de-DE": 8, "ja-JP": 8, "zh-CN": 6},
+    "auth": {"basic": 70, "saml": 15, "oidc": 10, "pki": 5},
+    "cloud": {"aws": 40, "gcp": 20, "azure": 15, "on-prem": 25},
+    "platform": {"linux": 88, "darwin": 7, "win32": 5},
+}
 
 
 @dataclass
-class SampleCluster:
+class _Cluster:
     """One simulated deployment and the days it does things on (day 0 is the first day)."""
 
     uuid: str
@@ -77,9 +76,7 @@ class SampleCluster:
         return self.opt_back_in_day is not None and day >= self.opt_back_in_day
 
 
-def sample_clusters(
-    count: int, days: int, *, seed: int = 7, steady: bool = False
-) -> list[SampleCluster]:
+def _clusters(count: int, days: int, *, seed: int, steady: bool) -> list[_Cluster]:
     """`count` deployments with their life over `days` days; with `steady`, every one reports
     from the first day to the last."""
     rng = random.Random(seed)
@@ -92,9 +89,7 @@ def sample_clusters(
             start = release_day if version_index == len(_VERSION_WEIGHTS) - 1 else 0
             upgrade_day = rng.randint(start, max(start, days - 1))
         first_day = 0 if rng.random() < 0.75 else rng.randint(0, max(0, days - 1))
-        last_day = days - 1
-        if rng.random() < 0.04:
-            last_day = rng.randint(first_day, days - 1)
+        last_day = rng.randint(first_day, days - 1) if rng.random() < 0.04 else days - 1
         if steady:
             first_day, last_day = 0, days - 1
         opt_out_day: int | None = None
@@ -104,12 +99,11 @@ def sample_clusters(
             if rng.random() < 0.3 and opt_out_day < days - 1:
                 opt_back_in_day = rng.randint(opt_out_day + 1, days - 1)
         name = f"{rng.choice(_ENVIRONMENTS)}-{rng.choice(_REGIONS)}-{index % 97 + 1}"
-        traits = {
-            "license": _pick(rng, _LICENSES),
-            "locale": _pick(rng, _LOCALES),
-            "auth": _pick(rng, _AUTH),
-            "cloud": _pick(rng, _CLOUD),
-            "platform": _pick(rng, _PLATFORMS),
+        traits: dict[str, Any] = {
+            trait: rng.choices(list(weights), weights=list(weights.values()))[0]
+            for trait, weights in _WEIGHTED.items()
+        }
+        traits |= {
             "instances": rng.choice((1, 1, 1, 2, 2, 3, 4, 6)),
             "dashboards": rng.randint(0, 60) + int(rng.expovariate(1 / 40)),
             "dashboards_per_day": rng.random() * 0.6,
@@ -122,24 +116,16 @@ def sample_clusters(
             "browser_fetcher": rng.random() < 0.15,
             "events": rng.randint(50, 4000),
         }
+        uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        hour_ms = rng.randint(0, DAY_MS - 3_600_000)
         clusters.append(
-            SampleCluster(
-                uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                name=name,
-                version_index=version_index,
-                upgrade_day=upgrade_day,
-                first_day=first_day,
-                last_day=last_day,
-                opt_out_day=opt_out_day,
-                opt_back_in_day=opt_back_in_day,
-                hour_ms=rng.randint(0, DAY_MS - 3_600_000),
-                traits=traits,
-            )
-        )
+            _Cluster(uid, name, version_index, upgrade_day, first_day, last_day, opt_out_day,
+                     opt_back_in_day, hour_ms, traits)
+        )  # fmt: skip
     return clusters
 
 
-def _payload(cluster: SampleCluster, day: int, ms: int, rng: random.Random) -> dict[str, Any]:
+def _payload(cluster: _Cluster, day: int, ms: int, rng: random.Random) -> dict[str, Any]:
     t = cluster.traits
     grown = day - cluster.first_day
     dashboards = t["dashboards"] + int(grown * t["dashboards_per_day"])
@@ -213,32 +199,23 @@ def _payload(cluster: SampleCluster, day: int, ms: int, rng: random.Random) -> d
     }
 
 
-def _digest(channel: str, ms: int, text: str) -> str:
-    """Unique per report, as the ingest's digests are (an opt-in body repeats its payload)."""
-    return hashlib.sha256(f"{channel}\n{ms}\n{text}".encode()).hexdigest()
-
-
 def _report(
-    cluster: SampleCluster,
-    kind: str,
-    ms: int,
-    payload: dict[str, Any],
-    rng: random.Random,
-    stack_version: str,
+    cluster: _Cluster, ms: int, payload: dict[str, Any], rng: random.Random, version: str
 ) -> NewReport:
     text = orjson.dumps(payload).decode()
-    snapshot = kind == "snapshot"
+    snapshot = "opt_in_status" not in payload
     channel = SNAPSHOT_CHANNEL if snapshot else OPT_IN_CHANNEL
     received = ms + rng.randint(200, 4000) if snapshot else ms
     return NewReport(
         id=uuid.UUID(int=rng.getrandbits(128), version=4).hex,
-        digest=_digest(channel, ms, text),
+        # unique per report, as the ingest's are (an opt-in body repeats itself)
+        digest=hashlib.sha256(f"{channel}\n{ms}\n{text}".encode()).hexdigest(),
         channel=channel,
         kind="snapshot" if snapshot else "opt-in",
         cluster_uuid=cluster.uuid,
         cluster_name=cluster.name if snapshot else None,
         version=payload.get("version"),
-        stack_version=stack_version,
+        stack_version=version,
         kid=KID,
         received_ms=received,
         report_ms=ms,
@@ -252,23 +229,22 @@ def sample_reports(
     *,
     clusters: int,
     days: int,
+    now: dt.datetime,
     end: dt.date | None = None,
     seed: int = 7,
-    now: dt.datetime | None = None,
     steady: bool = False,
 ) -> Iterator[NewReport]:
     """The reports of `clusters` deployments over the `days` days that end with `end`
-    (default: today, UTC), day by day; none later than `now` (default: the current time).
+    (default: the day of `now`, UTC), day by day; none later than `now`.
 
     With `steady` (a benchmark's worst case) every cluster sends a snapshot every day: none
     joins late or goes quiet, and opting out does not stop the snapshots."""
-    now = now or dt.datetime.now(dt.UTC)
     end = end or now.date()
     first = end - dt.timedelta(days=days - 1)
     start_ms = to_ms(dt.datetime(first.year, first.month, first.day, tzinfo=dt.UTC))
     limit_ms = to_ms(now)
     rng = random.Random(seed * 7919 + 1)
-    population = sample_clusters(clusters, days, seed=seed, steady=steady)
+    population = _clusters(clusters, days, seed=seed, steady=steady)
     # Clusters of the first day opted in earlier: up to a year before the range.
     earlier = []
     for cluster in population:
@@ -277,7 +253,7 @@ def sample_reports(
             earlier.append((ms, cluster))
     for ms, cluster in sorted(earlier, key=lambda item: item[0]):
         body = {"cluster_uuid": cluster.uuid, "opt_in_status": True}
-        yield _report(cluster, "opt-in", ms, body, rng, cluster.version_on(0))
+        yield _report(cluster, ms, body, rng, cluster.version_on(0))
     for day in range(days):
         day_ms = start_ms + day * DAY_MS
         for cluster in population:
@@ -288,17 +264,12 @@ def sample_reports(
             if ms > limit_ms:
                 continue
             # Clusters of the first day opted in before the range, others on their first day.
-            status_changed = (day == cluster.first_day and day > 0) or day in (
-                cluster.opt_out_day,
-                cluster.opt_back_in_day,
-            )
-            if status_changed:
-                status = cluster.opted_in_on(day)
-                body = {"cluster_uuid": cluster.uuid, "opt_in_status": status}
-                yield _report(cluster, "opt-in", ms - 60_000, body, rng, version)
+            changes = (cluster.opt_out_day, cluster.opt_back_in_day)
+            if (day == cluster.first_day and day > 0) or day in changes:
+                body = {"cluster_uuid": cluster.uuid, "opt_in_status": cluster.opted_in_on(day)}
+                yield _report(cluster, ms - 60_000, body, rng, version)
             if steady or cluster.opted_in_on(day):
-                payload = _payload(cluster, day, ms, rng)
-                yield _report(cluster, "snapshot", ms, payload, rng, version)
+                yield _report(cluster, ms, _payload(cluster, day, ms, rng), rng, version)
 
 
 async def seed_store(
@@ -311,20 +282,11 @@ async def seed_store(
     """Add `reports` through the store's write path, `chunk` at a time (so that the writer
     commits them in batches); call `progress` with the running count. Returns the count."""
     done = 0
-    pending: list[NewReport] = []
-
-    async def flush() -> None:
-        nonlocal done
-        await asyncio.gather(*(store.add(report) for report in pending))
-        done += len(pending)
-        pending.clear()
+    iterator = iter(reports)
+    batches = iter(lambda: list(itertools.islice(iterator, chunk)), [])
+    for batch in batches:
+        await asyncio.gather(*(store.add(report) for report in batch))
+        done += len(batch)
         if progress is not None:
             progress(done)
-
-    for report in reports:
-        pending.append(report)
-        if len(pending) >= chunk:
-            await flush()
-    if pending:
-        await flush()
     return done

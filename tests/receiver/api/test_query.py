@@ -14,9 +14,9 @@ import pytest
 from telemetry_service.receiver import Receiver
 from telemetry_service.testing import FakeClock
 
-from .conftest import ADMIN_KEY as ADMIN
-from .conftest import VIEWER_KEY as VIEWER
-from .support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
+from ..conftest import ADMIN_KEY as ADMIN
+from ..conftest import VIEWER_KEY as VIEWER
+from ..support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
 
 pytestmark = pytest.mark.anyio
 

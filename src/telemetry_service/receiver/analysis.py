@@ -1,5 +1,5 @@
-"""Pure helpers of the query API: field paths, date ranges, field distributions, the leaf
-paths of payloads and a field's trend over days."""
+"""The API's pure analysis of stored values: field paths, date ranges, field distributions,
+the leaf paths of payloads and a field's trend over days."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
 from .storage import FieldValue
+from .storage.sql import json_kind
 
 __all__ = [
     "KINDS",
@@ -91,8 +92,10 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
-    """Counts by JSON kind, plus top `size` keywords, boolean counts and number statistics."""
+def _tally(
+    values: Iterable[FieldValue],
+) -> tuple[dict[str, int], Counter[str], dict[str, int], list[float]]:
+    """Counts by JSON kind, of each keyword and of each boolean; the finite numbers."""
     kinds = dict.fromkeys(KINDS, 0)
     strings: Counter[str] = Counter()
     booleans = {"true": 0, "false": 0}
@@ -105,6 +108,12 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
             booleans["true" if item.value else "false"] += 1
         elif item.kind == "number" and isinstance(item.value, float) and math.isfinite(item.value):
             numbers.append(item.value)
+    return kinds, strings, booleans, numbers
+
+
+def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
+    """Counts by JSON kind, plus top `size` keywords, boolean counts and number statistics."""
+    kinds, strings, booleans, numbers = _tally(values)
     result: dict[str, Any] = {"clusters": len(values), "kinds": kinds}
     if strings:
         top = sorted(strings.items(), key=lambda pair: (-pair[1], pair[0]))
@@ -115,31 +124,12 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
     if kinds["boolean"]:
         result["boolean"] = booleans
     if numbers:
-        numbers.sort()
-        result["number"] = {
-            "count": len(numbers),
-            "min": numbers[0],
-            "max": numbers[-1],
-            "avg": math.fsum(numbers) / len(numbers),
-            "percentiles": {str(q): percentile(numbers, q) for q in PERCENTILES},
-        }
+        result["number"] = _number_summary(numbers, PERCENTILES)
     return result
 
 
 #: What a segment of a dotted path cannot hold (see :func:`parse_field_path`).
 _NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
-
-
-def _json_kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def leaf_fields(
@@ -173,7 +163,7 @@ def leaf_fields(
                         truncated = True
                         continue
                     kinds = found[path] = Counter()
-                kinds[_json_kind(value)] += 1
+                kinds[json_kind(value)] += 1
     fields = [
         {"path": path, "count": sum(kinds.values()), "kinds": dict(sorted(kinds.items()))}
         for path, kinds in sorted(found.items())
@@ -181,7 +171,7 @@ def leaf_fields(
     return fields, truncated
 
 
-def _number_summary(numbers: list[float]) -> dict[str, Any] | None:
+def _number_summary(numbers: list[float], percentiles: Sequence[int]) -> dict[str, Any] | None:
     if not numbers:
         return None
     numbers.sort()
@@ -190,7 +180,7 @@ def _number_summary(numbers: list[float]) -> dict[str, Any] | None:
         "min": numbers[0],
         "max": numbers[-1],
         "avg": math.fsum(numbers) / len(numbers),
-        "percentiles": {str(q): percentile(numbers, q) for q in TREND_PERCENTILES},
+        "percentiles": {str(q): percentile(numbers, q) for q in percentiles},
     }
 
 
@@ -205,49 +195,24 @@ def field_trend(
     counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
     percentiles). Each day also counts its values by JSON kind.
     """
-    totals: Counter[str] = Counter()
-    has_booleans = False
-    for _, values in samples.values():
-        for item in values:
-            if item.kind == "string":
-                totals[str(item.value)] += 1
-            elif item.kind == "boolean":
-                has_booleans = True
+    all_kinds, totals, _, _ = _tally(item for _, values in samples.values() for item in values)
     top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
-    position = {value: index for index, value in enumerate(top)}
     rows = []
     for day in days:
         reports, values = samples.get(day, (0, ()))
-        kinds = dict.fromkeys(KINDS, 0)
-        counts = [0] * len(top)
-        other = 0
-        booleans = {"true": 0, "false": 0}
-        numbers: list[float] = []
-        for item in values:
-            kinds[item.kind] += 1
-            if item.kind == "string":
-                index = position.get(str(item.value))
-                if index is None:
-                    other += 1
-                else:
-                    counts[index] += 1
-            elif item.kind == "boolean":
-                booleans["true" if item.value else "false"] += 1
-            elif (
-                item.kind == "number"
-                and isinstance(item.value, float)
-                and math.isfinite(item.value)
-            ):
-                numbers.append(item.value)
+        kinds, strings, booleans, numbers = _tally(values)
+        counts = [strings[value] for value in top]
         rows.append(
             {
                 "date": iso_date(day),
                 "reports": reports,
                 "sampled": len(values),
                 "kinds": kinds,
-                "keyword": {"counts": counts, "other": other} if totals else None,
-                "boolean": booleans if has_booleans else None,
-                "number": _number_summary(numbers),
+                "keyword": {"counts": counts, "other": strings.total() - sum(counts)}
+                if totals
+                else None,
+                "boolean": booleans if all_kinds["boolean"] else None,
+                "number": _number_summary(numbers, TREND_PERCENTILES),
             }
         )
     return {"keywords": top, "days": rows}

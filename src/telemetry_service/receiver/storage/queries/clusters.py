@@ -1,0 +1,100 @@
+"""Reads of clusters: a search (or the whole list), one cluster, its latest snapshot and its
+reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telemetry_service.common.db.base import Cursor
+
+from ..records import ClusterPage, ClusterSummary, StoredReport
+from ..sql import CLUSTER_COLUMNS, LATEST, LATEST_COLUMNS, STORED_COLUMNS, Dialect, cluster, stored
+
+__all__ = [
+    "cluster_history",
+    "get_cluster",
+    "latest_snapshot",
+    "list_clusters",
+    "search_clusters",
+]
+
+
+def search_clusters(
+    cur: Cursor,
+    d: Dialect,
+    *,
+    text: str | None,
+    version: str | None,
+    since_ms: int | None,
+    limit: int,
+    offset: int,
+) -> ClusterPage:
+    """Clusters whose id or name holds `text` (case-insensitive), of `version`, whose
+    latest snapshot is from `since_ms` on; the most recently seen first."""
+    where: list[str] = []
+    params: list[Any] = []
+    if text:
+        pattern = "%" + _like_escape(text.lower()) + "%"
+        where.append(
+            "(lower(cluster_uuid) LIKE ? ESCAPE '!' OR lower(cluster_name) LIKE ? ESCAPE '!')"
+        )
+        params += [pattern, pattern]
+    if version is not None:
+        where.append("version = ?")
+        params.append(version)
+    if since_ms is not None:
+        where.append("report_ms >= ?")
+        params.append(since_ms)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    cur.execute(d.sql(f"SELECT COUNT(*) FROM clusters {clause}"), params)
+    total = int(cur.fetchone()[0])
+    cur.execute(
+        d.sql(
+            f"SELECT {CLUSTER_COLUMNS} FROM clusters {clause} "
+            "ORDER BY last_seen_ms DESC, cluster_uuid LIMIT ? OFFSET ?"
+        ),
+        [*params, limit, offset],
+    )
+    return ClusterPage(total, [cluster(row) for row in cur.fetchall()])
+
+
+def list_clusters(cur: Cursor, d: Dialect, *, limit: int, offset: int) -> ClusterPage:
+    """Clusters, the most recently seen first."""
+    return search_clusters(
+        cur, d, text=None, version=None, since_ms=None, limit=limit, offset=offset
+    )
+
+
+def _like_escape(text: str) -> str:
+    """`text` as a literal LIKE pattern with ``!`` as the escape character."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def get_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> ClusterSummary | None:
+    cur.execute(
+        d.sql(f"SELECT {CLUSTER_COLUMNS} FROM clusters WHERE cluster_uuid = ?"), (cluster_uuid,)
+    )
+    row = cur.fetchone()
+    return None if row is None else cluster(row)
+
+
+def latest_snapshot(cur: Cursor, d: Dialect, cluster_uuid: str) -> StoredReport | None:
+    cur.execute(
+        d.sql(f"SELECT {LATEST_COLUMNS} FROM {LATEST} WHERE c.cluster_uuid = ?"), (cluster_uuid,)
+    )
+    row = cur.fetchone()
+    return None if row is None else stored(row)
+
+
+def cluster_history(
+    cur: Cursor, d: Dialect, cluster_uuid: str, *, from_ms: int, to_ms: int, limit: int
+) -> list[StoredReport]:
+    """One cluster's reports in ``[from, to)``, the newest first."""
+    cur.execute(
+        d.sql(
+            f"SELECT {STORED_COLUMNS} FROM reports WHERE cluster_uuid = ? "
+            "AND report_ms >= ? AND report_ms < ? ORDER BY report_ms DESC, id LIMIT ?"
+        ),
+        (cluster_uuid, from_ms, to_ms, limit),
+    )
+    return [stored(row) for row in cur.fetchall()]

@@ -1,0 +1,230 @@
+"""Reads behind the statistics: per-day counts, versions, payload fields of the latest
+snapshots or of each day's sample, opt-in changes. Each is one indexed aggregation or a
+bounded read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from telemetry_service.common.db.base import Cursor
+
+from ..records import FieldValue, OptInChange
+from ..sql import DAY, Dialect, day_bounds, field_value, json_kind
+
+__all__ = [
+    "active_per_day",
+    "field_samples",
+    "field_values",
+    "latest_payloads",
+    "opt_in_changes",
+    "opt_in_changes_per_day",
+    "reports_per_day",
+    "version_counts",
+]
+
+#: Backends whose JSON functions extract a field from ``reports.payload`` (text) faster than
+#: decoding the text in Python; PostgreSQL would have to cast every payload to jsonb.
+_SQL_SAMPLES = frozenset({"sqlite"})
+
+
+def active_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
+    """Distinct clusters that sent a snapshot, by UTC day number, in ``[from, to)``
+    (whole UTC days: a partial first or last day counts whole)."""
+    cur.execute(
+        d.sql(
+            f"SELECT {DAY} AS day, COUNT(DISTINCT cluster_uuid) FROM reports "
+            f"WHERE kind = 'snapshot' AND {DAY} >= ? AND {DAY} < ? GROUP BY {DAY}"
+        ),
+        day_bounds(from_ms, to_ms),
+    )
+    return {int(day): int(count) for day, count in cur.fetchall()}
+
+
+def reports_per_day(
+    cur: Cursor, d: Dialect, from_ms: int, to_ms: int
+) -> dict[int, tuple[int, int]]:
+    """Per UTC day number of ``[from, to)`` (whole days): (snapshots, opt-in reports)."""
+    cur.execute(
+        d.sql(
+            f"SELECT kind, {DAY}, COUNT(*) FROM reports WHERE kind IN "
+            f"('snapshot', 'opt-in') AND {DAY} >= ? AND {DAY} < ? GROUP BY kind, {DAY}"
+        ),
+        day_bounds(from_ms, to_ms),
+    )
+    days: dict[int, tuple[int, int]] = {}
+    for kind, day, count in cur.fetchall():
+        snapshots, opt_ins = days.get(int(day), (0, 0))
+        if kind == "snapshot":
+            snapshots = int(count)
+        else:
+            opt_ins = int(count)
+        days[int(day)] = (snapshots, opt_ins)
+    return days
+
+
+def version_counts(cur: Cursor, d: Dialect, *, since_ms: int) -> list[tuple[str | None, int]]:
+    """Clusters whose latest snapshot is from `since_ms` on, by version, most first."""
+    cur.execute(
+        d.sql("SELECT version, COUNT(*) FROM clusters WHERE report_ms >= ? GROUP BY version"),
+        (since_ms,),
+    )
+    rows = [(version, int(count)) for version, count in cur.fetchall()]
+    return sorted(rows, key=lambda row: (-row[1], row[0] or ""))
+
+
+def field_values(
+    cur: Cursor, d: Dialect, path: Sequence[str], *, since_ms: int
+) -> list[FieldValue]:
+    """A payload field's value in the latest snapshot of each cluster active since
+    `since_ms` (kind ``missing`` where the payload lacks the field)."""
+    select, params = d.field_select(path)
+    cur.execute(
+        d.sql(f"SELECT {select} FROM clusters WHERE report_ms >= ? AND payload IS NOT NULL"),
+        [*params, since_ms],
+    )
+    return [field_value(kind, value) for kind, value in cur.fetchall()]
+
+
+def latest_payloads(cur: Cursor, d: Dialect, *, since_ms: int, limit: int) -> list[dict[str, Any]]:
+    """The latest snapshot payloads of the `limit` most recently reporting clusters among
+    those active since `since_ms` (decoded in the worker thread)."""
+    cur.execute(
+        d.sql(
+            "SELECT payload FROM clusters WHERE report_ms >= ? AND payload IS NOT NULL "
+            "ORDER BY report_ms DESC, cluster_uuid LIMIT ?"
+        ),
+        (since_ms, limit),
+    )
+    payloads = []
+    for (value,) in cur.fetchall():  # text on SQLite, decoded jsonb on PostgreSQL
+        payload = _loads(value) if isinstance(value, str | bytes) else value
+        if isinstance(payload, dict):
+            payloads.append(payload)
+    return payloads
+
+
+def field_samples(
+    cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int, per_day: int
+) -> dict[int, tuple[int, list[FieldValue]]]:
+    """Per UTC day of ``[from, to)`` (whole days) with snapshots: (the day's snapshot
+    count, the field's value in up to `per_day` of them). The sample of a day is its
+    snapshots of the lowest cluster ids: a fixed cohort of clusters across days, read
+    through the ``reports_kind_day`` index without touching the rest of the day.
+
+    SQLite extracts the field with its JSON functions; PostgreSQL sends the payloads'
+    text, decoded here (``reports.payload`` is text there, and casting it to jsonb costs
+    more than orjson does).
+    """
+    in_sql = d.name in _SQL_SAMPLES
+    select, params = d.field_select(path) if in_sql else ("payload", [])
+    cur.execute(
+        d.sql(
+            f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' "
+            f"AND {DAY} >= ? AND {DAY} < ? GROUP BY {DAY}"
+        ),
+        day_bounds(from_ms, to_ms),
+    )
+    counts = {int(day): int(count) for day, count in cur.fetchall()}
+    samples: dict[int, tuple[int, list[FieldValue]]] = {}
+    for day in sorted(counts):
+        cur.execute(
+            d.sql(
+                f"SELECT {select} FROM (SELECT payload FROM reports WHERE kind = "
+                f"'snapshot' AND {DAY} = ? ORDER BY cluster_uuid LIMIT ?) sample"
+            ),
+            [*params, day, per_day],
+        )
+        if in_sql:
+            values = [field_value(kind, value) for kind, value in cur.fetchall()]
+        else:
+            values = [_extract(text, path) for (text,) in cur.fetchall()]
+        samples[day] = (counts[day], values)
+    return samples
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON text as Python values; None when it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers past 64 bits, lone surrogates: JSON.parse's JSON
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+
+def _extract(text: str | bytes, path: Sequence[str]) -> FieldValue:
+    """A payload path's value, as :func:`field_value` makes the databases' answers."""
+    node = _loads(text)
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return FieldValue("missing", None)
+        node = node[key]
+    return field_value(json_kind(node), node)
+
+
+def _changes(cluster_uuid: str | None, from_ms: int, to_ms: int) -> tuple[str, list[Any]]:
+    """A subquery ``t`` of the opt-in reports in ``[from, to)`` whose status differs from
+    the cluster's previous one (``prev``, NULL for the first), and its parameters."""
+    where = "kind = 'opt-in' AND report_ms < ?"
+    params: list[Any] = [to_ms]
+    if cluster_uuid is not None:
+        where += " AND cluster_uuid = ?"
+        params.append(cluster_uuid)
+    sql = (
+        "(SELECT cluster_uuid, report_ms, opt_in_status, LAG(opt_in_status) OVER "
+        "(PARTITION BY cluster_uuid ORDER BY report_ms, id) AS prev "
+        f"FROM reports WHERE {where}) t WHERE report_ms >= ? "
+        "AND (prev IS NULL OR prev <> opt_in_status)"
+    )
+    return sql, [*params, from_ms]
+
+
+def opt_in_changes(
+    cur: Cursor,
+    d: Dialect,
+    from_ms: int,
+    to_ms: int,
+    *,
+    limit: int,
+    cluster_uuid: str | None = None,
+) -> list[OptInChange]:
+    """Opt-in reports in ``[from, to)`` whose status differs from the cluster's previous."""
+    changes, params = _changes(cluster_uuid, from_ms, to_ms)
+    cur.execute(
+        d.sql(
+            f"SELECT cluster_uuid, report_ms, opt_in_status, prev FROM {changes} "
+            "ORDER BY report_ms, cluster_uuid LIMIT ?"
+        ),
+        [*params, limit],
+    )
+    return [
+        OptInChange(uuid, int(ms), bool(status), None if prev is None else bool(prev))
+        for uuid, ms, status, prev in cur.fetchall()
+    ]
+
+
+def opt_in_changes_per_day(
+    cur: Cursor, d: Dialect, from_ms: int, to_ms: int, *, cluster_uuid: str | None = None
+) -> dict[int, tuple[int, int]]:
+    """Per UTC day: (changes to opted-in, changes to opted-out)."""
+    changes, params = _changes(cluster_uuid, from_ms, to_ms)
+    cur.execute(
+        d.sql(
+            f"SELECT {DAY}, opt_in_status, COUNT(*) FROM {changes} GROUP BY {DAY}, opt_in_status"
+        ),
+        params,
+    )
+    days: dict[int, tuple[int, int]] = {}
+    for day, status, count in cur.fetchall():
+        opted_in, opted_out = days.get(int(day), (0, 0))
+        if status:
+            opted_in += int(count)
+        else:
+            opted_out += int(count)
+        days[int(day)] = (opted_in, opted_out)
+    return days
