@@ -8,9 +8,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from telemetry_service.common.clock import iso_ms, to_ms
+
 from .cache import PayloadCache
-from .local_stats import iso
-from .strategy import ClusterDetailsGetter, StatsContext, StatsGetter, StrategyRegistry
+from .strategy import ClusterDetailsGetter, CollectionStrategy, StatsContext, StatsGetter
 
 __all__ = [
     "Encrypter",
@@ -40,7 +41,7 @@ class TelemetryCollectionManager:
         self._version = version
         self._clock = clock
         self._log = logger
-        self._strategies = StrategyRegistry()
+        self._strategy: CollectionStrategy | None = None
         self._cache = cache or PayloadCache()
         self._encrypter: Encrypter | None = None
 
@@ -53,12 +54,19 @@ class TelemetryCollectionManager:
         stats_getter: StatsGetter,
         cluster_details_getter: ClusterDetailsGetter,
     ) -> None:
-        self._strategies.set(
-            title=title,
-            priority=priority,
-            stats_getter=stats_getter,
-            cluster_details_getter=cluster_details_getter,
-        )
+        """Kibana's rules: a priority must be a number and differ from the current one; a higher
+        priority replaces the current strategy (the start value is -1)."""
+        current = self._strategy.priority if self._strategy else -1
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError("priority must be set.")
+        if priority == current:
+            raise ValueError("A Usage Collection Strategy with that priority already exists.")
+        if priority > current:
+            if stats_getter is None or cluster_details_getter is None:  # pragma: no cover
+                raise ValueError("Both stats_getter and cluster_details_getter are required.")
+            self._strategy = CollectionStrategy(
+                title, priority, stats_getter, cluster_details_getter
+            )
 
     def set_encrypter(self, encrypter: Encrypter) -> None:
         """Install the function that encrypts payloads (the telemetry plugin does this)."""
@@ -66,22 +74,19 @@ class TelemetryCollectionManager:
 
     @property
     def collection_title(self) -> str | None:
-        strategy = self._strategies.current
+        strategy = self._strategy
         return strategy.title if strategy else None
 
     # -- start -------------------------------------------------------------------------------
     async def encrypt(self, payload: object) -> str:
         """Encrypt one payload in a worker thread (raises when no encrypter is installed)."""
-        return await self._encrypt(payload)
-
-    async def _encrypt(self, payload: object) -> str:
         if self._encrypter is None:
             raise EncryptionUnavailableError("no encrypter is installed")
         return await asyncio.to_thread(self._encrypter, payload)
 
     async def get_unencrypted_stats(self, *, refresh_cache: bool = False) -> list[dict[str, Any]]:
         """``[{clusterUuid, stats}]`` with the payload objects; errors propagate."""
-        strategy = self._strategies.current
+        strategy = self._strategy
         if strategy is None:
             return []
         context = StatsContext(version=self._version, refresh_cache=refresh_cache)
@@ -94,7 +99,7 @@ class TelemetryCollectionManager:
 
         async def generate() -> list[dict[str, Any]]:
             stats = await strategy.stats_getter(uuids, context)
-            now = iso(self._clock())
+            now = iso_ms(to_ms(self._clock()))
             return [
                 {
                     "collectionSource": strategy.title,
@@ -105,7 +110,7 @@ class TelemetryCollectionManager:
             ]
 
         generated, hit = await self._cache.get_or_create(key, generate)
-        fetched_at = iso(self._clock())
+        fetched_at = iso_ms(to_ms(self._clock()))
         out = []
         for stat in generated:
             copy = dict(stat)
@@ -123,7 +128,7 @@ class TelemetryCollectionManager:
         if unencrypted:
             return stats
         return [
-            {"clusterUuid": item["clusterUuid"], "stats": await self._encrypt(item["stats"])}
+            {"clusterUuid": item["clusterUuid"], "stats": await self.encrypt(item["stats"])}
             for item in stats
         ]
 
@@ -131,7 +136,7 @@ class TelemetryCollectionManager:
         self, opt_in_status: bool, *, unencrypted: bool = False
     ) -> list[dict[str, Any]]:
         """``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]`` (encrypted unless asked)."""
-        strategy = self._strategies.current
+        strategy = self._strategy
         if strategy is None:
             return []
         context = StatsContext(version=self._version, refresh_cache=False)
@@ -139,6 +144,6 @@ class TelemetryCollectionManager:
         out: list[dict[str, Any]] = []
         for uuid in uuids:
             payload = {"cluster_uuid": uuid, "opt_in_status": opt_in_status}
-            stats: object = payload if unencrypted else await self._encrypt(payload)
+            stats: object = payload if unencrypted else await self.encrypt(payload)
             out.append({"clusterUuid": uuid, "stats": stats})
         return out
