@@ -12,7 +12,7 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     TelemetryCollectionManager,
 )
 from telemetry_service.plugins.telemetry_collection_manager.cache import PayloadCache
-from telemetry_service.plugins.telemetry_collection_manager.strategy import StatsContext
+from telemetry_service.plugins.telemetry_collection_manager.contracts import StatsContext
 from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Decryptor, Encryptor, generate_key_pair
 

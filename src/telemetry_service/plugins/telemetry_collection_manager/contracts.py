@@ -1,23 +1,47 @@
-"""The collection manager's contracts: strategies at setup, payloads at start."""
+"""The collection manager's contracts: strategies at setup (the highest priority one builds the
+payload, spec 6.1), payloads at start."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from telemetry_service.common.clock import iso_ms, to_ms
 
 from .cache import PayloadCache
-from .strategy import ClusterDetailsGetter, CollectionStrategy, StatsContext, StatsGetter
 
 __all__ = [
+    "CollectionStrategy",
     "Encrypter",
     "EncryptionUnavailableError",
+    "StatsContext",
     "TelemetryCollectionManager",
 ]
+
+
+@dataclass(frozen=True)
+class StatsContext:
+    """What a strategy's getters receive."""
+
+    version: str
+    refresh_cache: bool
+
+
+ClusterDetailsGetter = Callable[[StatsContext], Awaitable[list[str]]]
+StatsGetter = Callable[[list[str], StatsContext], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class CollectionStrategy:
+    title: str
+    priority: int
+    stats_getter: StatsGetter
+    cluster_details_getter: ClusterDetailsGetter
+
 
 Encrypter = Callable[[object], str]
 """Encrypts one payload object into the packed wire string (runs in a worker thread)."""

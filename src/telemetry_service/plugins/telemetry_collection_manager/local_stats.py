@@ -10,7 +10,7 @@ from typing import Any
 from telemetry_service.common.clock import iso_ms, to_ms
 from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
-from .strategy import StatsContext
+from .contracts import StatsContext
 
 __all__ = ["LocalStats"]
 
