@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,12 +58,10 @@ class TelemetryCollectionManager:
         *,
         version: str,
         clock: Callable[[], dt.datetime],
-        logger: logging.Logger,
         cache: PayloadCache | None = None,
     ) -> None:
         self._version = version
         self._clock = clock
-        self._log = logger
         self._strategy: CollectionStrategy | None = None
         self._cache = cache or PayloadCache()
         self._encrypter: Encrypter | None = None
@@ -98,8 +95,7 @@ class TelemetryCollectionManager:
 
     @property
     def collection_title(self) -> str | None:
-        strategy = self._strategy
-        return strategy.title if strategy else None
+        return self._strategy.title if self._strategy else None
 
     # -- start -------------------------------------------------------------------------------
     async def encrypt(self, payload: object) -> str:
@@ -135,13 +131,14 @@ class TelemetryCollectionManager:
 
         generated, hit = await self._cache.get_or_create(key, generate)
         fetched_at = iso_ms(to_ms(self._clock()))
-        out = []
-        for stat in generated:
-            copy = dict(stat)
-            if hit:
-                copy["cacheDetails"] = {**stat["cacheDetails"], "fetchedAt": fetched_at}
-            out.append({"clusterUuid": stat["cluster_uuid"], "stats": copy})
-        return out
+        fetched = {"fetchedAt": fetched_at} if hit else {}
+        return [
+            {
+                "clusterUuid": stat["cluster_uuid"],
+                "stats": {**stat, "cacheDetails": {**stat["cacheDetails"], **fetched}},
+            }
+            for stat in generated
+        ]
 
     async def get_stats(
         self, *, unencrypted: bool = False, refresh_cache: bool = False
