@@ -28,6 +28,11 @@ __all__ = ["run_demo"]
 KID = "demo-1"
 
 
+def _admin_auth(key: str) -> dict[str, object]:
+    """The ``auth`` section that accepts ``key`` as the ``demo-admin`` administrator."""
+    return {"apiKeys": [{"name": "demo-admin", "role": "admin", "hash": hash_api_key(key)}]}
+
+
 async def run_demo(
     data_dir: Path | None,
     host_port: int = 5601,
@@ -51,11 +56,7 @@ async def run_demo(
                 "path": {"data": str(data / "receiver")},
                 "keys": str(keys / PRIVATE_FILE),
                 "products": [DEFAULT_PRODUCT],
-                "auth": {
-                    "apiKeys": [
-                        {"name": "demo-admin", "role": "admin", "hash": hash_api_key(receiver_key)}
-                    ]
-                },
+                "auth": _admin_auth(receiver_key),
             },
             env={},
         )
@@ -66,11 +67,7 @@ async def run_demo(
             "server": {
                 "port": host_port,
                 "name": "Demo host",
-                "auth": {
-                    "apiKeys": [
-                        {"name": "demo-admin", "role": "admin", "hash": hash_api_key(host_key)}
-                    ]
-                },
+                "auth": _admin_auth(host_key),
             },
             "path": {"data": str(data / "host")},
             "telemetry": {

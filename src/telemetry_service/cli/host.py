@@ -1,4 +1,5 @@
-"""Start the host platform for one-shot commands: no server, no background work."""
+"""The host's ``--config`` option, and the platform started for one-shot commands (no server, no
+background work)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,21 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from telemetry_service.core import Platform, PlatformError, StoreError
 from telemetry_service.core.config import load_raw_config
 
-__all__ = ["one_shot_platform"]
+__all__ = ["ConfigOption", "one_shot_platform"]
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="YAML config file (default: config/telemetry_service.yml)."
+    ),
+]
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from telemetry_service.common.serving import ServingError
 from telemetry_service.core import PlatformError, StoreError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
+from .host import ConfigOption
 from .receiver import receiver_app
 from .telemetry import telemetry_app
 from .usage import usage_app
@@ -32,13 +33,6 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(usage_app, name="usage")
 app.add_typer(receiver_app, name="receiver")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config file (default: config/telemetry_service.yml)."
-    ),
-]
 
 
 @app.command()

@@ -15,16 +15,17 @@ from telemetry_service.common.serving import ServingError
 from telemetry_service.receiver import (
     ConfigError,
     ImportFileError,
+    ImportResult,
     IngestService,
     Metrics,
     ReceiverConfig,
     StartupError,
     forget_cluster,
+    import_file,
     load_config,
     open_report_store,
     write_key_files,
 )
-from telemetry_service.receiver.importer import import_file
 from telemetry_service.receiver.keyfile import load_decryptor
 from telemetry_service.receiver.server import run_server
 from telemetry_service.receiver.storage import StoreError
@@ -129,7 +130,7 @@ def import_(
     if settings.keys is None:
         raise CliFailure("no private key set: set `keys` in the receiver config or pass --keys")
 
-    async def run() -> list[tuple[int, str, str, int, str]]:
+    async def run() -> list[ImportResult]:
         assert settings.keys is not None
         decryptor = load_decryptor(
             settings.keys,
@@ -147,21 +148,20 @@ def import_(
                 max_body_bytes=settings.server.max_body_bytes,
                 metrics=Metrics(),
             )
-            results = await import_file(service, file)
+            return await import_file(service, file)
         finally:
             await report_store.close()
-        return [(r.index, r.channel, r.outcome, r.status, r.message) for r in results]
 
     try:
         results = asyncio.run(run())
     except (StartupError, ImportFileError, StoreError) as exc:
         raise CliFailure(str(exc)) from None
     table = Table("item", "channel", "outcome", "detail")
-    for index, channel, outcome, status, message in results:
-        detail = message if outcome != "rejected" else f"{status}: {message}"
-        table.add_row(str(index), channel, outcome, detail)
+    for r in results:
+        detail = r.message if r.outcome != "rejected" else f"{r.status}: {r.message}"
+        table.add_row(str(r.index), r.channel, r.outcome, detail)
     Console().print(table)
-    rejected = sum(1 for r in results if r[2] == "rejected")
+    rejected = sum(1 for r in results if r.outcome == "rejected")
     print(f"{len(results) - rejected} of {len(results)} reports imported")
     if rejected:
         raise CliFailure(f"{rejected} of {len(results)} reports were refused")

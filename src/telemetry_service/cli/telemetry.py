@@ -26,18 +26,12 @@ from telemetry_service.plugins.telemetry_collection_manager import (
 )
 
 from .errors import fail
-from .host import one_shot_platform
+from .host import ConfigOption, one_shot_platform
 
 __all__ = ["telemetry_app"]
 
 telemetry_app = typer.Typer(help="See and control the host's telemetry.", no_args_is_help=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config file (default: config/telemetry_service.yml)."
-    ),
-]
 VersionOption = Annotated[
     str | None,
     typer.Option(

@@ -21,16 +21,15 @@ DEPLOYMENT_ID = "deployment"
 async def ensure_deployment_uuid(store: SavedObjectStore) -> str:
     """The deployment UUID, created on first use; concurrent first uses agree on one value."""
     try:
-        return str((await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)).attributes["uuid"])
+        stored = await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)
     except SavedObjectNotFoundError:
-        pass
-    try:
-        created = await store.create(
-            DEPLOYMENT_TYPE, {"uuid": str(uuid.uuid4())}, id_=DEPLOYMENT_ID, overwrite=False
-        )
-        return str(created.attributes["uuid"])
-    except SavedObjectConflictError:
-        return str((await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)).attributes["uuid"])
+        try:
+            stored = await store.create(
+                DEPLOYMENT_TYPE, {"uuid": str(uuid.uuid4())}, id_=DEPLOYMENT_ID, overwrite=False
+            )
+        except SavedObjectConflictError:  # another instance created it first
+            stored = await store.get(DEPLOYMENT_TYPE, DEPLOYMENT_ID)
+    return str(stored.attributes["uuid"])
 
 
 def ensure_instance_uuid(data_path: Path) -> str:

@@ -136,11 +136,14 @@ class SavedObjectStore:
         return True
 
     # -- row helpers (inside a transaction) ------------------------------------------------
-    def _select(self, cur: Cursor, type_: str, ns: str, id_: str, lock: bool) -> SavedObject | None:
+    def _select(self, cur: Cursor, type_: str, ns: str, id_: str, lock: bool) -> SavedObject:
+        """The object, or :class:`SavedObjectNotFoundError`; ``lock`` takes its row lock."""
         sql = f"SELECT {_COLUMNS} FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
         cur.execute(self._sql(sql + (self._for_update if lock else "")), (type_, ns, id_))
         row = cur.fetchone()
-        return _row(row) if row is not None else None
+        if row is None:
+            raise SavedObjectNotFoundError(type_, id_)
+        return _row(row)
 
     def _insert(self, cur: Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any]) -> bool:
         now = _ts(self._clock())
@@ -170,14 +173,7 @@ class SavedObjectStore:
     async def get(self, type_: str, id_: str, *, namespace: str | None = None) -> SavedObject:
         """The object, or :class:`SavedObjectNotFoundError`."""
         ns = _ns(namespace)
-
-        def op(cur: Cursor) -> SavedObject:
-            obj = self._select(cur, type_, ns, id_, lock=False)
-            if obj is None:
-                raise SavedObjectNotFoundError(type_, id_)
-            return obj
-
-        return await self._db.run(False, op)
+        return await self._db.run(False, lambda cur: self._select(cur, type_, ns, id_, lock=False))
 
     async def create(
         self,
@@ -192,16 +188,11 @@ class SavedObjectStore:
         ns, oid = _ns(namespace), id_ or str(uuid.uuid4())
 
         def op(cur: Cursor) -> SavedObject:
-            if self._insert(cur, type_, ns, oid, attributes):
-                created = self._select(cur, type_, ns, oid, lock=False)
-                assert created is not None
-                return created
-            existing = self._select(cur, type_, ns, oid, lock=True)
-            if existing is None:  # pragma: no cover - deleted between the two statements
+            inserted = self._insert(cur, type_, ns, oid, attributes)
+            if not inserted and not overwrite:
                 raise SavedObjectConflictError(type_, oid)
-            if not overwrite:
-                raise SavedObjectConflictError(type_, oid)
-            return self._write(cur, existing, attributes)
+            obj = self._select(cur, type_, ns, oid, lock=not inserted)
+            return obj if inserted else self._write(cur, obj, attributes)
 
         return await self._db.run(True, op)
 
@@ -222,14 +213,9 @@ class SavedObjectStore:
         ns = _ns(namespace)
 
         def op(cur: Cursor) -> SavedObject:
+            if upsert is not None and self._insert(cur, type_, ns, id_, upsert):
+                return self._select(cur, type_, ns, id_, lock=False)
             existing = self._select(cur, type_, ns, id_, lock=True)
-            if existing is None:
-                if upsert is None:
-                    raise SavedObjectNotFoundError(type_, id_)
-                self._insert(cur, type_, ns, id_, upsert)
-                created = self._select(cur, type_, ns, id_, lock=True)
-                assert created is not None
-                return created
             return self._write(cur, existing, {**existing.attributes, **attributes})
 
         return await self._db.run(True, op)
@@ -251,16 +237,12 @@ class SavedObjectStore:
                 cur, type_, ns, id_, {**(upsert_attributes or {}), **dict.fromkeys(fields, 0)}
             )
             obj = self._select(cur, type_, ns, id_, lock=True)
-            assert obj is not None
             attrs = dict(obj.attributes)
             for name, by in fields.items():
                 current = attrs.get(name)
-                base = (
-                    current
-                    if isinstance(current, int | float) and not isinstance(current, bool)
-                    else 0
-                )
-                attrs[name] = base + by
+                if isinstance(current, bool) or not isinstance(current, int | float):
+                    current = 0  # a missing or non-numeric attribute counts from zero
+                attrs[name] = current + by
             return self._write(cur, obj, attrs)
 
         return await self._db.run(True, op)

@@ -37,7 +37,8 @@ class UnknownKeyError(WireError):
         if kid is None:
             super().__init__("the encrypted key names no key id (kid)")
         else:
-            super().__init__(f"unknown key id (kid) {_short(kid)}")
+            cut = "..." if len(kid) > 64 else ""
+            super().__init__(f"unknown key id (kid) {kid[:64]!r}{cut}")
 
 
 class DecryptionError(WireError):
@@ -54,10 +55,3 @@ class PayloadTooLargeError(WireError):
 
 class MalformedPayloadError(WireError):
     """The body is not well-formed: bad base64, bad JSON, or a bad JWE structure."""
-
-
-def _short(text: str, limit: int = 64) -> str:
-    """Quote `text` for a message, cut to `limit` characters."""
-    if len(text) > limit:
-        return repr(text[:limit]) + "..."
-    return repr(text)

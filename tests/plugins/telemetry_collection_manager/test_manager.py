@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     TelemetryCollectionManager,
 )
 from telemetry_service.plugins.telemetry_collection_manager.cache import PayloadCache
-from telemetry_service.plugins.telemetry_collection_manager.strategy import StatsContext
+from telemetry_service.plugins.telemetry_collection_manager.contracts import StatsContext
 from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Decryptor, Encryptor, generate_key_pair
 
@@ -43,7 +42,6 @@ def manager(clocks: FakeClock, getter: Getter) -> TelemetryCollectionManager:
     m = TelemetryCollectionManager(
         version="8.1.0",
         clock=clocks,
-        logger=logging.getLogger("test"),
         cache=PayloadCache(clock=clocks.monotonic),
     )
     m.set_collection_strategy(
@@ -161,8 +159,6 @@ async def test_opt_in_stats() -> None:
 
 
 async def test_no_strategy_means_no_stats() -> None:
-    m = TelemetryCollectionManager(
-        version="1.0.0", clock=FakeClock(START), logger=logging.getLogger("t")
-    )
+    m = TelemetryCollectionManager(version="1.0.0", clock=FakeClock(START))
     assert await m.get_unencrypted_stats() == []
     assert await m.get_opt_in_stats(True, unencrypted=True) == []

@@ -23,7 +23,7 @@ class PayloadCache:
         self._ttl = ttl_s
         self._clock = clock
         self._key: str | None = None
-        self._task: asyncio.Task[Generation] | None = None
+        self._task: asyncio.Future[Generation] | None = None
         self._stored_at = 0.0
 
     def reset(self) -> None:
@@ -38,10 +38,7 @@ class PayloadCache:
         if self._task is not None and self._key == key and fresh:
             return await asyncio.shield(self._task), True
 
-        async def run() -> Generation:
-            return await generate()
-
-        task = asyncio.ensure_future(run())
+        task = asyncio.ensure_future(generate())
         self._key, self._task, self._stored_at = key, task, self._clock()
         try:
             return await asyncio.shield(task), False

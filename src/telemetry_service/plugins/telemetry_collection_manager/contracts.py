@@ -1,22 +1,46 @@
-"""The collection manager's contracts: strategies at setup, payloads at start."""
+"""The collection manager's contracts: strategies at setup (the highest priority one builds the
+payload, spec 6.1), payloads at start."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from telemetry_service.common.clock import iso_ms, to_ms
+
 from .cache import PayloadCache
-from .local_stats import iso
-from .strategy import ClusterDetailsGetter, StatsContext, StatsGetter, StrategyRegistry
 
 __all__ = [
+    "CollectionStrategy",
     "Encrypter",
     "EncryptionUnavailableError",
+    "StatsContext",
     "TelemetryCollectionManager",
 ]
+
+
+@dataclass(frozen=True)
+class StatsContext:
+    """What a strategy's getters receive."""
+
+    version: str
+    refresh_cache: bool
+
+
+ClusterDetailsGetter = Callable[[StatsContext], Awaitable[list[str]]]
+StatsGetter = Callable[[list[str], StatsContext], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class CollectionStrategy:
+    title: str
+    priority: int
+    stats_getter: StatsGetter
+    cluster_details_getter: ClusterDetailsGetter
+
 
 Encrypter = Callable[[object], str]
 """Encrypts one payload object into the packed wire string (runs in a worker thread)."""
@@ -34,13 +58,11 @@ class TelemetryCollectionManager:
         *,
         version: str,
         clock: Callable[[], dt.datetime],
-        logger: logging.Logger,
         cache: PayloadCache | None = None,
     ) -> None:
         self._version = version
         self._clock = clock
-        self._log = logger
-        self._strategies = StrategyRegistry()
+        self._strategy: CollectionStrategy | None = None
         self._cache = cache or PayloadCache()
         self._encrypter: Encrypter | None = None
 
@@ -53,12 +75,19 @@ class TelemetryCollectionManager:
         stats_getter: StatsGetter,
         cluster_details_getter: ClusterDetailsGetter,
     ) -> None:
-        self._strategies.set(
-            title=title,
-            priority=priority,
-            stats_getter=stats_getter,
-            cluster_details_getter=cluster_details_getter,
-        )
+        """Kibana's rules: a priority must be a number and differ from the current one; a higher
+        priority replaces the current strategy (the start value is -1)."""
+        current = self._strategy.priority if self._strategy else -1
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError("priority must be set.")
+        if priority == current:
+            raise ValueError("A Usage Collection Strategy with that priority already exists.")
+        if priority > current:
+            if stats_getter is None or cluster_details_getter is None:  # pragma: no cover
+                raise ValueError("Both stats_getter and cluster_details_getter are required.")
+            self._strategy = CollectionStrategy(
+                title, priority, stats_getter, cluster_details_getter
+            )
 
     def set_encrypter(self, encrypter: Encrypter) -> None:
         """Install the function that encrypts payloads (the telemetry plugin does this)."""
@@ -66,22 +95,18 @@ class TelemetryCollectionManager:
 
     @property
     def collection_title(self) -> str | None:
-        strategy = self._strategies.current
-        return strategy.title if strategy else None
+        return self._strategy.title if self._strategy else None
 
     # -- start -------------------------------------------------------------------------------
     async def encrypt(self, payload: object) -> str:
         """Encrypt one payload in a worker thread (raises when no encrypter is installed)."""
-        return await self._encrypt(payload)
-
-    async def _encrypt(self, payload: object) -> str:
         if self._encrypter is None:
             raise EncryptionUnavailableError("no encrypter is installed")
         return await asyncio.to_thread(self._encrypter, payload)
 
     async def get_unencrypted_stats(self, *, refresh_cache: bool = False) -> list[dict[str, Any]]:
         """``[{clusterUuid, stats}]`` with the payload objects; errors propagate."""
-        strategy = self._strategies.current
+        strategy = self._strategy
         if strategy is None:
             return []
         context = StatsContext(version=self._version, refresh_cache=refresh_cache)
@@ -94,7 +119,7 @@ class TelemetryCollectionManager:
 
         async def generate() -> list[dict[str, Any]]:
             stats = await strategy.stats_getter(uuids, context)
-            now = iso(self._clock())
+            now = iso_ms(to_ms(self._clock()))
             return [
                 {
                     "collectionSource": strategy.title,
@@ -105,14 +130,15 @@ class TelemetryCollectionManager:
             ]
 
         generated, hit = await self._cache.get_or_create(key, generate)
-        fetched_at = iso(self._clock())
-        out = []
-        for stat in generated:
-            copy = dict(stat)
-            if hit:
-                copy["cacheDetails"] = {**stat["cacheDetails"], "fetchedAt": fetched_at}
-            out.append({"clusterUuid": stat["cluster_uuid"], "stats": copy})
-        return out
+        fetched_at = iso_ms(to_ms(self._clock()))
+        fetched = {"fetchedAt": fetched_at} if hit else {}
+        return [
+            {
+                "clusterUuid": stat["cluster_uuid"],
+                "stats": {**stat, "cacheDetails": {**stat["cacheDetails"], **fetched}},
+            }
+            for stat in generated
+        ]
 
     async def get_stats(
         self, *, unencrypted: bool = False, refresh_cache: bool = False
@@ -123,7 +149,7 @@ class TelemetryCollectionManager:
         if unencrypted:
             return stats
         return [
-            {"clusterUuid": item["clusterUuid"], "stats": await self._encrypt(item["stats"])}
+            {"clusterUuid": item["clusterUuid"], "stats": await self.encrypt(item["stats"])}
             for item in stats
         ]
 
@@ -131,7 +157,7 @@ class TelemetryCollectionManager:
         self, opt_in_status: bool, *, unencrypted: bool = False
     ) -> list[dict[str, Any]]:
         """``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]`` (encrypted unless asked)."""
-        strategy = self._strategies.current
+        strategy = self._strategy
         if strategy is None:
             return []
         context = StatsContext(version=self._version, refresh_cache=False)
@@ -139,6 +165,6 @@ class TelemetryCollectionManager:
         out: list[dict[str, Any]] = []
         for uuid in uuids:
             payload = {"cluster_uuid": uuid, "opt_in_status": opt_in_status}
-            stats: object = payload if unencrypted else await self._encrypt(payload)
+            stats: object = payload if unencrypted else await self.encrypt(payload)
             out.append({"clusterUuid": uuid, "stats": stats})
         return out

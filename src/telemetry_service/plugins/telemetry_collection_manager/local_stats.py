@@ -7,22 +7,15 @@ import platform
 from collections.abc import Callable
 from typing import Any
 
+from telemetry_service.common.clock import iso_ms, to_ms
 from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
-from .strategy import StatsContext
+from .contracts import StatsContext
 
-__all__ = ["LocalStats", "iso"]
+__all__ = ["LocalStats"]
 
 #: Collector types that are folded into ``stack_stats.kibana`` itself, not under ``plugins``.
 _RESERVED = frozenset({"kibana", "kibana_stats"})
-
-
-def iso(value: dt.datetime) -> str:
-    """JavaScript's ``Date.prototype.toISOString()``: milliseconds and a ``Z``."""
-    return (
-        value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{value.microsecond // 1000:03d}Z"
-    )
 
 
 def _os_block() -> dict[str, Any]:
@@ -78,7 +71,7 @@ class LocalStats:
         }
         return [
             {
-                "timestamp": iso(self._clock()),
+                "timestamp": iso_ms(to_ms(self._clock())),
                 "cluster_uuid": uuid,
                 "cluster_name": self._name(),
                 "version": context.version,

@@ -25,7 +25,6 @@ class TelemetryCollectionManagerPlugin(Plugin):
         self.manager = TelemetryCollectionManager(
             version=core.version,
             clock=core.clock,
-            logger=core.logger,
             cache=PayloadCache(clock=lambda: core.clock().timestamp()),
         )
         local = LocalStats(

@@ -56,10 +56,5 @@ ROOT_SCHEMA: dict[str, Any] = {
 
 def payload_schema(plugins: dict[str, Any]) -> dict[str, Any]:
     """The whole payload's schema: the root with ``plugins`` replaced by the collectors'."""
-    schema = dict(ROOT_SCHEMA)
-    stack = dict(schema["stack_stats"])
-    kibana = dict(stack["kibana"])
-    kibana["plugins"] = plugins
-    stack["kibana"] = kibana
-    schema["stack_stats"] = stack
-    return schema
+    kibana = {**ROOT_SCHEMA["stack_stats"]["kibana"], "plugins": plugins}
+    return {**ROOT_SCHEMA, "stack_stats": {**ROOT_SCHEMA["stack_stats"], "kibana": kibana}}
