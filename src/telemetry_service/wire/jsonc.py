@@ -32,6 +32,7 @@ import orjson
 __all__ = ["compact_json", "js_number"]
 
 _CONTAINERS = (dict, list, tuple)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _MAX_ARRAY_INDEX = 4_294_967_294  # 2**32 - 2, the largest array index of ECMAScript
 _ESCAPES = {
     '"': '\\"',
@@ -158,12 +159,27 @@ def _fallback(value: object) -> bytes:
 
 
 def _reorder(value: Any) -> Any:
-    """A copy of `value` with its dicts in JavaScript key order."""
+    """`value` with its dicts in JavaScript key order; unchanged parts are not copied."""
     if isinstance(value, dict):
-        items = _ordered_items(value) or value.items()
-        return {k: _reorder(v) if isinstance(v, _CONTAINERS) else v for k, v in items}
+        replaced: dict[Any, Any] = {}
+        for key, item in value.items():
+            if type(item) not in _SCALARS and isinstance(item, _CONTAINERS):
+                new = _reorder(item)
+                if new is not item:
+                    replaced[key] = new
+        if replaced:
+            value = {k: replaced.get(k, v) for k, v in value.items()}
+        items = _ordered_items(value)
+        return value if items is None else dict(items)
     if isinstance(value, (list, tuple)):
-        return [_reorder(v) if isinstance(v, _CONTAINERS) else v for v in value]
+        result: list[Any] | None = None
+        for index, item in enumerate(value):
+            if type(item) not in _SCALARS and isinstance(item, _CONTAINERS):
+                new = _reorder(item)
+                if new is not item:
+                    result = list(value) if result is None else result
+                    result[index] = new
+        return value if result is None else result
     return value
 
 
