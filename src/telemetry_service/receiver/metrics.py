@@ -21,10 +21,8 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+def _labels(names: Sequence[str], values: Sequence[str]) -> str:
     parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
 
 
@@ -101,11 +99,6 @@ class Metrics:
             "Time from request to answer of ingest requests that stored a report (or found it).",
             (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.api = Counter(
-            "telemetry_receiver_api_requests_total",
-            "Query and admin API requests by route and status.",
-            ("route", "status"),
-        )
         self.retention_deleted = Counter(
             "telemetry_receiver_retention_deleted_total", "Reports deleted by retention."
         )
@@ -121,9 +114,14 @@ class Metrics:
 
     def render(self) -> str:
         lines: list[str] = []
-        for metric in (self.ingest, self.ingest_bytes, self.ingest_seconds, self.api):
+        for metric in (
+            self.ingest,
+            self.ingest_bytes,
+            self.ingest_seconds,
+            self.retention_deleted,
+            self.deletions,
+        ):
             lines += metric.render()
-        lines += self.retention_deleted.render() + self.deletions.render()
         for name, help_, read in self._gauges:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {_number(read())}"]
         return "\n".join(lines) + "\n"
