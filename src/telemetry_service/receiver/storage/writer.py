@@ -61,9 +61,8 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._started = False
         self._closed = False
-        #: Batches committed and reports in them (for metrics).
+        #: Batches committed.
         self.batches = 0
-        self.batched_reports = 0
 
     def start(self) -> None:
         if not self._started:
@@ -157,6 +156,5 @@ class BatchWriter:
                 self._run_batch([job])
             return
         self.batches += 1
-        self.batched_reports += len(batch)
         for job, result in zip(batch, results, strict=True):
             job.future.set_result(result)
