@@ -8,11 +8,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
-from .storage import FieldValue
+from .storage import FieldKind, FieldValue
 from .storage.sql import json_kind
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
 
 PERCENTILES = (50, 75, 90, 95, 99)
 TREND_PERCENTILES = (50, 90)
-KINDS = ("missing", "null", "boolean", "number", "string", "array", "object")
+KINDS: tuple[str, ...] = get_args(FieldKind)
 MAX_PATH_CHARS = 512
 _FORBIDDEN = frozenset('"\\')
 
