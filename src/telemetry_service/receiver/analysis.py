@@ -32,7 +32,8 @@ PERCENTILES = (50, 75, 90, 95, 99)
 TREND_PERCENTILES = (50, 90)
 KINDS: tuple[str, ...] = get_args(FieldKind)
 MAX_PATH_CHARS = 512
-_FORBIDDEN = frozenset('"\\')
+#: What a segment of a dotted path cannot hold.
+_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def parse_field_path(text: str) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def parse_field_path(text: str) -> tuple[str, ...]:
     for segment in segments:
         if not segment:
             raise ValueError("field must not hold empty segments (.. or a leading/trailing .)")
-        if any(ch in _FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in segment):
+        if _NOT_IN_SEGMENT.search(segment):
             raise ValueError('field segments must not hold ", \\ or control characters')
     return segments
 
@@ -126,10 +127,6 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
     if numbers:
         result["number"] = _number_summary(numbers, PERCENTILES)
     return result
-
-
-#: What a segment of a dotted path cannot hold (see :func:`parse_field_path`).
-_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def leaf_fields(
