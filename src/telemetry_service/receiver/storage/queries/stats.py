@@ -26,10 +26,6 @@ __all__ = [
     "version_counts",
 ]
 
-#: Backends whose JSON functions extract a field from ``reports.payload`` (text) faster than
-#: decoding the text in Python; PostgreSQL would have to cast every payload to jsonb.
-_SQL_SAMPLES = frozenset({"sqlite"})
-
 
 def active_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
     """Distinct clusters that sent a snapshot, by UTC day number, in ``[from, to)``
@@ -121,7 +117,7 @@ def field_samples(
     text, decoded here (``reports.payload`` is text there, and casting it to jsonb costs
     more than orjson does).
     """
-    in_sql = d.name in _SQL_SAMPLES
+    in_sql = d.name == "sqlite"
     select, params = d.field_select(path) if in_sql else ("payload", [])
     cur.execute(
         d.sql(
