@@ -17,12 +17,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from telemetry_service.common.db.base import StoreUnavailableError
+from telemetry_service.common.db.base import StoreError, StoreUnavailableError
 
-from .errors import StoreBusyError
 from .records import AddResult, NewReport
 
-__all__ = ["BatchWriter"]
+__all__ = ["BatchWriter", "StoreBusyError"]
 
 T = TypeVar("T")
 log = logging.getLogger("telemetry_service.receiver.storage")
@@ -41,6 +40,10 @@ class _OpJob:
 
 
 _STOP = object()
+
+
+class StoreBusyError(StoreError):
+    """The write queue is full; retry later."""
 
 
 class BatchWriter:
