@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from telemetry_service.common.clock import Clock
@@ -29,6 +28,8 @@ from telemetry_service.common.web import (
     page_response,
     template_environment,
 )
+
+from ..api.params import ClusterId
 
 __all__ = ["CHART_JS", "PATHS", "STATIC_PREFIX", "DashboardPages", "dashboard_router"]
 
@@ -105,9 +106,7 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
         router.add_api_route(path, shell(name, title), response_model=None)
 
     @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
-    async def cluster(
-        cluster_uuid: Annotated[str, PathParam(min_length=1, max_length=200)],
-    ) -> Response:
+    async def cluster(cluster_uuid: ClusterId) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
 
     add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})
