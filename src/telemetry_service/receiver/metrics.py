@@ -7,6 +7,7 @@ them by channel (``unknown`` for channels that are not served, to bound the labe
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -64,12 +65,7 @@ class Histogram:
     def observe(self, value: float) -> None:
         with self._lock:
             self._sum += value
-            for index, bound in enumerate(self.buckets):
-                if value <= bound:
-                    self._counts[index] += 1
-                    break
-            else:
-                self._counts[-1] += 1
+            self._counts[bisect.bisect_left(self.buckets, value)] += 1  # the last: +Inf
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
