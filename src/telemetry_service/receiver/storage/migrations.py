@@ -3,8 +3,8 @@
 Version N of each list is applied once, in order, and recorded in ``receiver_migrations``.
 Both lists are written from one text, so they define the same tables and indexes; the
 backends differ in column types, and PostgreSQL's ``reports`` is partitioned by month of
-``received_ms`` (partitions are created on demand, see ``postgres.py``), so its primary key
-holds ``received_ms`` and it needs no index of its own on it.
+``received_ms`` (partitions are created on demand, see ``postgres.py``): its primary key
+holds ``received_ms`` and it has no ``reports_received`` index.
 
 - ``reports``: every stored report (payload as exact JSON text).
 - ``report_digests``: one row per stored report digest, which makes retries idempotent.
