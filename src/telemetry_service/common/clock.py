@@ -11,7 +11,6 @@ from collections.abc import Callable
 __all__ = [
     "DAY_MS",
     "Clock",
-    "day_number",
     "from_ms",
     "iso_date",
     "iso_ms",
@@ -45,11 +44,6 @@ def from_ms(ms: int) -> dt.datetime:
 def iso_ms(ms: int) -> str:
     """JavaScript's ``Date.toISOString()`` form: ``2024-05-01T12:00:00.000Z``."""
     return from_ms(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def day_number(ms: int) -> int:
-    """The UTC day number (days since 1970-01-01) of epoch milliseconds."""
-    return ms // DAY_MS
 
 
 def iso_date(day: int) -> str:

@@ -8,11 +8,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
-from .storage import FieldValue
+from .storage import FieldKind, FieldValue
 from .storage.sql import json_kind
 
 __all__ = [
@@ -30,9 +30,10 @@ __all__ = [
 
 PERCENTILES = (50, 75, 90, 95, 99)
 TREND_PERCENTILES = (50, 90)
-KINDS = ("missing", "null", "boolean", "number", "string", "array", "object")
+KINDS: tuple[str, ...] = get_args(FieldKind)
 MAX_PATH_CHARS = 512
-_FORBIDDEN = frozenset('"\\')
+#: What a segment of a dotted path cannot hold.
+_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def parse_field_path(text: str) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ def parse_field_path(text: str) -> tuple[str, ...]:
     for segment in segments:
         if not segment:
             raise ValueError("field must not hold empty segments (.. or a leading/trailing .)")
-        if any(ch in _FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in segment):
+        if _NOT_IN_SEGMENT.search(segment):
             raise ValueError('field segments must not hold ", \\ or control characters')
     return segments
 
@@ -126,10 +127,6 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
     if numbers:
         result["number"] = _number_summary(numbers, PERCENTILES)
     return result
-
-
-#: What a segment of a dotted path cannot hold (see :func:`parse_field_path`).
-_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def leaf_fields(

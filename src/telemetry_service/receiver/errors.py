@@ -19,11 +19,8 @@ class ConfigError(ReceiverError):
 
     def __init__(self, key: str, message: str) -> None:
         self.key = key
-        super().__init__(
-            f"invalid receiver config [{key}]: {message}"
-            if key
-            else f"invalid receiver config: {message}"
-        )
+        where = f" [{key}]" if key else ""
+        super().__init__(f"invalid receiver config{where}: {message}")
 
 
 class StartupError(ReceiverError):

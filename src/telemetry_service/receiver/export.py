@@ -45,19 +45,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_meta(report: StoredReport) -> dict[str, Any]:
-    """A report's metadata, JSON-ready."""
-    return {
-        "id": report.id,
-        "channel": report.channel,
-        "kind": report.kind,
-        "cluster_uuid": report.cluster_uuid,
-        "cluster_name": report.cluster_name,
-        "version": report.version,
-        "stack_version": report.stack_version,
-        "received_at": iso_ms(report.received_ms),
-        "timestamp": iso_ms(report.report_ms),
-        "opt_in_status": report.opt_in_status,
-    }
+    """A report's metadata, JSON-ready: the CSV columns but the payload, in their order."""
+    times = {"received_at": iso_ms(report.received_ms), "timestamp": iso_ms(report.report_ms)}
+    return {c: times[c] if c in times else getattr(report, c) for c in CSV_COLUMNS[:-1]}
 
 
 def report_document(report: StoredReport, *, payload: bool = True) -> bytes:

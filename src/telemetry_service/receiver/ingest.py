@@ -220,19 +220,14 @@ class IngestService:
         )
         try:
             result = await self.store.add(record)
-        except StoreBusyError:
+        except (StoreBusyError, StoreUnavailableError) as exc:
+            state = "busy" if isinstance(exc, StoreBusyError) else "unavailable"
+            if state == "unavailable":
+                log.warning("storing a report failed: %s", exc)
             raise Rejection(
                 503,
-                "store_busy",
-                "the store is busy; retry later",
-                retry_after=self.limits.retry_after_seconds,
-            ) from None
-        except StoreUnavailableError as exc:
-            log.warning("storing a report failed: %s", exc)
-            raise Rejection(
-                503,
-                "store_unavailable",
-                "the store is unavailable; retry later",
+                f"store_{state}",
+                f"the store is {state}; retry later",
                 retry_after=self.limits.retry_after_seconds,
             ) from None
         return IngestOutcome(result.id, result.duplicate, channel.name)

@@ -7,6 +7,7 @@ them by channel (``unknown`` for channels that are not served, to bound the labe
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -21,10 +22,8 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+def _labels(names: Sequence[str], values: Sequence[str]) -> str:
     parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
 
 
@@ -66,12 +65,7 @@ class Histogram:
     def observe(self, value: float) -> None:
         with self._lock:
             self._sum += value
-            for index, bound in enumerate(self.buckets):
-                if value <= bound:
-                    self._counts[index] += 1
-                    break
-            else:
-                self._counts[-1] += 1
+            self._counts[bisect.bisect_left(self.buckets, value)] += 1  # the last: +Inf
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
@@ -101,11 +95,6 @@ class Metrics:
             "Time from request to answer of ingest requests that stored a report (or found it).",
             (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.api = Counter(
-            "telemetry_receiver_api_requests_total",
-            "Query and admin API requests by route and status.",
-            ("route", "status"),
-        )
         self.retention_deleted = Counter(
             "telemetry_receiver_retention_deleted_total", "Reports deleted by retention."
         )
@@ -121,9 +110,14 @@ class Metrics:
 
     def render(self) -> str:
         lines: list[str] = []
-        for metric in (self.ingest, self.ingest_bytes, self.ingest_seconds, self.api):
+        for metric in (
+            self.ingest,
+            self.ingest_bytes,
+            self.ingest_seconds,
+            self.retention_deleted,
+            self.deletions,
+        ):
             lines += metric.render()
-        lines += self.retention_deleted.render() + self.deletions.render()
         for name, help_, read in self._gauges:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {_number(read())}"]
         return "\n".join(lines) + "\n"

@@ -59,6 +59,10 @@ def _bad(reason: str, message: str) -> NoReturn:
     raise Rejection(400, reason, message)
 
 
+def _bad_field(field: str, must: str) -> NoReturn:
+    _bad("invalid_payload", f"payload field [{field}] must be {must}")
+
+
 def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
     """Parse decrypted JSON; return the value, its text and the text safe for jsonb.
 
@@ -96,10 +100,7 @@ def validate_report(
         _bad("invalid_payload", "the payload must be a JSON object")
     uuid = value.get("cluster_uuid")
     if not isinstance(uuid, str) or not is_identifier(uuid):
-        _bad(
-            "invalid_payload",
-            f"payload field [cluster_uuid] must be 1 to {MAX_ID_CHARS} printable characters",
-        )
+        _bad_field("cluster_uuid", f"1 to {MAX_ID_CHARS} printable characters")
     if uuid != cluster_id:
         _bad(
             "cluster_mismatch",
@@ -108,40 +109,26 @@ def validate_report(
     if kind == "opt-in":
         status = value.get("opt_in_status")
         if not isinstance(status, bool):
-            _bad("invalid_payload", "payload field [opt_in_status] must be true or false")
+            _bad_field("opt_in_status", "true or false")
         return ValidatedReport(kind, uuid, None, None, None, status, text, query_text)
     timestamp = value.get("timestamp")
     timestamp_ms = parse_timestamp(timestamp) if isinstance(timestamp, str) else None
     if timestamp_ms is None:
-        _bad("invalid_payload", "payload field [timestamp] must be an ISO-8601 date-time string")
+        _bad_field("timestamp", "an ISO-8601 date-time string")
     version = value.get("version")
     if not isinstance(version, str) or not version or len(version) > MAX_ID_CHARS:
-        _bad(
-            "invalid_payload",
-            f"payload field [version] must be a string of 1 to {MAX_ID_CHARS} characters",
-        )
+        _bad_field("version", f"a string of 1 to {MAX_ID_CHARS} characters")
     name = value.get("cluster_name")
     if name is not None and (not isinstance(name, str) or len(name) > _MAX_NAME_CHARS):
-        _bad(
-            "invalid_payload",
-            f"payload field [cluster_name] must be a string of at most {_MAX_NAME_CHARS} chars",
-        )
+        _bad_field("cluster_name", f"a string of at most {_MAX_NAME_CHARS} chars")
     for field in _OPTIONAL_STRINGS:
         if field in value and not isinstance(value[field], str):
-            _bad("invalid_payload", f"payload field [{field}] must be a string")
+            _bad_field(field, "a string")
     for field in _OPTIONAL_OBJECTS:
         if field in value and not isinstance(value[field], dict):
-            _bad("invalid_payload", f"payload field [{field}] must be an object")
-    return ValidatedReport(
-        kind,
-        uuid,
-        None if name is None else _clean(name),
-        _clean(version),
-        timestamp_ms,
-        None,
-        text,
-        query_text,
-    )
+            _bad_field(field, "an object")
+    name = None if name is None else _clean(name)
+    return ValidatedReport(kind, uuid, name, _clean(version), timestamp_ms, None, text, query_text)
 
 
 def is_identifier(text: str) -> bool:

@@ -11,7 +11,6 @@ from typing import Any
 from telemetry_service.common.db import open_database
 from telemetry_service.common.db.base import Cursor, StoreError, StoreUnavailableError
 
-from .errors import StoreBusyError
 from .postgres import PostgresReportStore
 from .records import (
     AddResult,
@@ -26,6 +25,7 @@ from .records import (
 )
 from .sqlite import SqliteReportStore
 from .store import ReportStore
+from .writer import StoreBusyError
 
 __all__ = [
     "AddResult",

@@ -21,44 +21,12 @@ FieldKind = Literal["missing", "null", "boolean", "number", "string", "array", "
 
 
 @dataclass(frozen=True, repr=False)
-class NewReport:
-    """A decrypted, validated report ready to be stored.
-
-    `digest` identifies the report for idempotency: posting the same report twice stores it
-    once. `report_ms` is the payload's own time (never later than `received_ms`);
-    `received_ms` decides retention.
-    """
-
-    id: str
-    digest: str
-    channel: str
-    kind: Literal["snapshot", "opt-in"]
-    cluster_uuid: str
-    cluster_name: str | None
-    version: str | None
-    stack_version: str | None
-    kid: str
-    received_ms: int
-    report_ms: int
-    opt_in_status: bool | None
-    payload_text: str
-    query_text: str
-
-    def __repr__(self) -> str:
-        return f"NewReport(id={self.id!r}, kind={self.kind!r}, channel={self.channel!r})"
-
-
-@dataclass(frozen=True)
-class AddResult:
-    """The stored report's id (the first one's id for a duplicate)."""
-
-    id: str
-    duplicate: bool
-
-
-@dataclass(frozen=True, repr=False)
 class StoredReport:
-    """One stored report with its payload's JSON text."""
+    """One stored report with its payload's JSON text.
+
+    `report_ms` is the payload's own time (never later than `received_ms`); `received_ms`
+    decides retention.
+    """
 
     id: str
     channel: str
@@ -74,6 +42,31 @@ class StoredReport:
 
     def __repr__(self) -> str:
         return f"StoredReport(id={self.id!r}, kind={self.kind!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class NewReport(StoredReport):
+    """A decrypted, validated report ready to be stored: what the store returns of it, plus
+    its `digest`, the `kid` that decrypted it and `query_text`, the payload for queries.
+
+    `digest` identifies the report for idempotency: posting the same report twice stores it
+    once.
+    """
+
+    digest: str
+    kid: str
+    query_text: str
+
+    def __repr__(self) -> str:
+        return f"NewReport(id={self.id!r}, kind={self.kind!r}, channel={self.channel!r})"
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The stored report's id (the first one's id for a duplicate)."""
+
+    id: str
+    duplicate: bool
 
 
 @dataclass(frozen=True)

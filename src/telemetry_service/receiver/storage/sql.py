@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from telemetry_service.common.clock import DAY_MS
+
 from .records import ClusterSummary, FieldKind, FieldValue, StoredReport
 
 __all__ = [
@@ -36,7 +38,6 @@ LATEST = "clusters c JOIN reports r ON r.id = c.report_id AND r.received_ms = c.
 LATEST_COLUMNS = ", ".join(f"r.{c.strip()}" for c in STORED_COLUMNS.split(","))
 #: A report's UTC day number; the ``reports_kind_day`` index is on this exact expression.
 DAY = "report_ms / 86400000"
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Dialect:
 
 def day_bounds(from_ms: int, to_ms: int) -> tuple[int, int]:
     """The day numbers ``[first, end)`` of the UTC days that ``[from_ms, to_ms)`` touches."""
-    return from_ms // _DAY_MS, -(-to_ms // _DAY_MS)
+    return from_ms // DAY_MS, -(-to_ms // DAY_MS)
 
 
 def _bool(value: object) -> bool | None:

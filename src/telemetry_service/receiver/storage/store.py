@@ -142,8 +142,8 @@ class ReportStore(abc.ABC):
     # -- reads: the query functions, run in a worker thread on a read connection ----------
     count_reports = _read(reports.count_reports)
     latest_reports = _read(reports.latest_reports)
-    list_clusters = _read(clusters.list_clusters)
     search_clusters = _read(clusters.search_clusters)
+    list_clusters = search_clusters  # a search without filters
     get_cluster = _read(clusters.get_cluster)
     latest_snapshot = _read(clusters.latest_snapshot)
     cluster_history = _read(clusters.cluster_history)

@@ -17,12 +17,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from telemetry_service.common.db.base import StoreUnavailableError
+from telemetry_service.common.db.base import StoreError, StoreUnavailableError
 
-from .errors import StoreBusyError
 from .records import AddResult, NewReport
 
-__all__ = ["BatchWriter"]
+__all__ = ["BatchWriter", "StoreBusyError"]
 
 T = TypeVar("T")
 log = logging.getLogger("telemetry_service.receiver.storage")
@@ -43,6 +42,10 @@ class _OpJob:
 _STOP = object()
 
 
+class StoreBusyError(StoreError):
+    """The write queue is full; retry later."""
+
+
 class BatchWriter:
     """Runs `write_reports` (a list in one transaction) and ops on one dedicated thread."""
 
@@ -61,9 +64,8 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._started = False
         self._closed = False
-        #: Batches committed and reports in them (for metrics).
+        #: Batches committed.
         self.batches = 0
-        self.batched_reports = 0
 
     def start(self) -> None:
         if not self._started:
@@ -157,6 +159,5 @@ class BatchWriter:
                 self._run_batch([job])
             return
         self.batches += 1
-        self.batched_reports += len(batch)
         for job, result in zip(batch, results, strict=True):
             job.future.set_result(result)

@@ -13,11 +13,11 @@ Scripts and the style are ES modules under ``/static/receiver/`` on the shared f
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from telemetry_service.common.clock import Clock
@@ -29,6 +29,8 @@ from telemetry_service.common.web import (
     template_environment,
 )
 
+from ..api.params import ClusterId
+
 __all__ = ["CHART_JS", "PATHS", "STATIC_PREFIX", "DashboardPages", "dashboard_router"]
 
 STATIC_PREFIX = "/static/receiver"
@@ -39,16 +41,14 @@ _HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = _HERE / "templates"
 STATIC_DIR = _HERE / "static"
 
-PATHS = {
-    "overview": "/",
-    "fields": "/app/fields",
-    "clusters": "/app/clusters",
+#: Each page of the navigation: its path, its label in the navigation and its title.
+_PAGES = {
+    "overview": ("/", "Overview", "Overview"),
+    "fields": ("/app/fields", "Fields", "Field explorer"),
+    "clusters": ("/app/clusters", "Clusters", "Clusters"),
 }
-_NAV = [
-    (PATHS["overview"], "Overview", "overview"),
-    (PATHS["fields"], "Fields", "fields"),
-    (PATHS["clusters"], "Clusters", "clusters"),
-]
+PATHS = {name: path for name, (path, _, _) in _PAGES.items()}
+_NAV = [(path, label, name) for name, (path, label, _) in _PAGES.items()]
 #: Downloads are made from blobs.
 _CSP = content_security_policy(img_src=["blob:"])
 
@@ -56,13 +56,7 @@ _CSP = content_security_policy(img_src=["blob:"])
 class DashboardPages:
     """Renders the page shells."""
 
-    def __init__(
-        self,
-        *,
-        version: str,
-        auth_required: bool,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, *, version: str, auth_required: bool, clock: Clock) -> None:
         self._version = version
         self._auth_required = auth_required
         self._clock = clock
@@ -102,22 +96,17 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
     router = APIRouter(tags=["dashboard-pages"], include_in_schema=False)
     page = pages.render
 
-    @router.get(PATHS["overview"], response_model=None)
-    async def overview() -> Response:
-        return page("overview.html", title="Overview", active="overview")
+    def shell(name: str, title: str) -> Callable[[], Awaitable[Response]]:
+        async def route() -> Response:
+            return page(f"{name}.html", title=title, active=name)
 
-    @router.get(PATHS["fields"], response_model=None)
-    async def fields() -> Response:
-        return page("fields.html", title="Field explorer", active="fields")
+        return route
 
-    @router.get(PATHS["clusters"], response_model=None)
-    async def clusters() -> Response:
-        return page("clusters.html", title="Clusters", active="clusters")
+    for name, (path, _, title) in _PAGES.items():
+        router.add_api_route(path, shell(name, title), response_model=None)
 
     @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
-    async def cluster(
-        cluster_uuid: Annotated[str, PathParam(min_length=1, max_length=200)],
-    ) -> Response:
+    async def cluster(cluster_uuid: ClusterId) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
 
     add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})

@@ -14,7 +14,6 @@ __all__ = [
     "cluster_history",
     "get_cluster",
     "latest_snapshot",
-    "list_clusters",
     "search_clusters",
 ]
 
@@ -23,14 +22,15 @@ def search_clusters(
     cur: Cursor,
     d: Dialect,
     *,
-    text: str | None,
-    version: str | None,
-    since_ms: int | None,
+    text: str | None = None,
+    version: str | None = None,
+    since_ms: int | None = None,
     limit: int,
     offset: int,
 ) -> ClusterPage:
     """Clusters whose id or name holds `text` (case-insensitive), of `version`, whose
-    latest snapshot is from `since_ms` on; the most recently seen first."""
+    latest snapshot is from `since_ms` on (without them: every cluster); the most recently
+    seen first."""
     where: list[str] = []
     params: list[Any] = []
     if text:
@@ -56,13 +56,6 @@ def search_clusters(
         [*params, limit, offset],
     )
     return ClusterPage(total, [cluster(row) for row in cur.fetchall()])
-
-
-def list_clusters(cur: Cursor, d: Dialect, *, limit: int, offset: int) -> ClusterPage:
-    """Clusters, the most recently seen first."""
-    return search_clusters(
-        cur, d, text=None, version=None, since_ms=None, limit=limit, offset=offset
-    )
 
 
 def _like_escape(text: str) -> str:

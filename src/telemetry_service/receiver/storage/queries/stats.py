@@ -5,7 +5,7 @@ bounded read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -25,10 +25,6 @@ __all__ = [
     "reports_per_day",
     "version_counts",
 ]
-
-#: Backends whose JSON functions extract a field from ``reports.payload`` (text) faster than
-#: decoding the text in Python; PostgreSQL would have to cast every payload to jsonb.
-_SQL_SAMPLES = frozenset({"sqlite"})
 
 
 def active_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
@@ -50,19 +46,21 @@ def reports_per_day(
     """Per UTC day number of ``[from, to)`` (whole days): (snapshots, opt-in reports)."""
     cur.execute(
         d.sql(
-            f"SELECT kind, {DAY}, COUNT(*) FROM reports WHERE kind IN "
+            f"SELECT {DAY}, kind, COUNT(*) FROM reports WHERE kind IN "
             f"('snapshot', 'opt-in') AND {DAY} >= ? AND {DAY} < ? GROUP BY kind, {DAY}"
         ),
         day_bounds(from_ms, to_ms),
     )
+    return _day_pairs(cur.fetchall(), lambda kind: kind == "snapshot")
+
+
+def _day_pairs(rows: Sequence[Any], first: Callable[[Any], bool]) -> dict[int, tuple[int, int]]:
+    """Rows ``(day, key, count)`` summed per day into (count of the keys that are `first`,
+    count of the others)."""
     days: dict[int, tuple[int, int]] = {}
-    for kind, day, count in cur.fetchall():
-        snapshots, opt_ins = days.get(int(day), (0, 0))
-        if kind == "snapshot":
-            snapshots = int(count)
-        else:
-            opt_ins = int(count)
-        days[int(day)] = (snapshots, opt_ins)
+    for day, key, count in rows:
+        yes, no = days.get(int(day), (0, 0))
+        days[int(day)] = (yes + int(count), no) if first(key) else (yes, no + int(count))
     return days
 
 
@@ -119,7 +117,7 @@ def field_samples(
     text, decoded here (``reports.payload`` is text there, and casting it to jsonb costs
     more than orjson does).
     """
-    in_sql = d.name in _SQL_SAMPLES
+    in_sql = d.name == "sqlite"
     select, params = d.field_select(path) if in_sql else ("payload", [])
     cur.execute(
         d.sql(
@@ -219,12 +217,4 @@ def opt_in_changes_per_day(
         ),
         params,
     )
-    days: dict[int, tuple[int, int]] = {}
-    for day, status, count in cur.fetchall():
-        opted_in, opted_out = days.get(int(day), (0, 0))
-        if status:
-            opted_in += int(count)
-        else:
-            opted_out += int(count)
-        days[int(day)] = (opted_in, opted_out)
-    return days
+    return _day_pairs(cur.fetchall(), bool)
