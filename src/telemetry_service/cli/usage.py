@@ -2,8 +2,9 @@
 
 Like Kibana's ``telemetry_check``: every registered collector's schema is written to
 ``schema/plugins.json`` (and the payload root to ``schema/root.json``); the check fails when
-they differ from what is stored, when a collector's live output does not match its schema, or
-when a collector fails. ``--fix`` rewrites the files and ``docs/payload.md``.
+they differ from what is stored, when a collector's live output does not match its schema,
+when a collector fails, or when ``docs/payload.md`` is not what ``--fix`` (which rewrites them
+all) would write.
 """
 
 from __future__ import annotations
@@ -108,6 +109,15 @@ def _payload_doc(root: dict[str, Any], plugins: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _stale_doc(docs: Path, expected: str) -> list[str]:
+    """A problem line when the payload reference is not what ``--fix`` would write."""
+    try:
+        state = "out of date" if docs.read_text(encoding="utf-8") != expected else ""
+    except OSError:
+        state = "missing"
+    return [f"{docs}: {state}; run `telemetry-service usage check --fix`"] if state else []
+
+
 @usage_app.command()
 def check(
     fix: Annotated[
@@ -151,6 +161,7 @@ def check(
             if kind == "root":
                 stored, data = {"properties": {"root": stored}}, {"properties": {"root": data}}
             problems += _diff(kind, stored, data)
+        problems += _stale_doc(docs, _payload_doc(root, plugins))
     if problems:
         for line in problems:
             print(f"- {line}")
