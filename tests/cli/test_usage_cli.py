@@ -34,6 +34,7 @@ def test_the_repository_schemas_are_current() -> None:
 
 def test_check_fails_on_a_changed_schema_and_passes_after_fix(tmp_path: Path) -> None:
     shutil.copytree(REPO / "schema", tmp_path / "schema")
+    shutil.copytree(REPO / "docs", tmp_path / "docs")
     plugins = json.loads((tmp_path / "schema" / "plugins.json").read_text())
     telemetry = plugins["properties"]["telemetry"]["properties"]
     telemetry["usage_fetcher"]["type"] = "long"
@@ -50,6 +51,33 @@ def test_check_fails_on_a_changed_schema_and_passes_after_fix(tmp_path: Path) ->
     fixed = cli("usage", "check", "--fix", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr
     assert (tmp_path / "docs" / "payload.md").read_text().count("`opt_in_status`") == 1
+    assert cli("usage", "check", cwd=tmp_path).returncode == 0
+
+
+def test_check_fails_on_a_stale_payload_doc(tmp_path: Path) -> None:
+    """docs/payload.md is checked like the stored schemas: it must be what ``--fix`` writes.
+
+    Kibana: packages/kbn-telemetry-tools/src/tools/tasks/check_matching_schemas_task.ts ("The
+    following changes must be persisted in <file>. Run 'node scripts/telemetry_check --fix' to
+    update.").
+    """
+    shutil.copytree(REPO / "schema", tmp_path / "schema")
+    shutil.copytree(REPO / "docs", tmp_path / "docs")
+    doc = tmp_path / "docs" / "payload.md"
+    doc.write_text(doc.read_text().replace("`opt_in_status`", "`opt_in`"))
+
+    stale = cli("usage", "check", cwd=tmp_path)
+    assert stale.returncode == 1
+    assert "docs/payload.md: out of date; run `telemetry-service usage check --fix`" in stale.stdout
+    assert stale.stderr.strip().startswith("error: 1 problem(s)")
+
+    doc.unlink()
+    missing = cli("usage", "check", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "docs/payload.md: missing; run `telemetry-service usage check --fix`" in missing.stdout
+
+    assert cli("usage", "check", "--fix", cwd=tmp_path).returncode == 0
+    assert doc.read_text() == (REPO / "docs" / "payload.md").read_text()
     assert cli("usage", "check", cwd=tmp_path).returncode == 0
 
 

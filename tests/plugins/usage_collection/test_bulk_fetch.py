@@ -21,7 +21,7 @@ from telemetry_service.plugins.usage_collection.collector_set import CollectorSe
 from telemetry_service.plugins.usage_collection.collector_stats import (
     USAGE_COLLECTOR_STATS_SCHEMA,
 )
-from telemetry_service.plugins.usage_collection.schema import validate_value
+from telemetry_service.plugins.usage_collection.schema_values import validate_value
 from telemetry_service.testing import FakeClock
 
 LOGGER = "test.usage_collection"
@@ -79,6 +79,7 @@ async def test_result_and_stats_have_kibanas_exact_shape() -> None:
                 "succeeded": {"count": 1, "names": ["MY_TEST_COLLECTOR"]},
                 "failed": EMPTY_GROUP,
                 "schema_violation": EMPTY_GROUP,
+                "schema_violation_paths": [],
                 "total_is_ready_duration": 250.0,
                 "total_fetch_duration": 250.0,
                 "total_duration": 500.0,
@@ -152,6 +153,13 @@ async def test_none_results_are_omitted_but_count_as_succeeded() -> None:
 
 @pytest.mark.anyio
 async def test_stats_collectors_without_schema_pass_through_and_with_schema_are_checked() -> None:
+    """Kibana lets a stats collector go without a schema, and checks one when it is given.
+
+    Kibana: packages/kbn-telemetry-tools/src/tools/__fixture__/telemetry_collectors/
+    stats_collector.ts ("Stats Collectors are allowed with schema and without them. We should
+    collect them when the schema is defined."); src/plugins/usage_collection/server/collector/
+    types.ts (``schema?`` in CollectorOptions).
+    """
     collectors = make_set()
     collectors.register_collector(
         make_stats_collector(type="free", fetch=lambda c: {"anything": {"goes": [1]}})
@@ -161,8 +169,63 @@ async def test_stats_collectors_without_schema_pass_through_and_with_schema_are_
     )
     results = await collectors.bulk_fetch()
     assert collectors.to_object(results)["free"] == {"anything": {"goes": [1]}}
-    assert "checked" not in collectors.to_object(results)
+    assert collectors.to_object(results)["checked"] == {}
     assert stats_of(results)["schema_violation"] == {"count": 1, "names": ["checked"]}
+    assert stats_of(results)["schema_violation_paths"] == ["checked.count"]
+
+
+@pytest.mark.anyio
+async def test_a_stray_field_is_dropped_and_named_the_rest_is_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only what breaks the schema is dropped (never sent); the rest of the output is reported.
+
+    Kibana: src/plugins/usage_collection/server/collector/collector_set.ts (``bulkFetch`` reports
+    every ready collector's fetched result; no output is discarded for its shape); ours names the
+    dropped paths in ``usage_collector_stats`` (collector_stats/usage_collector_stats_collector.ts
+    is Kibana's shape, ``schema_violation_paths`` our addition).
+    """
+    schema = {
+        "count": {"type": "long"},
+        "apps": {"type": "array", "items": {"name": {"type": "keyword"}}},
+    }
+
+    def fetch(context: CollectorFetchContext) -> dict[str, Any]:
+        apps = [{"name": "a"}, {"name": "b", "secret": "MARKER-1"}, "MARKER-2"]
+        return {"count": 7, "apps": apps, "stray": "MARKER-3"}
+
+    collectors = make_set()
+    collectors.register_collector(make_usage_collector(type="mine", fetch=fetch, schema=schema))
+    results = await collectors.bulk_fetch()
+    assert collectors.to_object(results)["mine"] == {
+        "count": 7,
+        "apps": [{"name": "a"}, {"name": "b"}],
+    }
+    stats = stats_of(results)
+    assert stats["schema_violation"] == {"count": 1, "names": ["mine"]}
+    assert stats["succeeded"] == EMPTY_GROUP
+    assert stats["schema_violation_paths"] == [
+        "mine.apps[1].secret",
+        "mine.apps[2]",
+        "mine.stray",
+    ]
+    assert "MARKER" not in json.dumps(results)
+    assert validate_value(USAGE_COLLECTOR_STATS_SCHEMA, stats) == []
+    (warning,) = warnings_from(caplog)
+    assert "from the mine collector's output" in warning
+    assert "stray: field is not declared" in warning
+    assert "MARKER" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_an_output_of_the_wrong_kind_is_dropped_whole() -> None:
+    collectors = make_set()
+    collectors.register_collector(
+        make_usage_collector(type="listy", fetch=lambda c: ["not", "an", "object"], schema=COUNT)
+    )
+    results = await collectors.bulk_fetch()
+    assert "listy" not in collectors.to_object(results)
+    assert stats_of(results)["schema_violation_paths"] == ["listy"]
 
 
 # ----------------------------------------------------------------------------- fault isolation
@@ -218,7 +281,8 @@ async def test_bad_collectors_are_left_out_named_and_logged_once(
     # bounded by the readiness wait plus one fetch timeout, not by the hanging collectors
     assert 0.45 <= elapsed < 1.2
     assert collectors.to_object(results)["good"] == {"count": 7}
-    assert [r["type"] for r in results] == ["good", "usage_collector_stats"]
+    assert collectors.to_object(results)["violates"] == {}  # both fields broke the schema
+    assert [r["type"] for r in results] == ["good", "violates", "usage_collector_stats"]
     assert "MARKER" not in json.dumps(results)
     stats = stats_of(results)
     assert stats["succeeded"] == {"count": 1, "names": ["good"]}
@@ -238,8 +302,8 @@ async def test_bad_collectors_are_left_out_named_and_logged_once(
     assert "MARKER" not in caplog_debug.text
     assert "Unable to fetch data from raises collector: ValueError: database is locked" in warnings
     assert "Unable to fetch data from hangs collector: timed out after 0.3s" in warnings
-    assert any(w.startswith("Dropped the output of the violates collector") for w in warnings)
-    assert any("2 violations; first: count: expected long" in w for w in warnings)
+    assert any("from the violates collector's output" in w for w in warnings)
+    assert any("count: expected long (an integer), got str; extra: field is" in w for w in warnings)
 
 
 @pytest.mark.anyio

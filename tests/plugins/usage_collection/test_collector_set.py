@@ -11,8 +11,12 @@ from telemetry_service.plugins.usage_collection.collector import (
     make_stats_collector,
     make_usage_collector,
 )
-from telemetry_service.plugins.usage_collection.collector_set import CollectorSet
-from telemetry_service.plugins.usage_collection.schema import SchemaError
+from telemetry_service.plugins.usage_collection.collector_set import UNCHECKED_SCHEMA, CollectorSet
+from telemetry_service.plugins.usage_collection.schema import (
+    SchemaError,
+    iter_fields,
+    schema_from_json,
+)
 
 LOGGER = "test.usage_collection"
 COUNT = {"count": {"type": "long"}}
@@ -160,7 +164,7 @@ def test_to_schema_json_covers_every_schema_and_the_stats() -> None:
     collectors.register_collector(make_usage_collector(type="alpha", fetch=empty, schema=COUNT))
     collectors.register_collector(make_stats_collector(type="no_schema", fetch=empty))
     document = collectors.to_schema_json()
-    assert list(document["properties"]) == ["alpha", "usage_collector_stats", "zeta"]
+    assert list(document["properties"]) == ["alpha", "no_schema", "usage_collector_stats", "zeta"]
     assert document["properties"]["alpha"] == {"properties": {"count": {"type": "long"}}}
     stats_json = document["properties"]["usage_collector_stats"]["properties"]
     assert stats_json["failed"]["properties"]["count"]["type"] == "short"
@@ -171,3 +175,26 @@ def test_to_schema_json_covers_every_schema_and_the_stats() -> None:
             "in milliseconds"
         },
     }
+
+
+def test_stats_collectors_without_a_schema_are_listed_as_unchecked() -> None:
+    """Kibana lets a stats collector go without a schema; we follow (its output is sent as
+    fetched) but list it, as an unchecked pass-through, in the stored schema and the docs, so
+    that they name everything that can be sent. With a schema, its output is checked (see
+    test_bulk_fetch.py).
+
+    Kibana: packages/kbn-telemetry-tools/src/tools/__fixture__/telemetry_collectors/
+    stats_collector.ts ("Stats Collectors are allowed with schema and without them."); spec 7.1.
+    """
+    collectors = make_set()
+    collectors.register_collector(make_stats_collector(type="free", fetch=empty))
+    collectors.register_collector(make_stats_collector(type="typed", fetch=empty, schema=COUNT))
+    stored = collectors.to_schema_json()["properties"]
+    assert stored["free"] == {
+        "type": "pass_through",
+        "_meta": {"description": UNCHECKED_SCHEMA["_meta"]["description"]},
+    }
+    assert stored["typed"] == {"properties": {"count": {"type": "long"}}}
+    (row,) = iter_fields(schema_from_json(stored["free"]))
+    assert (row.path, row.type) == ("<root>", "pass_through")
+    assert "without a schema" in (row.description or "")

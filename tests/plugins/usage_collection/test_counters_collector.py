@@ -30,7 +30,8 @@ from telemetry_service.plugins.usage_collection.counters_collector import (
     start_of_utc_day,
     to_daily_event,
 )
-from telemetry_service.plugins.usage_collection.schema import validate_schema, validate_value
+from telemetry_service.plugins.usage_collection.schema import validate_schema
+from telemetry_service.plugins.usage_collection.schema_values import validate_value
 from telemetry_service.testing import FakeClock
 from tests.support.stores import BACKENDS, store_url
 

@@ -14,7 +14,7 @@ from telemetry_service.plugins.usage_collection.counters import (
     UsageCountersService,
     make_usage_counters_collector,
 )
-from telemetry_service.plugins.usage_collection.schema import validate_value
+from telemetry_service.plugins.usage_collection.schema_values import validate_value
 from tests.support.stores import BACKENDS, store_url
 
 pytestmark = pytest.mark.anyio

@@ -95,6 +95,27 @@ async def test_ui_counters_report_increments_ui_counters(
     assert by_name["page"]["domainId"] == "dashboards"
 
 
+async def test_ui_counters_are_stored_without_the_reports_namespace(
+    app: tuple[Platform, httpx.AsyncClient],
+) -> None:
+    """A ``namespace`` in a ui counter entry is ignored: the counter lands in the default one.
+
+    Kibana: src/plugins/usage_collection/server/report/store_ui_report.ts (``incrementCounter``
+    gets counterName, counterType, incrementBy and source 'ui', no namespace) and
+    store_ui_report.test.ts, "stores report for all types of data".
+    """
+    platform, client = app
+    entry = {"type": "click", "appName": "dashboards", "eventName": "open", "total": 2}
+    report = {"report": {"uiCounter": {"a": {**entry, "namespace": "space-a"}, "b": entry}}}
+    response = await client.post("/api/ui_counters/_report", json=report, headers=XSRF)
+    assert response.json() == {"status": "ok"}
+    usage = platform.setup_contracts["usage_collection"]
+    assert isinstance(usage, UsageCollectionSetup)
+    await usage.counters.flush()
+    found = (await platform.store.find("usage-counter")).saved_objects
+    assert [(o.namespace, o.attributes["count"]) for o in found] == [(None, 4)]
+
+
 async def test_ui_counters_report_bad_input(app: tuple[Platform, httpx.AsyncClient]) -> None:
     _, client = app
     assert (await client.post("/api/ui_counters/_report", json={"report": {}})).status_code == 400

@@ -11,7 +11,8 @@ from .collector_set import CollectorResult, CollectorSet
 from .contracts import UsageCollectionSetup
 from .field_names import to_api_field_names
 from .plugin import UsageCollectionPlugin
-from .schema import Schema, SchemaError, iter_fields, schema_to_json, validate_value
+from .schema import Schema, SchemaError, iter_fields, schema_to_json
+from .schema_values import validate_value
 
 __all__ = [
     "Collector",

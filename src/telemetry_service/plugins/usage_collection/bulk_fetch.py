@@ -5,8 +5,9 @@
 2. the ready collectors' `fetch` run concurrently (at most `max_collector_concurrency` at once),
    each bounded by `fetch_timeout_s`; concurrent bulk fetches share one in-flight fetch per
    collector; sync callables run in worker threads (`blocking.py`);
-3. a failing or timed-out fetch is logged once and left out; an output that does not match its
-   collector's schema is logged once and dropped; `None` results are omitted;
+3. a failing or timed-out fetch is logged once and left out; what does not match the
+   collector's schema is dropped from its output (the rest is kept), logged once and named in
+   `usage_collector_stats.schema_violation_paths`; `None` results are omitted;
 4. the `usage_collector_stats` result is appended.
 """
 
@@ -24,12 +25,13 @@ from typing import TypedDict
 from .blocking import DEFAULT_MAX_THREADS, BlockingRunner, StillRunningError
 from .collector import AnyCollector, CollectorFetchContext
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE, FetchStatus, build_usage_collector_stats
-from .schema import validate_value
+from .schema_values import prune_value
 
 __all__ = [
     "DEFAULT_FETCH_TIMEOUT_S",
     "DEFAULT_MAX_COLLECTOR_CONCURRENCY",
     "DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S",
+    "MAX_DROPPED_PATHS",
     "BulkFetcher",
     "CollectorResult",
 ]
@@ -40,6 +42,9 @@ DEFAULT_FETCH_TIMEOUT_S = 10.0
 """Ours: how long one collector's `fetch` may take before it is left out."""
 DEFAULT_MAX_COLLECTOR_CONCURRENCY = 50
 """Ours (Kibana's `maxCollectorConcurrency` has no known default): fetches running at once."""
+
+MAX_DROPPED_PATHS = 100
+"""How many dropped paths of one collector's output `usage_collector_stats` names."""
 
 _MAX_ERROR_CHARS = 200
 
@@ -65,6 +70,7 @@ class _FetchOutcome:
     status: FetchStatus
     result: object
     duration: float
+    dropped: tuple[str, ...] = ()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -126,11 +132,12 @@ class BulkFetcher:
             not_ready_timeout=readiness.timed_out,
             is_ready_durations=readiness.durations,
             fetches=[(o.type, o.status, o.duration) for o in outcomes],
+            dropped_paths=[path for o in outcomes for path in o.dropped],
         )
         results: list[CollectorResult] = [
             {"type": o.type, "result": o.result}
             for o in outcomes
-            if o.status == "success" and o.result is not None
+            if o.status != "failed" and o.result is not None
         ]
         results.append({"type": USAGE_COLLECTOR_STATS_TYPE, "result": stats})
         return results
@@ -224,7 +231,7 @@ class BulkFetcher:
     async def _fetch(
         self, collector: AnyCollector, context: CollectorFetchContext
     ) -> _FetchOutcome:
-        """Fetch one collector with its timeout, then check its schema; never raises."""
+        """Fetch one collector with its timeout, then prune it to its schema; never raises."""
         async with self._slots():
             self._log.debug("Fetching data from %s collector", collector.type)
             start = self._clock()
@@ -241,19 +248,18 @@ class BulkFetcher:
             except Exception as exc:
                 return self._failed(collector, exc, deadline.expired(), start)
             duration = self._clock() - start
-        if collector.schema is not None and result is not None:
-            violations = validate_value(collector.schema, result)
-            if violations:
-                self._log.warning(
-                    "Dropped the output of the %s collector: it does not match its schema "
-                    "(%d violation%s; first: %s)",
-                    collector.type,
-                    len(violations),
-                    "" if len(violations) == 1 else "s",
-                    violations[0],
-                )
-                return _FetchOutcome(collector.type, "schema_violation", None, duration)
-        return _FetchOutcome(collector.type, "success", result, duration)
+        if collector.schema is None or result is None:
+            return _FetchOutcome(collector.type, "success", result, duration)
+        result, violations = prune_value(collector.schema, result, limit=MAX_DROPPED_PATHS)
+        if not violations:
+            return _FetchOutcome(collector.type, "success", result, duration)
+        self._log.warning(
+            "Dropped what does not match the schema from the %s collector's output: %s",
+            collector.type,
+            "; ".join(str(v) for v in violations[:3]) + ("; ..." if len(violations) > 3 else ""),
+        )
+        dropped = tuple(".".join(filter(None, (collector.type, v.path))) for v in violations)
+        return _FetchOutcome(collector.type, "schema_violation", result, duration, dropped)
 
     def _failed(
         self, collector: AnyCollector, exc: Exception, timed_out: bool, start: float

@@ -41,11 +41,21 @@ __all__ = [
     "DEFAULT_FETCH_TIMEOUT_S",
     "DEFAULT_MAX_COLLECTOR_CONCURRENCY",
     "DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S",
+    "UNCHECKED_SCHEMA",
     "CollectorResult",
     "CollectorSet",
 ]
 
 T = TypeVar("T")
+
+UNCHECKED_SCHEMA: Schema = {
+    "type": "pass_through",
+    "_meta": {
+        "description": "A stats collector without a schema: its output (an object) is sent "
+        "as fetched, unchecked."
+    },
+}
+"""How the stored schema and the docs list a stats collector that declares no schema."""
 
 
 class CollectorSet:
@@ -179,9 +189,12 @@ class CollectorSet:
         return tuple(self._collectors.values())
 
     def to_schema_json(self) -> dict[str, Any]:
-        """The telemetry_check JSON of every collector with a schema (spec 8), by type."""
+        """The telemetry_check JSON of every collector (spec 8), by type; a stats collector
+        without a schema is listed as `UNCHECKED_SCHEMA`, so the stored files and the docs name
+        everything that is sent."""
         schemas: dict[str, Schema] = {
-            c.type: c.schema for c in self._collectors.values() if c.schema is not None
+            c.type: UNCHECKED_SCHEMA if c.schema is None else c.schema
+            for c in self._collectors.values()
         }
         schemas[USAGE_COLLECTOR_STATS_TYPE] = USAGE_COLLECTOR_STATS_SCHEMA
         return {"properties": {name: schema_to_json(schemas[name]) for name in sorted(schemas)}}

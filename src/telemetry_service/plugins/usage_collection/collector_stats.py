@@ -1,9 +1,10 @@
 """The `usage_collector_stats` pseudo-collector (spec 7.3 step 5): how the last bulk fetch went.
 
-Kibana's shape, plus our `schema_violation` group (collectors whose output was dropped because it
-did not match their schema). Every ready collector is in exactly one of `succeeded`, `failed`
-(raised or timed out) and `schema_violation`. Durations are in milliseconds; the totals are sums
-over collectors (as in Kibana), not wall-clock time.
+Kibana's shape, plus our `schema_violation` group (collectors whose output had parts that did not
+match their schema: those parts were dropped, the rest was sent) and `schema_violation_paths`
+(the dropped paths, ``<collector>.<field path>``). Every ready collector is in exactly one of
+`succeeded`, `failed` (raised or timed out) and `schema_violation`. Durations are in
+milliseconds; the totals are sums over collectors (as in Kibana), not wall-clock time.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class UsageCollectorStats(TypedDict):
     succeeded: NamesCount
     failed: NamesCount
     schema_violation: NamesCount
+    schema_violation_paths: list[str]
     total_is_ready_duration: float
     total_fetch_duration: float
     total_duration: float
@@ -71,8 +73,10 @@ def build_usage_collector_stats(
     not_ready_timeout: Sequence[str],
     is_ready_durations: Sequence[tuple[str, float]],
     fetches: Sequence[tuple[str, FetchStatus, float]],
+    dropped_paths: Sequence[str] = (),
 ) -> UsageCollectorStats:
-    """Build the stats from the readiness outcome and the ``(type, status, seconds)`` fetches."""
+    """Build the stats from the readiness outcome, the ``(type, status, seconds)`` fetches and
+    the paths dropped from outputs because they did not match their schema."""
     total_is_ready = sum(seconds for _, seconds in is_ready_durations)
     total_fetch = sum(seconds for _, _, seconds in fetches)
 
@@ -85,6 +89,7 @@ def build_usage_collector_stats(
         "succeeded": _group(names("success")),
         "failed": _group(names("failed")),
         "schema_violation": _group(names("schema_violation")),
+        "schema_violation_paths": list(dropped_paths),
         "total_is_ready_duration": _ms(total_is_ready),
         "total_fetch_duration": _ms(total_fetch),
         "total_duration": _ms(total_is_ready + total_fetch),
@@ -138,7 +143,20 @@ USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
     "not_ready_timeout": _names_count("timed out during the is_ready function"),
     "succeeded": _names_count("returned data from the fetch function"),
     "failed": _names_count("raised an error or timed out in the fetch function"),
-    "schema_violation": _names_count("returned data that did not match their schema (dropped)"),
+    "schema_violation": _names_count(
+        "returned data that did not match their schema (those parts were dropped, not sent)"
+    ),
+    "schema_violation_paths": {
+        "type": "array",
+        "items": {
+            "type": "keyword",
+            "_meta": {
+                "description": "The paths (collector type, then the field path) dropped from "
+                "the collectors' output because they did not match the collector's schema "
+                "(at most 100 per collector)"
+            },
+        },
+    },
     "total_is_ready_duration": _total(
         "The total execution duration of the is_ready function for all collectors"
     ),

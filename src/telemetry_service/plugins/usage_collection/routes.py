@@ -34,7 +34,6 @@ class UiCounterEntry(BaseModel):
     type: str = Field(min_length=1, max_length=100)
     app_name: str = Field(alias="appName", min_length=1, max_length=100)
     event_name: str = Field(alias="eventName", min_length=1, max_length=200)
-    namespace: str | None = None
     total: int = Field(ge=1, le=1_000_000)
 
 
@@ -117,7 +116,8 @@ def build_router(
 
     @router.post("/api/ui_counters/_report", openapi_extra=route_options(access="viewer"))
     async def ui_counters_report(body: UiReportBody) -> dict[str, str]:
-        """Store the browser's counters; answers ``{"status": "fail"}`` on any error, as Kibana."""
+        """Store the browser's counters in the default namespace (as Kibana's store_ui_report.ts:
+        an entry's ``namespace`` is ignored); answers ``{"status": "fail"}`` on any error."""
         try:
             service = counters()
             for entry in body.report.ui_counter.values():
@@ -127,7 +127,6 @@ def build_router(
                     counter_type=entry.type,
                     source="ui",
                     increment_by=entry.total,
-                    namespace=entry.namespace,
                 )
         except Exception as exc:
             core.logger.warning("ui counters report failed: %s", type(exc).__name__)

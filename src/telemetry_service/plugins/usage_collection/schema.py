@@ -5,36 +5,39 @@ A schema is plain data:
 - a leaf: ``{"type": "long", "_meta": {"description": "..."}}``, where the type is one of
   `LEAF_TYPES`;
 - an object: a mapping of field name to schema (``{"count": {"type": "long"}}``), with an
-  optional ``_meta`` key; a field named `DYNAMIC_KEY` describes every key of a map-like object;
+  optional ``_meta`` key for its description; a ``_meta`` that holds a ``type`` is a data field
+  named ``_meta`` instead (in Kibana's ``MakeSchemaFrom`` every key is a field of the output);
+  a field named `DYNAMIC_KEY` describes every key of a map-like object;
 - an array: ``{"type": "array", "items": <schema>}``;
 - a pass-through object: ``{"type": "pass_through", "_meta": {"description": "..."}}``
   (the description is mandatory; the content is not checked).
 
-`validate_schema` checks a schema at registration; `validate_value` checks a collector's
-output against it (undeclared fields are violations: nothing leaves that was not declared).
+`validate_schema` checks a schema at registration; `schema_values.py` checks a collector's
+output against it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, NamedTuple
 
 __all__ = [
     "DYNAMIC_KEY",
+    "FLOAT_TYPES",
     "INTEGER_RANGES",
     "LEAF_TYPES",
+    "STRING_TYPES",
     "FieldInfo",
     "Schema",
     "SchemaError",
-    "SchemaViolation",
+    "declared_field",
+    "field_path",
+    "is_typed",
     "iter_fields",
+    "object_fields",
     "schema_from_json",
     "schema_to_json",
     "validate_schema",
-    "validate_value",
 ]
 
 Schema = Mapping[str, Any]
@@ -49,11 +52,10 @@ INTEGER_RANGES: Mapping[str, tuple[int, int]] = {
     "short": (-(2**15), 2**15 - 1),
     "byte": (-(2**7), 2**7 - 1),
 }
-_FLOAT_TYPES = frozenset({"double", "float"})
-_FLOAT32_MAX = 3.4028234663852886e38
-_STRING_TYPES = frozenset({"keyword", "text"})
+FLOAT_TYPES = frozenset({"double", "float"})
+STRING_TYPES = frozenset({"keyword", "text"})
 LEAF_TYPES: frozenset[str] = frozenset(
-    {*INTEGER_RANGES, *_FLOAT_TYPES, *_STRING_TYPES, "boolean", "date"}
+    {*INTEGER_RANGES, *FLOAT_TYPES, *STRING_TYPES, "boolean", "date"}
 )
 _ALLOWED_TYPES = ", ".join([*sorted(LEAF_TYPES), "array", "pass_through"])
 _META_KEYS = frozenset({"description", "optional"})
@@ -71,17 +73,6 @@ class SchemaError(ValueError):
         super().__init__(f'Invalid schema for collector "{collector_type}"{where}: {problem}')
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaViolation:
-    """One place where a value does not match its schema (the message never holds the value)."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path or '<root>'}: {self.message}"
-
-
 class FieldInfo(NamedTuple):
     """A schema field for docs: dotted path (``[]`` marks array items), type, description."""
 
@@ -90,19 +81,42 @@ class FieldInfo(NamedTuple):
     description: str | None
 
 
-def _is_typed(node: Mapping[str, Any]) -> bool:
+def is_typed(node: Mapping[str, Any]) -> bool:
     """A node with a string `type` is a leaf, array or pass-through; otherwise an object."""
     return isinstance(node.get("type"), str)
 
 
-def _join(path: str, key: str) -> str:
+def _is_field(key: object, child: object) -> bool:
+    """Whether an object's entry is a data field: anything but a ``_meta`` without a ``type``."""
+    return key != "_meta" or (isinstance(child, Mapping) and "type" in child)
+
+
+def object_fields(node: Schema) -> Iterator[tuple[str, Any]]:
+    """An object node's ``(name, schema)`` data fields (its ``_meta`` description left out)."""
+    return ((key, child) for key, child in node.items() if _is_field(key, child))
+
+
+def _meta_of(node: Schema) -> Any:
+    """The node's ``_meta`` description, or None (an object's data field ``_meta`` is not one)."""
+    meta = node.get("_meta")
+    return meta if meta is not None and (is_typed(node) or not _is_field("_meta", meta)) else None
+
+
+def declared_field(node: Schema, key: str) -> Any:
+    """The schema of an object's field `key`, or None (`DYNAMIC_KEY` is never a field name)."""
+    child = node.get(key)
+    return child if key != DYNAMIC_KEY and child is not None and _is_field(key, child) else None
+
+
+def field_path(path: str, key: str) -> str:
+    """``path.key``, with an overlong key shortened (paths are logged and reported)."""
     if len(key) > _MAX_KEY_IN_PATH:
         key = key[:_MAX_KEY_IN_PATH] + "..."
     return f"{path}.{key}" if path else key
 
 
 def _description(node: Mapping[str, Any]) -> str | None:
-    meta = node.get("_meta")
+    meta = _meta_of(node)
     if isinstance(meta, Mapping):
         description = meta.get("description")
         if isinstance(description, str):
@@ -124,24 +138,22 @@ def _check_node(node: object, collector_type: str, path: str) -> None:
 
     if not isinstance(node, Mapping):
         raise fail(f"expected a mapping, got {type(node).__name__}")
-    if "_meta" in node:
-        _check_meta(node["_meta"], collector_type, _join(path, "_meta"))
-    if not _is_typed(node):
+    if _meta_of(node) is not None:
+        _check_meta(node["_meta"], collector_type, field_path(path, "_meta"))
+    if not is_typed(node):
         if "type" in node and not isinstance(node["type"], Mapping):
             raise fail(f'"type" must be one of {_ALLOWED_TYPES}')
-        for key, child in node.items():
-            if key == "_meta":
-                continue
+        for key, child in object_fields(node):
             if not isinstance(key, str) or not key:
                 raise fail(f"field names must be non-empty strings, got {key!r}")
-            _check_node(child, collector_type, _join(path, key))
+            _check_node(child, collector_type, field_path(path, key))
         return
     kind: str = node["type"]
     if kind == "array":
         _check_keys(node, {"type", "items", "_meta"}, fail)
         if "items" not in node:
             raise fail('an array needs "items"')
-        _check_node(node["items"], collector_type, _join(path, "items"))
+        _check_node(node["items"], collector_type, field_path(path, "items"))
     elif kind == "pass_through":
         _check_keys(node, {"type", "_meta"}, fail)
         if not (_description(node) or "").strip():
@@ -174,127 +186,21 @@ def _check_meta(meta: object, collector_type: str, path: str) -> None:
         raise SchemaError(collector_type, path, "_meta.optional must be a boolean")
 
 
-# --------------------------------------------------------------------------- value checks
-
-
-def validate_value(schema: Schema, value: object, *, limit: int = 100) -> list[SchemaViolation]:
-    """Check `value` against a (valid) schema; return at most `limit` violations.
-
-    Absent fields and ``None`` are allowed anywhere; undeclared fields are violations.
-    """
-    found: list[SchemaViolation] = []
-    _check_value(schema, value, "", found, limit)
-    return found
-
-
-def _check_value(
-    node: Schema, value: object, path: str, found: list[SchemaViolation], limit: int
-) -> None:
-    if value is None or len(found) >= limit:
-        return
-    if not _is_typed(node):
-        _check_object(node, value, path, found, limit)
-        return
-    kind: str = node["type"]
-    if kind == "array":
-        if not isinstance(value, list | tuple):
-            found.append(SchemaViolation(path, f"expected an array, got {_kind(value)}"))
-            return
-        for index, item in enumerate(value):
-            _check_value(node["items"], item, f"{path}[{index}]", found, limit)
-    elif kind == "pass_through":
-        if not isinstance(value, Mapping):
-            found.append(SchemaViolation(path, f"expected an object, got {_kind(value)}"))
-    else:
-        problem = _leaf_problem(kind, value)
-        if problem:
-            found.append(SchemaViolation(path, problem))
-
-
-def _check_object(
-    node: Schema, value: object, path: str, found: list[SchemaViolation], limit: int
-) -> None:
-    if not isinstance(value, Mapping):
-        found.append(SchemaViolation(path, f"expected an object, got {_kind(value)}"))
-        return
-    dynamic = node.get(DYNAMIC_KEY)
-    for key, child in value.items():
-        if len(found) >= limit:
-            return
-        if not isinstance(key, str):
-            found.append(SchemaViolation(path, f"field names must be strings, got {_kind(key)}"))
-            continue
-        child_path = _join(path, key)
-        declared = node.get(key) if key not in ("_meta", DYNAMIC_KEY) else None
-        if declared is None:
-            declared = dynamic
-        if declared is None:
-            found.append(SchemaViolation(child_path, "field is not declared in the schema"))
-            continue
-        _check_value(declared, child, child_path, found, limit)
-
-
-def _kind(value: object) -> str:
-    return type(value).__name__
-
-
-def _leaf_problem(kind: str, value: object) -> str | None:
-    """Return why `value` is not a valid `kind`, or None (never quotes the value)."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind in INTEGER_RANGES:
-        if not is_number or (isinstance(value, float) and not value.is_integer()):
-            return f"expected {kind} (an integer), got {_kind(value)}"
-        low, high = INTEGER_RANGES[kind]
-        if not low <= value <= high:  # type: ignore[operator]
-            return f"value out of range for {kind} ({low}..{high})"
-        return None
-    if kind in _FLOAT_TYPES:
-        if not is_number:
-            return f"expected {kind} (a number), got {_kind(value)}"
-        if not math.isfinite(value):  # type: ignore[arg-type]
-            return f"expected a finite {kind}"
-        if kind == "float" and abs(value) > _FLOAT32_MAX:  # type: ignore[arg-type]
-            return "value out of range for float (32-bit)"
-        return None
-    if kind in _STRING_TYPES:
-        return None if isinstance(value, str) else f"expected {kind} (a string), got {_kind(value)}"
-    if kind == "boolean":
-        return None if isinstance(value, bool) else f"expected boolean, got {_kind(value)}"
-    return _date_problem(value, is_number)
-
-
-def _date_problem(value: object, is_number: bool) -> str | None:
-    """A date is an ISO-8601 string, a `datetime`/`date`, or epoch milliseconds (spec 7.2)."""
-    if isinstance(value, datetime | date):
-        return None
-    if is_number:
-        return None if math.isfinite(value) else "expected a finite date"  # type: ignore[arg-type]
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return "expected an ISO-8601 date string"
-        return None
-    return f"expected date (an ISO-8601 string), got {_kind(value)}"
-
-
 # --------------------------------------------------------------------------- exports
 
 
 def schema_to_json(schema: Schema) -> dict[str, Any]:
     """The stored JSON form of telemetry_check (spec 8): objects become ``{"properties": ...}``."""
-    if _is_typed(schema):
-        out: dict[str, Any] = {"type": schema["type"]}
+    out: dict[str, Any]
+    if is_typed(schema):
+        out = {"type": schema["type"]}
         if schema["type"] == "array":
             out["items"] = schema_to_json(schema["items"])
-        if "_meta" in schema:
-            out["_meta"] = dict(schema["_meta"])
-        return out
-    properties = {key: schema_to_json(child) for key, child in schema.items() if key != "_meta"}
-    result: dict[str, Any] = {"properties": properties}
-    if "_meta" in schema:
-        result["_meta"] = dict(schema["_meta"])
-    return result
+    else:
+        out = {"properties": {key: schema_to_json(child) for key, child in object_fields(schema)}}
+    if _meta_of(schema) is not None:
+        out["_meta"] = dict(schema["_meta"])
+    return out
 
 
 def schema_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -303,7 +209,7 @@ def schema_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
             key: schema_from_json(child) for key, child in data["properties"].items()
         }
-        if "_meta" in data:
+        if "_meta" in data and "_meta" not in out:  # a data field "_meta" has no room for both
             out["_meta"] = dict(data["_meta"])
         return out
     result = dict(data)
@@ -313,22 +219,25 @@ def schema_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def iter_fields(schema: Schema, prefix: str = "") -> Iterator[FieldInfo]:
-    """Yield every field below `schema` (objects as type ``object``), depth first, for docs."""
-    for key, child in schema.items():
-        if key == "_meta":
-            continue
+    """Yield every field below `schema` (objects as type ``object``), depth first, for docs;
+    a schema that is a single leaf, array or pass-through yields itself (path `prefix` or
+    ``<root>``)."""
+    if is_typed(schema):
+        yield from _iter_node(schema, prefix or "<root>")
+        return
+    for key, child in object_fields(schema):
         yield from _iter_node(child, f"{prefix}.{key}" if prefix else key)
 
 
 def _iter_node(node: Schema, path: str) -> Iterator[FieldInfo]:
-    if not _is_typed(node):
+    if not is_typed(node):
         yield FieldInfo(path, "object", _description(node))
         yield from iter_fields(node, path)
         return
     yield FieldInfo(path, node["type"], _description(node))
     if node["type"] == "array":
         items = node["items"]
-        if _is_typed(items):
+        if is_typed(items):
             yield from _iter_node(items, f"{path}[]")
         else:
             yield from iter_fields(items, f"{path}[]")
