@@ -143,6 +143,11 @@ class AnalyticsClient:
         return self._context.context
 
     @property
+    def closed(self) -> bool:
+        """True after :meth:`shutdown`."""
+        return self._closed
+
+    @property
     def queued(self) -> int:
         """Events waiting in the pre-opt-in queue."""
         return len(self._queue)
