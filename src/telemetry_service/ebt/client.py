@@ -69,6 +69,8 @@ class AnalyticsClient:
         self._context_spread = False
         self._queue = PreOptInQueue(pre_opt_in_queue_limit)
         self._warned: set[tuple[str, str]] = set()
+        #: The opted-in shippers of each event type under the current config and shippers.
+        self._routes: dict[str, list[tuple[str, Shipper]]] = {}
         self._closed = False
         #: Every counter of the client and its shippers (Kibana's ``telemetryCounter$``).
         self.telemetry_counters = CounterStream()
@@ -114,6 +116,7 @@ class AnalyticsClient:
             logger = self._log.getChild(f"shipper.{name}")
             shipper = shipper_class(config, ShipperContext(logger=logger, is_dev=self.is_dev))
             self._shippers.add(name, shipper, exclusive_event_types)
+            self._routes = {}
 
             def forward(counter: TelemetryCounter) -> None:
                 self.telemetry_counters.emit(dataclasses.replace(counter, source=name))
@@ -133,6 +136,7 @@ class AnalyticsClient:
         with self._lock:
             self._bind_loop()
             self._opt_in = parsed
+            self._routes = {}
             for name, shipper in self._shippers.all():
                 self._shippers.push_opt_in(name, shipper, parsed)
             self._forward_queue()
@@ -155,31 +159,40 @@ class AnalyticsClient:
     # -- reporting ---------------------------------------------------------------------------
 
     def report_event(self, event_type: str, properties: Mapping[str, Any]) -> None:
-        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread."""
+        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread.
+
+        On the client's event loop it runs without a lock (everything the client owns is
+        touched there); from another thread it is handed to the loop, or, without a loop,
+        reported under the lock.
+        """
         now = self._clock()
+        if threading.get_ident() == self._loop_thread:
+            self._report_now(event_type, properties, now)
+            return
         loop = self._loop
-        if loop is not None and threading.get_ident() != self._loop_thread:
+        if loop is not None:
             try:
                 loop.call_soon_threadsafe(self._report_now, event_type, properties, now)
                 return
             except RuntimeError:  # the loop is closed: report in this thread
                 pass
-        self._report_now(event_type, properties, now)
+        with self._lock:
+            self._report_now(event_type, properties, now)
 
     def _report_now(self, event_type: str, properties: Mapping[str, Any], now: Any) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            try:
-                self._report(event_type, properties, self._timestamp(now))
-            except Exception:
-                if self.is_dev:
-                    raise
-                self._warn_once(event_type, "failed", "Failed to report event %r", exc_info=True)
+        if self._closed:
+            return
+        try:
+            self._report(event_type, properties, self._timestamp(now))
+        except Exception:
+            if self.is_dev:
+                raise
+            self._warn_once(event_type, "failed", "Failed to report event %r", exc_info=True)
 
     def _report(self, event_type: str, properties: Mapping[str, Any], timestamp: str) -> None:
         counters = self.telemetry_counters
-        if counters.observed:
+        observed = counters.observed
+        if observed:
             counters.emit(TelemetryCounter("enqueued", "client", event_type, "enqueued"))
         validator = self._event_types.get(event_type)
         if validator is None:
@@ -192,7 +205,8 @@ class AnalyticsClient:
             if self.is_dev:
                 raise ValueError(message)
             return
-        if not validator.is_valid(properties):
+        quick = validator.quick
+        if not (quick is not None and quick(properties)) and not validator.is_valid(properties):
             self._count("dropped", event_type, DropReason.SCHEMA_VIOLATION)
             error = SchemaValidationError(validator.source, validator.problems(properties))
             self._warn_once(event_type, "schema", "Event dropped: %s", str(error))
@@ -210,14 +224,18 @@ class AnalyticsClient:
         if self._log.isEnabledFor(logging.DEBUG):
             self._log.debug('Report event "%s"', event_type, extra={"ebt_event": event})
         config = self._opt_in
+        if config is not None and self._shippers:
+            route = self._routes.get(event_type)
+            if route is None:
+                route = self._routes[event_type] = self._shippers.route(config, event_type)
+            if route and self._shippers.deliver(route, event_type, [event]) and observed:
+                counters.emit(TelemetryCounter("sent_to_shipper", "client", event_type, "OK"))
+            return
         if config is not None and not config.is_event_type_opted_in(event_type):
             return  # opted out: gone, silently (Kibana)
-        if config is None or not self._shippers:
-            if not self._queue.offer(event):
-                self._count("dropped", event_type, DropReason.QUEUE_FULL)
-                self._warn_once(event_type, "queue", "Pre-opt-in queue full; dropping events")
-            return
-        self._send(config, event_type, [event])
+        if not self._queue.offer(event):
+            self._count("dropped", event_type, DropReason.QUEUE_FULL)
+            self._warn_once(event_type, "queue", "Pre-opt-in queue full; dropping events")
 
     # -- forwarding --------------------------------------------------------------------------
 
@@ -242,7 +260,8 @@ class AnalyticsClient:
             self._send(config, event_type, batch)
 
     def _send(self, config: OptInConfig, event_type: str, events: list[Event]) -> None:
-        if self._shippers.send(config, event_type, events):
+        route = self._shippers.route(config, event_type)
+        if route and self._shippers.deliver(route, event_type, events):
             self._count("sent_to_shipper", event_type, "OK", len(events))
 
     def _context_changed(self, context: EventContext) -> None:
