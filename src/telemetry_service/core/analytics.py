@@ -126,6 +126,7 @@ class AnalyticsService:
             "status info", self._status, _CONTEXT_SCHEMAS["status info"]
         )
         self._watcher = OverallStatusWatcher(status, self.report_status)
+        self.stopped = False
         self.mark("constructor", "end")
 
     def mark(self, step: str, edge: str) -> None:
@@ -170,6 +171,7 @@ class AnalyticsService:
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Stop watching the status, flush and shut the client down within ``timeout_s``;
         never raises."""
+        self.stopped = True
         await self._watcher.stop()
         try:
             await asyncio.wait_for(self.client.shutdown(), timeout=timeout_s)

@@ -158,7 +158,7 @@ class Platform:
             raise PlatformError("the platform is already running")
         service = self.config if self.config is not None else self.prepare()
         core = service.core
-        if self.analytics.client.closed:  # started again after a stop
+        if self.analytics.stopped:  # started again after a stop
             self.analytics = AnalyticsService(self.version, self.status, clock=self.clock)
         data_path = Path(core.path.data)
         self._http = HttpService(

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from telemetry_service.common.clock import Clock, utc_now
 
 from .context import ContextService, ContextSource
-from .counters import CounterStream, CounterType, TelemetryCounter
+from .counters import CounterStream, CounterType, DropReason, TelemetryCounter
 from .events import Event, EventContext, TimestampFormatter
 from .opt_in import OptInConfig
 from .queue import PRE_OPT_IN_QUEUE_LIMIT, PreOptInQueue
@@ -29,18 +29,10 @@ from .registry import ShipperRegistry
 from .schema import SchemaValidationError, Validator, compile_schema
 from .shipper import Shipper, ShipperContext
 
-__all__ = ["AnalyticsClient", "DropReason"]
+__all__ = ["AnalyticsClient"]
 
 C = TypeVar("C")
 S = TypeVar("S", bound=Shipper)
-
-
-class DropReason:
-    """``code`` of the client's ``dropped`` counters."""
-
-    UNREGISTERED_TYPE = "UnregisteredType"  # Kibana's
-    SCHEMA_VIOLATION = "SchemaViolation"  # ours: the event broke its schema
-    QUEUE_FULL = "queue_full"  # the pre-opt-in queue is full (Kibana's shipper code)
 
 
 class AnalyticsClient:
@@ -64,6 +56,7 @@ class AnalyticsClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._event_types: dict[str, Validator] = {}
+        self._schemas: dict[str, Mapping[str, Any]] = {}
         self._shippers = ShipperRegistry(self._log)
         self._opt_in: OptInConfig | None = None
         self._context_spread = False
@@ -85,6 +78,12 @@ class AnalyticsClient:
             if event_type in self._event_types:
                 raise ValueError(f'Event Type "{event_type}" is already registered.')
             self._event_types[event_type] = compile_schema(schema, f"Event Type '{event_type}'")
+            self._schemas[event_type] = schema
+
+    @property
+    def event_types(self) -> Mapping[str, Mapping[str, Any]]:
+        """Every registered event type with its schema, in registration order (ours)."""
+        return dict(self._schemas)
 
     def register_context_provider(
         self,
@@ -147,11 +146,6 @@ class AnalyticsClient:
         return self._context.context
 
     @property
-    def closed(self) -> bool:
-        """True after :meth:`shutdown`."""
-        return self._closed
-
-    @property
     def queued(self) -> int:
         """Events waiting in the pre-opt-in queue."""
         return len(self._queue)
@@ -159,12 +153,9 @@ class AnalyticsClient:
     # -- reporting ---------------------------------------------------------------------------
 
     def report_event(self, event_type: str, properties: Mapping[str, Any]) -> None:
-        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread.
-
-        On the client's event loop it runs without a lock (everything the client owns is
-        touched there); from another thread it is handed to the loop, or, without a loop,
-        reported under the lock.
-        """
+        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread: on the
+        client's loop without a lock, from another thread handed to the loop (or, without a
+        loop, reported under the lock)."""
         now = self._clock()
         if threading.get_ident() == self._loop_thread:
             self._report_now(event_type, properties, now)
@@ -295,20 +286,12 @@ class AnalyticsClient:
     async def flush(self) -> None:
         """Flush every shipper in parallel; a failure is logged and swallowed."""
         self._bind_loop()
-        shippers = self._shippers.all()
-        results = await asyncio.gather(*(s.flush() for _, s in shippers), return_exceptions=True)
-        for (name, _), result in zip(shippers, results, strict=True):
-            if isinstance(result, BaseException):
-                self._log.warning('Failed to flush shipper "%s"', name, exc_info=result)
+        await self._shippers.flush()
 
     async def shutdown(self) -> None:
         """Flush, shut every shipper down (errors logged), then close the streams."""
         await self.flush()
-        for name, shipper in self._shippers.all():
-            try:
-                await shipper.shutdown()
-            except Exception:
-                self._log.warning('Failed to shutdown shipper "%s"', name, exc_info=True)
+        await self._shippers.shutdown()
         with self._lock:
             self._closed = True
             self._context.close()

@@ -7,6 +7,7 @@ is logged with Kibana's message and never reaches the client's caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -84,3 +85,19 @@ class ShipperRegistry:
             self._log.warning(
                 "Failed to set isOptedIn:%s in shipper %s", str(answer).lower(), name, exc_info=True
             )
+
+    async def flush(self) -> None:
+        """Flush every shipper in parallel; a failure is logged and swallowed."""
+        shippers = self.all()
+        results = await asyncio.gather(*(s.flush() for _, s in shippers), return_exceptions=True)
+        for (name, _), result in zip(shippers, results, strict=True):
+            if isinstance(result, BaseException):
+                self._log.warning('Failed to flush shipper "%s"', name, exc_info=result)
+
+    async def shutdown(self) -> None:
+        """Shut every shipper down in turn; a failure is logged and swallowed."""
+        for name, shipper in self.all():
+            try:
+                await shipper.shutdown()
+            except Exception:
+                self._log.warning('Failed to shutdown shipper "%s"', name, exc_info=True)
