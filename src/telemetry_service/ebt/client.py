@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -49,7 +50,8 @@ class AnalyticsClient:
     ) -> None:
         self.is_dev = is_dev
         self._log = logger or logging.getLogger("telemetry_service.analytics")
-        self._clock = clock
+        # The real clock is read as a float: it is the costliest step of report_event.
+        self._clock: Callable[[], Any] = time.time if clock is utc_now else clock
         self._timestamp = TimestampFormatter()
         self._trace = get_trace_context
         self._lock = threading.RLock()
