@@ -216,11 +216,11 @@ class AnalyticsClient:
             event["trace"] = self._trace() or {}
         if self._log.isEnabledFor(logging.DEBUG):
             self._log.debug('Report event "%s"', event_type, extra={"ebt_event": event})
+        route = self._routes.get(event_type)
         config = self._opt_in
-        if config is not None and self._shippers:
-            route = self._routes.get(event_type)
-            if route is None:
-                route = self._routes[event_type] = self._shippers.route(config, event_type)
+        if route is None and config is not None and self._shippers:
+            route = self._routes[event_type] = self._shippers.route(config, event_type)
+        if route is not None:
             if route and self._shippers.deliver(route, event_type, [event]) and observed:
                 counters.emit(TelemetryCounter("sent_to_shipper", "client", event_type, "OK"))
             return
