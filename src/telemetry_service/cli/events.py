@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from telemetry_service.core import Platform
 from telemetry_service.plugins.telemetry.web import BROWSER_EVENT_SCHEMAS
 
 __all__ = [
     "EventType",
     "catalogue_markdown",
+    "print_catalogue",
     "event_catalogue",
     "event_fields",
     "stale_catalogue",
@@ -121,3 +125,18 @@ def stale_catalogue(schema_dir: Path, docs: Path, catalogue: list[EventType]) ->
     if not current:
         problems.append(f"{docs}: missing or out of date")
     return problems
+
+
+def print_catalogue(catalogue: list[EventType], *, as_json: bool) -> None:
+    """``telemetry events``: each event type with its channel and fields (or all as JSON)."""
+    if as_json:
+        print(json.dumps([event.to_json() for event in catalogue], indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    for event in catalogue:
+        table = Table(title=f"{event.name} ({event.channel})", title_justify="left")
+        for column in ("field", "type", "description"):
+            table.add_column(column)
+        for row in event_fields(event.schema):
+            table.add_row(*row)
+        console.print(table)

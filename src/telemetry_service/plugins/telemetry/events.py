@@ -109,6 +109,13 @@ class EventTelemetry:
         shipper = {"url": self.shipper.url, **self.shipper.state()}
         return {"shipper": shipper, "queuedBeforeOptIn": self._analytics.queued}
 
+    async def status(self) -> dict[str, Any]:
+        """Live when this process ships events; otherwise what the running host last saved."""
+        if self.shipper is not None:
+            return {**self.state(), "updatedAt": to_ms(self._clock())}
+        saved = await read_events_state(self._store, self._instance)
+        return saved if saved is not None else {"shipper": None, "updatedAt": None}
+
     def start(self) -> None:
         self._saver.start()
 
