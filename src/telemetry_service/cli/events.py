@@ -23,9 +23,9 @@ from telemetry_service.plugins.telemetry.web import BROWSER_EVENT_SCHEMAS
 __all__ = [
     "EventType",
     "catalogue_markdown",
-    "print_catalogue",
     "event_catalogue",
     "event_fields",
+    "print_catalogue",
     "stale_catalogue",
     "write_catalogue",
 ]
