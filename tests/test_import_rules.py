@@ -189,3 +189,41 @@ def test_the_checker_sees_violations() -> None:
     assert not is_module("telemetry_service.plugins.telemetry.TelemetryPlugin")
     assert not public_contract("telemetry_service.plugins.telemetry.rules")
     assert public_contract("telemetry_service.plugins.telemetry")
+
+
+def defined_names(path: Path) -> set[str]:
+    """Public top-level names a module defines (functions, classes, assignments), TypeVars aside."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            value = node.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id in ("TypeVar", "ParamSpec")
+            ):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return {name for name in names if not name.startswith("_")}
+
+
+def test_no_name_of_the_shared_layer_is_defined_again() -> None:
+    """A name that ``common`` or ``wire`` defines is imported, never defined again by ``core``,
+    a plugin or the receiver (two classes of one name made ``except StoreError`` ambiguous)."""
+    shared: dict[str, Path] = {}
+    for path in MODULES:
+        if area(module_name(path)) in ("common", "wire"):
+            shared.update(dict.fromkeys(defined_names(path), path))
+    # The scan must see the shared names, or the check below could never fail.
+    assert {"StoreError", "Clock", "ApiKeyRegistry", "channel_name"} <= shared.keys()
+    assert "T" not in shared  # TypeVars are local to their module
+    again = [
+        f"{path.relative_to(PACKAGE)} defines {name} (also in {shared[name].relative_to(PACKAGE)})"
+        for path in MODULES
+        if area(module_name(path)).split(".")[0] in ("core", "plugins", "receiver")
+        for name in sorted(defined_names(path) & shared.keys())
+    ]
+    assert not again, "\n".join(again)

@@ -25,9 +25,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, proc: subprocess.Popen[str], url: str) -> None:
+    def __init__(self, proc: subprocess.Popen[str], url: str, startup: str = "") -> None:
         self.proc = proc
         self.url = url
+        self.startup = startup  # the output up to the "listening on" line
 
     def terminate(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         self.proc.send_signal(sig)
@@ -68,7 +69,7 @@ def run_cli(
         proc.kill()
         proc.wait()
         raise RuntimeError("server did not start:\n" + "".join(lines))
-    server = ServerProcess(proc, url)
+    server = ServerProcess(proc, url, "".join(lines))
     try:
         yield server
     finally:

@@ -7,18 +7,14 @@ simulated installations, and prints the two addresses and the admin keys. Ctrl-C
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from telemetry_service.common.serving import bind, serving, stop_on_signals
 from telemetry_service.core import Platform, generate_api_key, hash_api_key
 from telemetry_service.plugins.telemetry import TelemetryPlugin
 from telemetry_service.receiver import Receiver
@@ -27,42 +23,10 @@ from telemetry_service.receiver.keyfile import PRIVATE_FILE, PUBLIC_FILE, write_
 from telemetry_service.wire.protocol import DEFAULT_PRODUCT
 
 from .demo_seed import seed_store, simulated_reports
-from .errors import fail
-from .serve import QuietSignalsServer
 
 __all__ = ["run_demo"]
 
 KID = "demo-1"
-
-
-@contextlib.asynccontextmanager
-async def _serving(app: Any, port: int, what: str) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1:``port`` (0: any free port) and yield its URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
-    )
-    server = QuietSignalsServer(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn sets a flag)
-        await asyncio.sleep(0.05)
-    if not server.started:
-        with contextlib.suppress(BaseException):
-            await task
-        raise fail(f"the {what} could not listen on 127.0.0.1:{port} (is the port in use?)")
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{bound}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 async def run_demo(
@@ -80,7 +44,6 @@ async def run_demo(
     if not (keys / PRIVATE_FILE).exists():
         write_key_files(keys, KID)
     host_key, receiver_key = generate_api_key(), generate_api_key()
-    stop = _stop_event()
 
     receiver = Receiver(
         load_config(
@@ -98,7 +61,8 @@ async def run_demo(
             env={},
         )
     )
-    async with receiver, _serving(receiver.app, receiver_port, "receiver") as receiver_url:
+    async with receiver, serving(receiver.app, bind("127.0.0.1", receiver_port)) as receiving:
+        receiver_url = receiving.url
         host_config = {
             "server": {
                 "port": host_port,
@@ -118,9 +82,10 @@ async def run_demo(
         }
         async with (
             Platform(config=host_config) as platform,
-            _serving(platform.asgi_app, host_port, "host") as host_url,
+            serving(platform.asgi_app, bind("127.0.0.1", host_port)) as hosting,
+            stop_on_signals(receiving, hosting),
         ):
-            platform.http.server_url = host_url
+            platform.http.server_url = host_url = hosting.url
             telemetry = next(p for p in platform.plugins if isinstance(p, TelemetryPlugin))
             await telemetry.set_opt_in(True, wait_for_report=True)
             report = await telemetry.send_now(force=True)
@@ -156,6 +121,6 @@ async def run_demo(
             )
             if ready is not None:
                 ready(addresses)
-            await stop.wait()
+            await hosting.task
             console.print("stopping…")
     console.print("stopped")

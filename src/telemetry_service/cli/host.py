@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from telemetry_service.core import Platform
+from telemetry_service.core import Platform, PlatformError, StoreError
 from telemetry_service.core.config import load_raw_config
 
 __all__ = ["one_shot_platform"]
@@ -24,5 +24,10 @@ async def one_shot_platform(
         if scratch_store:
             raw.setdefault("path", {})["data"] = scratch
             raw.setdefault("store", {})["url"] = None
-        async with Platform(config=raw, version=version, background=False) as platform:
-            yield platform
+        try:
+            async with Platform(config=raw, version=version, background=False) as platform:
+                yield platform
+        except PlatformError as exc:
+            if isinstance(exc.__cause__, StoreError):  # the store's own line says it all
+                raise exc.__cause__ from None
+            raise

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from telemetry_service.common.log import configure_logging
+from telemetry_service.common.serving import ServingError
 from telemetry_service.core import PlatformError, StoreError, generate_api_key, hash_api_key
 
 from .errors import CliFailure, print_error
@@ -49,7 +50,6 @@ def serve(
     """Start the platform and its plugins; Ctrl-C or SIGTERM stops them in reverse order."""
     from .serve import serve_platform
 
-    logging.getLogger().setLevel(logging.INFO)
     asyncio.run(serve_platform(config, host, port))
 
 
@@ -64,7 +64,6 @@ def demo(
     """Run the whole system locally with example data; prints the addresses to open."""
     from .demo import run_demo
 
-    logging.getLogger().setLevel(logging.WARNING)
     asyncio.run(run_demo(data, port, receiver_port, clusters=clusters, days=days))
 
 
@@ -84,10 +83,7 @@ def apikey_create(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; errors become one line on stderr with exit code 1 (2 for bad usage)."""
-    # One-shot commands print only warnings; `serve` and `demo` raise this to info.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("warning")  # the servers then apply their config's logging.level
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="telemetry-service", standalone_mode=False)
@@ -103,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_error(str(exc))
         return int(getattr(exc, "exit_code", 2))
-    except (CliFailure, PlatformError, StoreError) as exc:
+    except (CliFailure, PlatformError, ServingError, StoreError) as exc:
         print_error(str(exc))
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from telemetry_service.common.serving import ServingError
 from telemetry_service.receiver import (
     ConfigError,
     ImportFileError,
@@ -88,7 +89,7 @@ def serve(
     )
     try:
         run_server(settings)
-    except StartupError as exc:
+    except (StartupError, ServingError) as exc:
         raise CliFailure(str(exc)) from None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,17 +14,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from telemetry_service.core import Platform
-from telemetry_service.plugins.telemetry import TelemetryPlugin
-from telemetry_service.plugins.telemetry.fetcher import SendReport
-from telemetry_service.plugins.telemetry.history import SendHistory
-from telemetry_service.plugins.telemetry.service import OptInLockedError
+from telemetry_service.plugins.telemetry import (
+    OptInLockedError,
+    SendReport,
+    TelemetryAdmin,
+    TelemetryPlugin,
+)
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
     TelemetryCollectionManager,
 )
 
-from .context import open_host
 from .errors import fail
 from .host import one_shot_platform
 
@@ -42,6 +44,16 @@ VersionOption = Annotated[
         "--app-version", help="The host application's version (default: the installed one)."
     ),
 ]
+
+
+@asynccontextmanager
+async def _admin(config: Path | None, version: str | None) -> AsyncIterator[TelemetryAdmin]:
+    async with one_shot_platform(config, version) as platform:
+        for plugin in platform.plugins:
+            if isinstance(plugin, TelemetryPlugin):
+                yield plugin.admin
+                return
+        raise fail("the telemetry plugin is not installed")
 
 
 def _when(ms: int | None) -> str:
@@ -92,10 +104,8 @@ def status(
     """Show the effective opt-in, which rule or source decided it, and the send state."""
 
     async def run() -> dict[str, Any]:
-        async with open_host(config, app_version) as host:
-            result = await host.telemetry.status()
-            result["history"] = await SendHistory(host.store).list()
-            return result
+        async with _admin(config, app_version) as admin:
+            return await admin.status()
 
     result = asyncio.run(run())
     if as_json:
@@ -104,18 +114,11 @@ def status(
         _print_status(result)
 
 
-def _telemetry_plugin(platform: Platform) -> TelemetryPlugin:
-    for plugin in platform.plugins:
-        if isinstance(plugin, TelemetryPlugin):
-            return plugin
-    raise fail("the telemetry plugin is not installed")
-
-
 def _change(config: Path | None, app_version: str | None, enabled: bool) -> None:
     async def run() -> None:
-        async with one_shot_platform(config, app_version) as platform:
+        async with _admin(config, app_version) as admin:
             try:
-                await _telemetry_plugin(platform).set_opt_in(enabled, wait_for_report=True)
+                await admin.set_opt_in(enabled, wait_for_report=True)
             except OptInLockedError as exc:
                 raise fail(str(exc)) from None
 
@@ -146,8 +149,8 @@ def send(
     """Send the snapshot now if it is due. Never without consent, even with --force."""
 
     async def run() -> SendReport:
-        async with one_shot_platform(config, app_version) as platform:
-            return await _telemetry_plugin(platform).send_now(force=force)
+        async with _admin(config, app_version) as admin:
+            return await admin.send_now(force=force)
 
     report = asyncio.run(run())
     if not report.sent:
@@ -165,11 +168,9 @@ def export(
     site. Needs consent, like sending."""
 
     async def run() -> list[dict[str, Any]]:
-        async with one_shot_platform(config, app_version) as platform:
-            plugin = _telemetry_plugin(platform)
-            assert plugin.fetcher is not None
+        async with _admin(config, app_version) as admin:
             try:
-                return await plugin.fetcher.export_snapshot()
+                return await admin.export()
             except PermissionError as exc:
                 raise fail(f"nothing exported: {exc}") from None
             except EncryptionUnavailableError as exc:

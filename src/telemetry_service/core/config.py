@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
@@ -32,6 +32,7 @@ from telemetry_service.common.config_file import (
     leaf_paths,
     read_config_file,
 )
+from telemetry_service.common.log import LoggingConfig
 
 from .errors import ConfigError
 
@@ -93,10 +94,6 @@ class PathConfig(Section):
 class StoreConfig(Section):
     url: str | None = None
     """``sqlite:///path/file.db`` or ``postgresql://…``; default: a SQLite file under path.data."""
-
-
-class LoggingConfig(Section):
-    level: Literal["debug", "info", "warning", "error"] = "info"
 
 
 class PluginsConfig(Section):

@@ -18,6 +18,7 @@ Keys (defaults in brackets)::
     limits.maxDepth        deepest nesting of the decrypted JSON [100]
     limits.maxInFlight     ingest requests handled at once before answering 429 [64]
     limits.retryAfterSeconds  the Retry-After of 429 and 503 answers [5]
+    logging.level          debug, info, warning or error [info]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -53,6 +54,7 @@ from telemetry_service.common.config_file import (
     leaf_paths,
     read_config_file,
 )
+from telemetry_service.common.log import LoggingConfig
 
 from .errors import ConfigError
 
@@ -122,6 +124,7 @@ class ReceiverConfig(Section):
     retention: RetentionConfig = RetentionConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @field_validator("products")
     @classmethod

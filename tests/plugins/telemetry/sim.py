@@ -42,8 +42,7 @@ class Instance:
 
     @property
     def fetcher(self) -> FetcherTask:
-        assert self.plugin.fetcher is not None
-        return self.plugin.fetcher
+        return self.plugin.admin.fetcher
 
 
 @asynccontextmanager

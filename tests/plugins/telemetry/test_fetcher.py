@@ -65,7 +65,7 @@ async def test_first_snapshot_after_the_connectivity_check(
         saved = (await member.platform.store.get("telemetry", "telemetry")).attributes
         assert saved["reportFailureCount"] == 0
         assert start + 5 * 60_000 <= saved["lastReported"] <= start + 7 * 60_000
-        history = await member.plugin.history.list()  # type: ignore[union-attr]
+        history = await member.plugin.admin.history()
         assert history[0]["status"] == "HTTP 200"
         assert history[0]["channel"] == "telemetry-service-snapshot"
 
@@ -75,7 +75,7 @@ async def test_first_snapshot_after_the_connectivity_check(
 
 async def _opt_out_on_old_version(url: str, capture: CaptureServer, keys: KeyPair) -> None:
     async with instance(config(url, capture, keys), SimClock(), version="8.0.0") as member:
-        await member.plugin.service.set_opt_in(False)  # type: ignore[union-attr]
+        await member.plugin.admin.state.set_opt_in(False)
 
 
 @pytest.mark.parametrize(

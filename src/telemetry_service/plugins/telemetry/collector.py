@@ -10,8 +10,7 @@ from telemetry_service.plugins.usage_collection import (
     UsageCollector,
 )
 
-from .rules import get_telemetry_send_usage_from
-from .service import TelemetryService
+from .state import TelemetryState, last_reported
 
 __all__ = ["TELEMETRY_COLLECTOR_SCHEMA", "register_telemetry_collector"]
 
@@ -35,20 +34,15 @@ TELEMETRY_COLLECTOR_SCHEMA: dict[str, Any] = {
 }
 
 
-def register_telemetry_collector(usage: UsageCollectionSetup, service: TelemetryService) -> None:
+def register_telemetry_collector(usage: UsageCollectionSetup, state: TelemetryState) -> None:
     async def fetch(context: CollectorFetchContext) -> dict[str, Any]:
-        saved = await service.saved_objects.get()
-        consent = await service.consent(saved)
-        config = service.config()
-        last = saved.get("lastReported")
+        saved = await state.get()
+        consent = await state.consent(saved)
         return {
             "opt_in_status": consent.value,
-            "usage_fetcher": get_telemetry_send_usage_from(
-                telemetry_saved_object=saved,
-                config_telemetry_send_usage_from=config.send_usage_from,
-            ),
-            "last_reported": last if isinstance(last, int) and not isinstance(last, bool) else None,
-            "labels": config.labels.model_dump(by_alias=True, exclude_none=True),
+            "usage_fetcher": state.send_usage_from(saved),
+            "last_reported": last_reported(saved),
+            "labels": state.config().labels.model_dump(by_alias=True, exclude_none=True),
         }
 
     collector: UsageCollector[dict[str, Any]] = usage.make_usage_collector(

@@ -10,8 +10,6 @@ __all__ = ["TelemetrySetup", "TelemetryStart"]
 
 
 class TelemetrySetup:
-    """The setup contract."""
-
     def __init__(self, url: Callable[[], httpx.URL]) -> None:
         self._url = url
 
@@ -21,8 +19,6 @@ class TelemetrySetup:
 
 
 class TelemetryStart:
-    """The start contract."""
-
     def __init__(self, is_opted_in: Callable[[], Awaitable[bool]]) -> None:
         self._is_opted_in = is_opted_in
 

@@ -44,10 +44,6 @@ class PayloadEncrypter:
             self._cached = (marker, encryptor)
             return encryptor
 
-    def check(self) -> None:
-        """Raise :class:`EncryptionUnavailableError` when the config cannot encrypt."""
-        self._encryptor()
-
     def __call__(self, payload: object) -> str:
         return self._encryptor().encrypt(payload)
 

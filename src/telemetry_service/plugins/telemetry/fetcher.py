@@ -21,32 +21,15 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from telemetry_service.common.clock import to_ms
 from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import SavedObjectStore, StoreError
-from telemetry_service.plugins.telemetry_collection_manager import (
-    EncryptionUnavailableError,
-    TelemetryCollectionManager,
-)
-from telemetry_service.wire import compact_json
-from telemetry_service.wire.protocol import (
-    ChannelKind,
-    channel_name,
-    export_document,
-    report_headers,
-)
 
-from .config import TelemetryConfig
-from .consent import Consent
-from .endpoints import get_opt_in_status_url, get_telemetry_url, is_placeholder_endpoint
-from .history import SendHistory, SendRecord, payload_digest
-from .rules import get_telemetry_failure_details, get_telemetry_send_usage_from
+from .delivery import NO_MANAGER, Delivery, SendReport
+from .endpoints import get_telemetry_url, is_placeholder_endpoint
+from .rules import get_telemetry_failure_details
 from .schedule import (
     CONNECTIVITY_CHECK_DELAY_MS,
     CONNECTIVITY_CHECK_PERIOD_MS,
@@ -56,10 +39,10 @@ from .schedule import (
     should_check_connectivity,
     should_send_now,
 )
-from .sender import SendOutcome, TelemetrySender
-from .service import TelemetryService
+from .sender import TelemetrySender
+from .state import TelemetryState
 
-__all__ = ["FetcherTask", "SendReport"]
+__all__ = ["FetcherTask"]
 
 LEASE_NAME = "telemetry-snapshot-send"
 LEASE_TTL_S = 15 * 60.0
@@ -67,39 +50,26 @@ LEASE_TTL_S = 15 * 60.0
 IDLE_RECHECK_MS = 10 * 60_000
 
 
-@dataclass(frozen=True)
-class SendReport:
-    """What one send did, for the CLI and the logs."""
-
-    sent: bool
-    reason: str
-    outcomes: tuple[SendOutcome, ...] = ()
-
-
 class FetcherTask:
     def __init__(
         self,
         *,
-        service: TelemetryService,
-        manager: TelemetryCollectionManager | None,
+        state: TelemetryState,
+        delivery: Delivery,
         store: SavedObjectStore,
         sender: TelemetrySender,
-        history: SendHistory,
         instance_id: str,
         logger: logging.Logger,
         rng: random.Random | None = None,
-        debug_print: Callable[[str], None] = print,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._service = service
-        self._manager = manager
+        self._state = state
+        self._delivery = delivery
         self._store = store
         self._sender = sender
-        self._history = history
         self._instance = instance_id
         self._log = logger
         self._rng = rng or random.Random()
-        self._debug_print = debug_print
         self._started_ms: int | None = None
         self._online = False
         self._next_connectivity_ms = 0
@@ -114,53 +84,34 @@ class FetcherTask:
             retry_delay=SEND_TRIGGER_REPEAT_MS / 1000,
         )
         self._send_lock = asyncio.Lock()
-        self._opt_in_tasks: set[asyncio.Task[SendReport]] = set()
         self._sends: set[asyncio.Task[Any]] = set()
 
-    # -- helpers -----------------------------------------------------------------------------
     def _now_ms(self) -> int:
-        return to_ms(self._service.clock())
-
-    def _config(self) -> TelemetryConfig:
-        return self._service.config()
-
-    def _debug(self) -> bool:
-        return self._config().debug or self._service.env.get("TELEMETRY_SERVICE_DEBUG", "") in (
-            "1",
-            "true",
-        )
+        return to_ms(self._state.clock())
 
     async def _may_send(self) -> tuple[bool, str, dict[str, Any]]:
         """Whether anything may leave the machine now, and why not."""
-        saved = await self._service.saved_objects.get()
-        consent: Consent = await self._service.consent(saved)
-        config = self._config()
+        saved = await self._state.get()
+        consent = await self._state.consent(saved)
+        config = self._state.config()
         failures = get_telemetry_failure_details(telemetry_saved_object=saved)
-        send_from = get_telemetry_send_usage_from(
-            telemetry_saved_object=saved, config_telemetry_send_usage_from=config.send_usage_from
-        )
+        version = self._state.version
         if consent.value is not True:
             return False, f"not opted in ({consent.reason})", saved
         if not config.fetcher.enabled:
             return False, "telemetry.fetcher.enabled is false on this instance", saved
-        if send_from != "server":
+        if self._state.send_usage_from(saved) != "server":
             return False, "telemetry.sendUsageFrom is browser", saved
         if not should_check_connectivity(
             opted_in=True,
-            send_usage_from=send_from,
+            send_usage_from="server",
             failure_count=failures.failure_count,
             failure_version=failures.failure_version,
-            current_version=self._service.version,
+            current_version=version,
         ):
-            return (
-                False,
-                (
-                    f"{failures.failure_count} failed attempts on version {self._service.version}: "
-                    "stopped until the version changes"
-                ),
-                saved,
-            )
-        if is_placeholder_endpoint(config) and not self._debug():
+            why = f"{failures.failure_count} failed attempts on version {version}: "
+            return False, why + "stopped until the version changes", saved
+        if is_placeholder_endpoint(config) and not self._state.debug():
             return False, "telemetry.endpoints are not configured", saved
         return True, "", saved
 
@@ -187,9 +138,8 @@ class FetcherTask:
         if now < self._retry_after_failure_ms:
             return self._retry_after_failure_ms - now
         stored = saved.get("lastReported")
-        last = merge_last_reported(self.last_reported_ms, stored)
-        if last is not None and (self.last_reported_ms is None or last > self.last_reported_ms):
-            self.last_reported_ms = last  # another instance or a browser reported
+        # the newer of ours and the stored one: another instance or a browser may have reported
+        self.last_reported_ms = last = merge_last_reported(self.last_reported_ms, stored)
         if not should_send_now(
             opted_in=True,
             send_usage_from="server",
@@ -212,8 +162,8 @@ class FetcherTask:
         return self._next_attempt[1]
 
     async def _check_connectivity(self, now: int) -> None:
-        url = str(get_telemetry_url(self._config()))
-        if self._debug():
+        url = str(get_telemetry_url(self._state.config()))
+        if self._state.debug():
             self._online = True
             return
         error = await self._sender.options(url)
@@ -226,12 +176,12 @@ class FetcherTask:
 
     async def _record_failure(self) -> None:
         try:
-            saved = await self._service.saved_objects.get()
+            saved = await self._state.get()
             failures = get_telemetry_failure_details(telemetry_saved_object=saved)
-            await self._service.saved_objects.update(
+            await self._state.update(
                 {
                     "reportFailureCount": failures.failure_count + 1,
-                    "reportFailureVersion": self._service.version,
+                    "reportFailureVersion": self._state.version,
                 }
             )
         except StoreError as exc:
@@ -259,166 +209,34 @@ class FetcherTask:
             return SendReport(False, f"the store is unavailable ({type(exc).__name__})")
         if not allowed:
             return SendReport(False, why)
-        if self._manager is None:
-            return SendReport(False, "the telemetry_collection_manager plugin is not enabled")
+        if self._delivery.manager is None:
+            return SendReport(False, NO_MANAGER)
         if not await self._store.acquire_lease(LEASE_NAME, self._instance, LEASE_TTL_S):
             return SendReport(False, "another instance is sending right now")
         try:
-            saved = await self._service.saved_objects.get()
-            now = self._now_ms()
+            stored = (await self._state.get()).get("lastReported")
             if not force and not should_send_now(
                 opted_in=True,
                 send_usage_from="server",
                 in_memory_last_reported_ms=self.last_reported_ms,
-                stored_last_reported_ms=saved.get("lastReported"),
-                now_ms=now,
+                stored_last_reported_ms=stored,
+                now_ms=self._now_ms(),
             ):
-                self.last_reported_ms = merge_last_reported(
-                    self.last_reported_ms, saved.get("lastReported")
-                )
+                self.last_reported_ms = merge_last_reported(self.last_reported_ms, stored)
                 return SendReport(False, "already reported in this interval")
-            return await self._deliver_snapshot()
+            report = await self._delivery.snapshot()
         finally:
             with contextlib.suppress(StoreError):  # otherwise it expires by itself
                 await self._store.release_lease(LEASE_NAME, self._instance)
-
-    async def _deliver_snapshot(self) -> SendReport:
-        assert self._manager is not None
-        config = self._config()
-        url = str(get_telemetry_url(config))
-        try:
-            stats = await self._manager.get_unencrypted_stats()
-        except Exception as exc:
-            self._log.warning("Error fetching usage. (%s: %s)", type(exc).__name__, str(exc)[:200])
-            return SendReport(False, f"building the payload failed: {type(exc).__name__}")
-        if self._debug():
-            for item in stats:
-                self._debug_print(orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode())
+        if report.sent:
             self.last_reported_ms = self._now_ms()
-            await self._record_history(stats, "snapshot", url, "debug: printed, not sent", 0)
-            return SendReport(True, "telemetry.debug is on: printed the payload instead of sending")
-        outcomes = []
-        for item in stats:
-            try:
-                body = await self._manager.encrypt(item["stats"])
-            except EncryptionUnavailableError as exc:
-                self._log.warning("Cannot encrypt telemetry: %s", exc)
-                return SendReport(False, f"cannot encrypt: {exc}")
-            headers = report_headers(self._service.version, item["clusterUuid"])
-            outcome = await self._sender.post(url, body, headers)
-            outcomes.append(outcome)
-            await self._record_history([item], "snapshot", url, outcome.describe(), len(body))
-        if all(o.ok for o in outcomes):
-            now = self._now_ms()
-            self.last_reported_ms = now
             self._retry_after_failure_ms = 0
-            try:
-                await self._service.saved_objects.update(
-                    {"reportFailureCount": 0, "lastReported": now}
-                )
-            except StoreError as exc:
-                self._log.warning(
-                    "snapshot sent but lastReported not stored: %s", type(exc).__name__
-                )
-            return SendReport(True, "sent", tuple(outcomes))
-        failed = next(o for o in outcomes if not o.ok)
-        self._log.warning("Error sending usage to the telemetry endpoint. (%s)", failed.describe())
-        self._online = False
-        self._next_connectivity_ms = self._now_ms() + CONNECTIVITY_CHECK_PERIOD_MS
-        self._retry_after_failure_ms = self._next_connectivity_ms
-        await self._record_failure()
-        return SendReport(False, f"the endpoint answered {failed.describe()}", tuple(outcomes))
-
-    async def _record_history(
-        self, stats: list[dict[str, Any]], kind: ChannelKind, url: str, status: str, size: int
-    ) -> None:
-        config = self._config()
-        for item in stats:
-            record = SendRecord(
-                timestamp=self._service.clock().isoformat(),
-                channel=channel_name(config.product, kind),
-                url=url,
-                size=size,
-                status=status,
-                payload_sha256=payload_digest(compact_json(item["stats"])),
-                cluster_uuid=str(item["clusterUuid"]),
-            )
-            try:
-                await self._history.record(record, self._service.clock())
-            except StoreError as exc:
-                self._log.debug("send history not recorded: %s", type(exc).__name__)
-
-    async def export_snapshot(self) -> list[dict[str, Any]]:
-        """The encrypted snapshot with its URL and headers, for sites without a network path
-        to the endpoint (``receiver import`` takes it). Needs consent, like sending."""
-        saved = await self._service.saved_objects.get()
-        consent = await self._service.consent(saved)
-        if consent.value is not True:
-            raise PermissionError(f"not opted in ({consent.reason})")
-        if self._manager is None:
-            raise PermissionError("the telemetry_collection_manager plugin is not enabled")
-        config = self._config()
-        url = str(get_telemetry_url(config))
-        stats = await self._manager.get_unencrypted_stats(refresh_cache=True)
-        documents = []
-        for item in stats:
-            body = await self._manager.encrypt(item["stats"])
-            headers = report_headers(self._service.version, item["clusterUuid"])
-            exported_at = self._service.clock().isoformat()
-            documents.append(export_document(url, headers, body, exported_at))
-            await self._record_history([item], "snapshot", url, "exported to a file", len(body))
-        return documents
-
-    # -- the opt-in status channel -------------------------------------------------------------
-    def notify_opt_in_change(self, enabled: bool) -> None:
-        """Post ``{cluster_uuid, opt_in_status}`` in the background (best effort, not awaited)."""
-        task = asyncio.create_task(self.send_opt_in_status(enabled))
-        self._opt_in_tasks.add(task)
-        task.add_done_callback(self._opt_in_tasks.discard)
-
-    async def send_opt_in_status(self, enabled: bool) -> SendReport:
-        config = self._config()
-        if (
-            get_telemetry_send_usage_from(
-                telemetry_saved_object=await self._service.saved_objects.get(),
-                config_telemetry_send_usage_from=config.send_usage_from,
-            )
-            != "server"
-        ):
-            return SendReport(False, "telemetry.sendUsageFrom is browser")
-        if self._manager is None or (is_placeholder_endpoint(config) and not self._debug()):
-            return SendReport(False, "telemetry.endpoints are not configured")
-        url = str(get_opt_in_status_url(config))
-        try:
-            stats = await self._manager.get_opt_in_stats(enabled, unencrypted=True)
-            if self._debug():
-                for item in stats:
-                    self._debug_print(orjson.dumps(item["stats"]).decode())
-                return SendReport(True, "telemetry.debug is on: printed instead of sending")
-            outcomes = []
-            for item in stats:
-                body = await self._manager.encrypt(item["stats"])
-                headers = report_headers(self._service.version, item["clusterUuid"])
-                outcome = await self._sender.post(url, body, headers)
-                outcomes.append(outcome)
-                await self._record_history(
-                    [item], "opt-in-reports", url, outcome.describe(), len(body)
-                )
-        except Exception as exc:
-            self._log.warning(
-                "Failed to notify the telemetry endpoint about the opt-in selection. "
-                "Possibly blocked by a firewall? - %s",
-                type(exc).__name__,
-            )
-            return SendReport(False, f"{type(exc).__name__}")
-        ok = all(o.ok for o in outcomes)
-        if not ok:
-            self._log.warning(
-                "Failed to notify the telemetry endpoint about the opt-in selection. "
-                "Possibly blocked by a firewall? - %s",
-                next(o for o in outcomes if not o.ok).describe(),
-            )
-        return SendReport(ok, "sent" if ok else "failed", tuple(outcomes))
+        elif report.outcomes:  # the endpoint failed: offline until the next connectivity check
+            self._online = False
+            self._next_connectivity_ms = self._now_ms() + CONNECTIVITY_CHECK_PERIOD_MS
+            self._retry_after_failure_ms = self._next_connectivity_ms
+            await self._record_failure()
+        return report
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def _step(self) -> float:
@@ -428,8 +246,8 @@ class FetcherTask:
         self._loop.start()
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Cancel the loop and any in-flight send; returns within ``timeout_s``."""
-        others = [*self._opt_in_tasks, *self._sends]
+        """Cancel the loop, any in-flight send and opt-in report; returns within ``timeout_s``."""
+        others = [*self._delivery.tasks, *self._sends]
         for task in others:
             task.cancel()
         if others:

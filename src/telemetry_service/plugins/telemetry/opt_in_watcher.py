@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import StoreError
 
-from .service import TelemetryService
+from .state import TelemetryState
 
 __all__ = ["OPT_IN_POLL_INTERVAL_S", "OptInWatcher"]
 
@@ -24,17 +23,15 @@ _DOCS = "docs/privacy.md in the telemetry-service documentation"
 class OptInWatcher:
     def __init__(
         self,
-        service: TelemetryService,
+        state: TelemetryState,
         *,
         interval: float = OPT_IN_POLL_INTERVAL_S,
         logger: logging.Logger,
-        on_change: Callable[[bool], None] | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._service = service
+        self._state = state
         self._log = logger
-        self._on_change = on_change
-        config = service.config()
+        config = state.config()
         self.value: bool | None = None if config.allow_changing_opt_in_status else config.opt_in
         self._loop = PeriodicTask(
             "telemetry opt-in watcher",
@@ -61,12 +58,10 @@ class OptInWatcher:
             state,
             _DOCS,
         )
-        if self._on_change is not None:
-            self._on_change(value)
 
     async def refresh(self) -> None:
         try:
-            consent = await self._service.consent()
+            consent = await self._state.consent()
         except StoreError as exc:
             self._log.debug("opt-in refresh skipped: %s", exc)
             return

@@ -1,10 +1,9 @@
-"""The ``telemetry`` plugin: consent, the public contracts, the routes."""
+"""The ``telemetry`` plugin: wires the state, the sender, the routes and the pages together."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 
@@ -12,17 +11,20 @@ from telemetry_service.core import CoreSetup, CoreStart, Plugin, PluginContracts
 from telemetry_service.plugins.telemetry_collection_manager import TelemetryCollectionManager
 from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
+from .admin import TelemetryAdmin
 from .collector import register_telemetry_collector
 from .config import TelemetryConfig
+from .consent import Consent
 from .contracts import TelemetrySetup, TelemetryStart
+from .delivery import Delivery, SendReport
 from .encryption import PayloadEncrypter
 from .endpoints import get_telemetry_url
-from .fetcher import FetcherTask, SendReport
+from .fetcher import FetcherTask
 from .history import SendHistory
 from .opt_in_watcher import OPT_IN_POLL_INTERVAL_S, OptInWatcher
 from .routes import build_router
 from .sender import TelemetrySender, build_client
-from .service import Consent, TelemetryService
+from .state import TelemetryState
 from .web import WebPages, build_web_router
 
 __all__ = ["TelemetryPlugin"]
@@ -47,13 +49,16 @@ class TelemetryPlugin(Plugin):
         self._poll_interval = opt_in_poll_interval
         self._send_deadline_s = send_deadline_s
         self._sleep = sleep
-        self.service: TelemetryService | None = None
-        self.watcher: OptInWatcher | None = None
-        self.manager: TelemetryCollectionManager | None = None
-        self.fetcher: FetcherTask | None = None
-        self.history: SendHistory | None = None
+        self._admin: TelemetryAdmin | None = None
         self._client: httpx.AsyncClient | None = None
         self._client_marker: object = None
+
+    @property
+    def admin(self) -> TelemetryAdmin:
+        """Status, opt-in, send, export and history, for the CLI (after setup)."""
+        if self._admin is None:
+            raise RuntimeError("the telemetry plugin is not set up")
+        return self._admin
 
     async def setup(self, core: CoreSetup, plugins: PluginContracts) -> TelemetrySetup:
         def config() -> TelemetryConfig:
@@ -61,48 +66,42 @@ class TelemetryPlugin(Plugin):
             assert isinstance(value, TelemetryConfig)
             return value
 
-        self.service = TelemetryService(
+        state = TelemetryState(
             config=config, store=core.store, version=core.version, env=core.env, clock=core.clock
         )
-        self.watcher = OptInWatcher(self.service, interval=self._poll_interval, logger=core.logger)
         manager = plugins["telemetry_collection_manager"]
-        if isinstance(manager, TelemetryCollectionManager):
-            self.manager = manager
+        if not isinstance(manager, TelemetryCollectionManager):
+            manager = None
+        else:
             manager.set_encrypter(PayloadEncrypter(config))
-        self.history = SendHistory(core.store)
+        history = SendHistory(core.store)
         sender = TelemetrySender(
             lambda: self._http_client(config()), deadline_s=self._send_deadline_s, sleep=self._sleep
         )
-        self.fetcher = FetcherTask(
-            service=self.service,
-            manager=self.manager,
+        delivery = Delivery(
+            state=state, manager=manager, sender=sender, history=history, log=core.logger
+        )
+        fetcher = FetcherTask(
+            state=state,
+            delivery=delivery,
             store=core.store,
             sender=sender,
-            history=self.history,
             instance_id=core.instance_uuid,
             logger=core.logger,
         )
+        watcher = OptInWatcher(state, interval=self._poll_interval, logger=core.logger)
+        self._admin = TelemetryAdmin(
+            state=state, watcher=watcher, fetcher=fetcher, delivery=delivery, send_history=history
+        )
         usage = plugins["usage_collection"]
         if isinstance(usage, UsageCollectionSetup):
-            register_telemetry_collector(usage, self.service)
-        core.http.register_router(
-            build_router(
-                self.service,
-                on_opt_in_changed=self._on_opt_in_changed,
-                manager=self.manager,
-                history=self.history,
-                send_now=self._send_from_route,
-            )
-        )
+            register_telemetry_collector(usage, state)
+        core.http.register_router(build_router(self._admin, manager=manager, logger=core.logger))
         pages = WebPages(
             telemetry_config=config, core_config=lambda: core.core_config, version=core.version
         )
         core.http.register_router(build_web_router(pages))
-
-        def url() -> httpx.URL:
-            return get_telemetry_url(config())
-
-        return TelemetrySetup(url)
+        return TelemetrySetup(lambda: get_telemetry_url(config()))
 
     def _http_client(self, config: TelemetryConfig) -> httpx.AsyncClient:
         """One client per proxy/TLS/timeout setting; rebuilt when those change."""
@@ -116,53 +115,19 @@ class TelemetryPlugin(Plugin):
         return self._client
 
     async def set_opt_in(self, enabled: bool, *, wait_for_report: bool = False) -> Consent:
-        """Record a choice as the route does (for the CLI); raises when it is locked."""
-        assert self.service is not None
-        assert self.fetcher is not None
-        consent = await self.service.set_opt_in(enabled)
-        if self.watcher is not None:
-            self.watcher.apply(enabled)
-        if wait_for_report:
-            await self.fetcher.send_opt_in_status(enabled)
-        else:
-            self.fetcher.notify_opt_in_change(enabled)
-        return consent
-
-    async def _send_from_route(self, force: bool) -> tuple[bool, str]:
-        report = await self.send_now(force=force)
-        return report.sent, report.reason
+        return await self.admin.set_opt_in(enabled, wait_for_report=wait_for_report)
 
     async def send_now(self, *, force: bool = False) -> SendReport:
-        assert self.fetcher is not None
-        return await self.fetcher.send_snapshot(force=force)
-
-    async def _on_opt_in_changed(self, enabled: bool) -> list[dict[str, Any]]:
-        """After the route stored a choice: update the in-memory value, report the change in
-        the background, and answer the encrypted opt-in stats."""
-        assert self.watcher is not None
-        assert self.service is not None
-        assert self.fetcher is not None
-        self.watcher.apply(enabled)
-        self.fetcher.notify_opt_in_change(enabled)
-        if self.manager is None:
-            return []
-        try:
-            return await self.manager.get_opt_in_stats(enabled)
-        except Exception as exc:
-            self.service.log_failure("encrypting the opt-in stats failed", exc)
-            return []
+        return await self.admin.send_now(force=force)
 
     async def start(self, core: CoreStart, plugins: PluginContracts) -> TelemetryStart:
-        assert self.watcher is not None
+        watcher = self.admin.watcher
         if core.background:
-            await self.watcher.start()
-            assert self.fetcher is not None
-            assert self.service is not None
-            if self.service.config().fetcher.enabled:
-                self.fetcher.start()
+            await watcher.start()
+            if self.admin.state.config().fetcher.enabled:
+                self.admin.fetcher.start()
         else:
-            await self.watcher.refresh()
-        watcher = self.watcher
+            await watcher.refresh()
 
         async def is_opted_in() -> bool:
             return watcher.is_opted_in
@@ -170,10 +135,9 @@ class TelemetryPlugin(Plugin):
         return TelemetryStart(is_opted_in)
 
     async def stop(self) -> None:
-        if self.fetcher is not None:
-            await self.fetcher.stop(timeout_s=5.0)
-        if self.watcher is not None:
-            await self.watcher.stop()
+        if self._admin is not None:
+            await self._admin.fetcher.stop(timeout_s=5.0)
+            await self._admin.watcher.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,8 +20,9 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     TelemetryCollectionManager,
 )
 
-from .history import SendHistory
-from .service import NOT_ALLOWED_MESSAGE, OptInLockedError, TelemetryService
+from .admin import TelemetryAdmin
+from .rules import get_notify_user_about_opt_in_default
+from .state import NOT_ALLOWED_MESSAGE, OptInLockedError
 
 __all__ = ["OptInBody", "build_router"]
 
@@ -49,32 +51,53 @@ class OptInStatsBody(BaseModel):
     unencrypted: StrictBool = True
 
 
-OptInStats = Callable[[bool], Awaitable[list[dict[str, Any]]]]
-"""Computes the (encrypted) opt-in stats returned by the opt-in route."""
-
-
 def build_router(
-    service: TelemetryService,
+    admin: TelemetryAdmin,
     *,
-    on_opt_in_changed: Callable[[bool], Awaitable[list[dict[str, Any]]]],
     manager: TelemetryCollectionManager | None,
-    history: SendHistory | None = None,
-    send_now: Callable[[bool], Awaitable[tuple[bool, str]]] | None = None,
+    logger: logging.Logger,
 ) -> APIRouter:
     """The routes; a ``StoreError`` they raise is the platform's 503 (``core.http``)."""
     router = APIRouter(tags=["telemetry"])
+    state = admin.state
+
+    def log_failure(what: str, exc: BaseException) -> None:
+        """One line, no payload: the exception's type and message."""
+        logger.warning("%s: %s: %s", what, type(exc).__name__, str(exc)[:200])
 
     @router.post("/internal/telemetry/optIn", response_model=None)
     async def opt_in(body: OptInBody) -> Response | list[dict[str, Any]]:
-        """Record the administrator's choice; answers the opt-in stats that were reported."""
+        """Record the administrator's choice, report it in the background, and answer the
+        encrypted opt-in stats."""
         try:
-            await service.set_opt_in(body.enabled)
+            await admin.set_opt_in(body.enabled)
         except OptInLockedError:
             return kibana_error(400, NOT_ALLOWED_MESSAGE)
-        return await on_opt_in_changed(body.enabled)
+        if manager is None:
+            return []
+        try:
+            return await manager.get_opt_in_stats(body.enabled)
+        except Exception as exc:
+            log_failure("encrypting the opt-in stats failed", exc)
+            return []
 
     async def config() -> dict[str, Any]:
-        return await service.config_body()
+        """The body of ``GET /internal/telemetry/config`` (and ``/api/telemetry/v2/config``)."""
+        current = state.config()
+        saved = await state.get()
+        consent = await state.consent(saved)
+        return {
+            "allowChangingOptInStatus": not consent.locked,
+            "optIn": consent.value,
+            "sendUsageFrom": state.send_usage_from(saved),
+            "telemetryNotifyUserAboutOptInDefault": get_notify_user_about_opt_in_default(
+                allow_changing_opt_in_status=not consent.locked,
+                telemetry_saved_object=saved,
+                telemetry_opted_in=consent.value,
+                config_telemetry_opt_in=current.opt_in,
+            ),
+            "labels": current.labels.model_dump(by_alias=True, exclude_none=True),
+        }
 
     for path in ("/internal/telemetry/config", "/api/telemetry/v2/config"):
         router.add_api_route(
@@ -91,11 +114,11 @@ def build_router(
         openapi_extra=route_options(access="viewer"),
     )
     async def user_has_seen_notice() -> dict[str, Any]:
-        return await service.mark_notice_seen()
+        return await state.mark_notice_seen()
 
     @router.get("/internal/telemetry/last_reported", response_model=None)
     async def get_last_reported() -> dict[str, Any]:
-        last = await service.last_reported()
+        last = await state.last_reported()
         return {} if last is None else {"lastReported": last}
 
     @router.put(
@@ -104,7 +127,7 @@ def build_router(
         openapi_extra=route_options(access="viewer"),
     )
     async def put_last_reported() -> Response:
-        await service.set_last_reported()
+        await state.set_last_reported()
         return Response(status_code=200)
 
     async def stats(
@@ -116,14 +139,14 @@ def build_router(
         """A stats answer: unencrypted for administrators only; a failure is logged and ``[]``."""
         if unencrypted and not get_principal(request).has("admin"):
             return kibana_error(403, ADMIN_ONLY)
-        if manager is None or not await service.store_available():
+        if manager is None or not await state.store.ping():
             raise StoreUnavailableError("the store or the collection manager is unavailable")
         try:
             return await build(manager)
         except EncryptionUnavailableError as exc:
             return kibana_error(503, f"Cannot encrypt telemetry: {exc}")
         except Exception as exc:
-            service.log_failure(f"building {what} failed", exc)
+            log_failure(f"building {what} failed", exc)
             return []
 
     @router.post(
@@ -148,8 +171,7 @@ def build_router(
     async def status(request: Request) -> dict[str, Any]:
         """What the settings page shows (read-only): the effective consent and why, the send
         state, the send history (newest first) and who is asking (``principal``)."""
-        body = await service.status()
-        body["history"] = await history.list() if history is not None else []
+        body = await admin.status()
         principal = get_principal(request)
         body["principal"] = {"name": principal.name, "role": principal.role}
         return body
@@ -170,18 +192,15 @@ def build_router(
             lambda m: m.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted),
         )
 
-    if send_now is not None:
-        sender = send_now
-
-        @router.post(
-            "/internal/telemetry/send",
-            response_model=None,
-            openapi_extra=route_options(access="admin"),
-        )
-        async def send(body: SendBody | None = None) -> dict[str, Any]:
-            """Send the snapshot now if it is due (``force``: even if not); never without
-            consent. Answers ``{sent, reason}`` (Kibana's dev-only ``force_send``, made safe)."""
-            sent, reason = await sender(body.force if body else False)
-            return {"sent": sent, "reason": reason}
+    @router.post(
+        "/internal/telemetry/send",
+        response_model=None,
+        openapi_extra=route_options(access="admin"),
+    )
+    async def send(body: SendBody | None = None) -> dict[str, Any]:
+        """Send the snapshot now if it is due (``force``: even if not); never without
+        consent. Answers ``{sent, reason}`` (Kibana's dev-only ``force_send``, made safe)."""
+        report = await admin.send_now(force=body.force if body else False)
+        return {"sent": report.sent, "reason": report.reason}
 
     return router

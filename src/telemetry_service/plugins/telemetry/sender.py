@@ -8,18 +8,84 @@ other status is a failure that is not retried.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from .config import TelemetryConfig
-from .schedule import is_retryable_status, parse_retry_after, retry_delay
 
-__all__ = ["SendOutcome", "TelemetrySender", "build_client"]
+__all__ = [
+    "SendOutcome",
+    "TelemetrySender",
+    "build_client",
+    "is_retryable_status",
+    "parse_retry_after",
+    "retry_delay",
+]
+
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 and 5xx responses are worth retrying; any other status is not."""
+    return status == 429 or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now_ms: int) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date); `None`
+    when absent or unparsable. A date in the past gives 0."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        return None
+    return max(0.0, when.timestamp() - now_ms / 1000)
+
+
+def retry_delay(
+    attempt: int,
+    retry_after_s: float | None = None,
+    *,
+    base: float = 1.0,
+    cap: float = 60.0,
+    jitter_fraction: float = 0.0,
+) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...).
+
+    Exponential backoff `base * 2**(attempt-1)` capped at `cap`, with "equal jitter":
+    `jitter_fraction` is a random draw in [0, 1] that shortens the wait by up to half, so the
+    result lies in [backoff/2, backoff]. A valid `retry_after_s` (a server's `Retry-After`) is
+    a floor: the result is never shorter. `cap` does not limit it; callers that will not wait
+    that long should give up instead.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    if not (base > 0 and cap > 0 and math.isfinite(base) and math.isfinite(cap)):
+        raise ValueError("base and cap must be positive, finite numbers")
+    if not 0.0 <= jitter_fraction <= 1.0:
+        raise ValueError(f"jitter_fraction must be within [0, 1], got {jitter_fraction!r}")
+    try:
+        backoff = min(cap, base * 2.0 ** (attempt - 1))
+    except OverflowError:
+        backoff = cap
+    delay = backoff * (1.0 - jitter_fraction / 2.0)
+    if retry_after_s is not None and math.isfinite(retry_after_s) and retry_after_s >= 0:
+        return max(delay, float(retry_after_s))
+    return delay
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,180 @@
+"""Delivering reports: the snapshot and the opt-in status channels, debug printing, the send
+history and the air-gapped export. When to deliver is :mod:`.fetcher`'s decision."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from telemetry_service.common.clock import to_ms
+from telemetry_service.core import StoreError
+from telemetry_service.plugins.telemetry_collection_manager import (
+    EncryptionUnavailableError,
+    TelemetryCollectionManager,
+)
+from telemetry_service.wire import compact_json
+from telemetry_service.wire.protocol import (
+    ChannelKind,
+    channel_name,
+    export_document,
+    report_headers,
+)
+
+from .endpoints import get_opt_in_status_url, get_telemetry_url, is_placeholder_endpoint
+from .history import SendHistory, SendRecord, payload_digest
+from .sender import SendOutcome, TelemetrySender
+from .state import TelemetryState
+
+__all__ = ["NO_MANAGER", "Delivery", "SendReport"]
+
+NO_MANAGER = "the telemetry_collection_manager plugin is not enabled"
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What one send did, for the CLI and the logs."""
+
+    sent: bool
+    reason: str
+    outcomes: tuple[SendOutcome, ...] = ()
+
+
+@dataclass(kw_only=True)
+class Delivery:
+    state: TelemetryState
+    manager: TelemetryCollectionManager | None
+    sender: TelemetrySender
+    history: SendHistory
+    log: logging.Logger
+    debug_print: Callable[[str], None] = print
+    tasks: set[asyncio.Task[SendReport]] = field(default_factory=set)
+    """Opt-in status reports in flight (cancelled when the plugin stops)."""
+
+    async def snapshot(self) -> SendReport:
+        """Build, encrypt and post the snapshot (or print it in debug mode); on success store
+        ``lastReported`` and reset the failure count."""
+        manager = self.manager
+        if manager is None:
+            return SendReport(False, NO_MANAGER)
+        url = str(get_telemetry_url(self.state.config()))
+        try:
+            stats = await manager.get_unencrypted_stats()
+        except Exception as exc:
+            self.log.warning("Error fetching usage. (%s: %s)", type(exc).__name__, str(exc)[:200])
+            return SendReport(False, f"building the payload failed: {type(exc).__name__}")
+        if self.state.debug():
+            for item in stats:
+                self.debug_print(orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode())
+                await self._record(item, "snapshot", url, "debug: printed, not sent", 0)
+            return SendReport(True, "telemetry.debug is on: printed the payload instead of sending")
+        try:
+            outcomes = await self._post_each(manager, stats, "snapshot", url)
+        except EncryptionUnavailableError as exc:
+            self.log.warning("Cannot encrypt telemetry: %s", exc)
+            return SendReport(False, f"cannot encrypt: {exc}")
+        failed = next((o for o in outcomes if not o.ok), None)
+        if failed is not None:
+            self.log.warning(
+                "Error sending usage to the telemetry endpoint. (%s)", failed.describe()
+            )
+            return SendReport(False, f"the endpoint answered {failed.describe()}", outcomes)
+        try:
+            now = to_ms(self.state.clock())
+            await self.state.update({"reportFailureCount": 0, "lastReported": now})
+        except StoreError as exc:
+            self.log.warning("snapshot sent but lastReported not stored: %s", type(exc).__name__)
+        return SendReport(True, "sent", outcomes)
+
+    async def export(self) -> list[dict[str, Any]]:
+        """The encrypted snapshot with its URL and headers, for sites without a network path
+        to the endpoint (``receiver import`` takes it). Needs consent, like sending."""
+        consent = await self.state.consent()
+        if consent.value is not True:
+            raise PermissionError(f"not opted in ({consent.reason})")
+        manager = self.manager
+        if manager is None:
+            raise PermissionError(NO_MANAGER)
+        url = str(get_telemetry_url(self.state.config()))
+        documents = []
+        for item in await manager.get_unencrypted_stats(refresh_cache=True):
+            body = await manager.encrypt(item["stats"])
+            headers = report_headers(self.state.version, item["clusterUuid"])
+            exported_at = self.state.clock().isoformat()
+            documents.append(export_document(url, headers, body, exported_at))
+            await self._record(item, "snapshot", url, "exported to a file", len(body))
+        return documents
+
+    def notify_opt_in_change(self, enabled: bool) -> None:
+        """Post ``{cluster_uuid, opt_in_status}`` in the background (best effort, not awaited)."""
+        task = asyncio.create_task(self.opt_in_status(enabled))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def opt_in_status(self, enabled: bool) -> SendReport:
+        config = self.state.config()
+        if self.state.send_usage_from(await self.state.get()) != "server":
+            return SendReport(False, "telemetry.sendUsageFrom is browser")
+        manager = self.manager
+        if manager is None or (is_placeholder_endpoint(config) and not self.state.debug()):
+            return SendReport(False, "telemetry.endpoints are not configured")
+        url = str(get_opt_in_status_url(config))
+        try:
+            stats = await manager.get_opt_in_stats(enabled, unencrypted=True)
+            if self.state.debug():
+                for item in stats:
+                    self.debug_print(orjson.dumps(item["stats"]).decode())
+                return SendReport(True, "telemetry.debug is on: printed instead of sending")
+            outcomes = await self._post_each(manager, stats, "opt-in-reports", url)
+        except Exception as exc:
+            self._warn_opt_in(type(exc).__name__)
+            return SendReport(False, f"{type(exc).__name__}")
+        failed = next((o for o in outcomes if not o.ok), None)
+        if failed is not None:
+            self._warn_opt_in(failed.describe())
+        return SendReport(failed is None, "sent" if failed is None else "failed", outcomes)
+
+    def _warn_opt_in(self, detail: str) -> None:
+        self.log.warning(
+            "Failed to notify the telemetry endpoint about the opt-in selection. "
+            "Possibly blocked by a firewall? - %s",
+            detail,
+        )
+
+    async def _post_each(
+        self,
+        manager: TelemetryCollectionManager,
+        stats: list[dict[str, Any]],
+        kind: ChannelKind,
+        url: str,
+    ) -> tuple[SendOutcome, ...]:
+        """Encrypt and post each cluster's payload, recording each in the history."""
+        outcomes = []
+        for item in stats:
+            body = await manager.encrypt(item["stats"])
+            headers = report_headers(self.state.version, item["clusterUuid"])
+            outcome = await self.sender.post(url, body, headers)
+            outcomes.append(outcome)
+            await self._record(item, kind, url, outcome.describe(), len(body))
+        return tuple(outcomes)
+
+    async def _record(
+        self, item: dict[str, Any], kind: ChannelKind, url: str, status: str, size: int
+    ) -> None:
+        record = SendRecord(
+            timestamp=self.state.clock().isoformat(),
+            channel=channel_name(self.state.config().product, kind),
+            url=url,
+            size=size,
+            status=status,
+            payload_sha256=payload_digest(compact_json(item["stats"])),
+            cluster_uuid=str(item["clusterUuid"]),
+        )
+        try:
+            await self.history.record(record, self.state.clock())
+        except StoreError as exc:
+            self.log.debug("send history not recorded: %s", type(exc).__name__)

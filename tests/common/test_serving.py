@@ -1,0 +1,120 @@
+"""common.serving: the loopback rule, URLs, a port in use, signals and the bounded shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from contextlib import suppress
+
+import anyio
+import httpx
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from telemetry_service.common.serving import (
+    ServingError,
+    bind,
+    display_url,
+    is_loopback,
+    refuse_public_without_keys,
+    serve,
+    uvicorn_config,
+)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]"])
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback(host)
+    refuse_public_without_keys(host, keys_configured=False, hint="unused")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "example.com", "[fe80::1]"])
+def test_public_hosts_need_keys(host: str) -> None:
+    assert not is_loopback(host)
+    refuse_public_without_keys(host, keys_configured=True, hint="unused")
+    with pytest.raises(ServingError) as raised:
+        refuse_public_without_keys(host, keys_configured=False, hint="set auth.apiKeys")
+    assert str(raised.value) == (
+        f"refusing to listen on {host}: it is not a loopback address and no API key is "
+        "configured (set auth.apiKeys)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:5601"),
+        ("localhost", "http://localhost:5601"),
+        ("::1", "http://[::1]:5601"),
+        ("[::1]", "http://[::1]:5601"),
+    ],
+)
+def test_display_url(host: str, url: str) -> None:
+    assert display_url(host, 5601) == url
+
+
+def test_a_port_in_use_is_one_line_naming_it() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ServingError) as raised:
+            bind("127.0.0.1", port)
+    assert str(raised.value) == f"could not listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_bind_port_0_listens_on_a_free_port() -> None:
+    with bind("127.0.0.1", 0) as sock, socket.create_connection(sock.getsockname()[:2]):
+        assert sock.getsockname()[1] > 0
+
+
+@pytest.mark.parametrize(
+    ("level", "uvicorn_level"),
+    [(logging.DEBUG, logging.WARNING), (logging.INFO, logging.WARNING), (logging.ERROR, 40)],
+)
+def test_uvicorn_config_is_quiet_and_bounds_the_shutdown(level: int, uvicorn_level: int) -> None:
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)
+    try:
+        config = uvicorn_config("module:app")
+    finally:
+        root.setLevel(before)
+    assert config.log_level == uvicorn_level
+    assert config.access_log is False
+    assert config.timeout_graceful_shutdown == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("grace_s", "signals"), [(60, 2), (1, 1)], ids=["forced", "grace"])
+async def test_a_request_in_progress_cannot_hold_a_stopping_server(
+    grace_s: int, signals: int
+) -> None:
+    """One signal waits `grace_s` at most for the request; a second one stops waiting."""
+    in_app, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(scope: Scope, receive: Receive, send: Send) -> None:
+        in_app.set()
+        await release.wait()
+
+    urls: list[str] = []
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = asyncio.create_task(serve(never_answers, sock, urls.append, grace_s=grace_s))
+    async with httpx.AsyncClient(timeout=30) as client:
+        while not urls:  # serve() announces the URL once its signal handlers are installed
+            await asyncio.sleep(0.01)
+        request = asyncio.create_task(client.get(urls[0]))
+        await in_app.wait()
+        with anyio.fail_after(5):
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGTERM)
+                await asyncio.sleep(0.2)
+            await server
+        release.set()
+        request.cancel()
+        with suppress(asyncio.CancelledError, httpx.HTTPError):
+            await request
+    assert urls == [f"http://127.0.0.1:{port}"]
+    assert sock.fileno() == -1  # closed
