@@ -91,7 +91,9 @@ def kinds(found: list[dict[str, Any]]) -> set[str]:
 def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path) -> None:
     with CaptureServer() as inbox, CaptureServer() as silent:
         opted_in = write_config(tmp_path / "in", inbox)
-        opted_out = write_config(tmp_path / "out", silent, optIn=False)
+        opted_out = write_config(tmp_path / "out", silent)
+        result = cli("telemetry", "opt-out", "--config", str(opted_out))  # a stored opt-out
+        assert result.returncode == 0, result.stderr
         with serve(opted_in) as host, serve(opted_out) as quiet:
             started = time.monotonic()
             for url in (host.url, quiet.url):
@@ -141,3 +143,14 @@ def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path
                 for e in late
                 if e["event_type"] == "sample_app_action"
             ), "the greeting reported while opted out was sent"
+
+            def shipper_state() -> dict[str, Any] | None:
+                result = cli("telemetry", "status", "--json", "--config", str(opted_in))
+                assert result.returncode == 0, result.stderr
+                shipper: dict[str, Any] | None = json.loads(result.stdout)["events"]["shipper"]
+                return shipper if shipper and shipper["counts"]["succeeded"] else None
+
+            state = wait_for(shipper_state, timeout=20, what="the shipper's state in the status")
+            assert state["url"] == f"{inbox.url}v3/send/telemetry-service-server"
+            assert state["lastSend"] is not None
+            assert state["lastResult"] == "succeeded (200)"
