@@ -125,3 +125,27 @@ async def test_events_from_before_the_decision_are_discarded_after_an_opt_out(
             )
         found = events(capture)
         assert [e["properties"] for e in found] == [{"action": "hello", "greetings_served": 7}]
+
+
+@pytest.mark.parametrize(
+    ("telemetry_config", "dnt", "opted_in"),
+    [
+        ({"allowChangingOptInStatus": False, "optIn": True}, True, False),
+        ({"allowChangingOptInStatus": False, "optIn": True}, False, True),
+        ({"allowChangingOptInStatus": False, "optIn": False}, False, False),
+        ({"enabled": False}, False, False),
+    ],
+    ids=["locked-in-but-do-not-track", "locked-in", "locked-out", "disabled"],
+)
+async def test_locked_configs(
+    tmp_path: Path, telemetry_config: dict[str, Any], dnt: bool, opted_in: bool
+) -> None:
+    with CaptureServer() as capture:
+        cfg = config(tmp_path, capture, opt_in=True)
+        cfg["telemetry"].update(telemetry_config)
+        async with host(cfg, dnt=dnt):
+            pass
+        if opted_in:
+            assert "platform_started" in {e["event_type"] for e in events(capture)}
+        else:
+            assert capture.requests == [], "not even a connectivity probe may leave"

@@ -104,7 +104,8 @@ class TelemetryPlugin(Plugin):
         watcher = OptInWatcher(
             state, interval=self._poll_interval, logger=core.logger, on_consent=events.apply
         )
-        events.apply(watcher.value)  # locked by config: known already (Kibana's setup)
+        # Not applied in setup, unlike Kibana: the first refresh in start knows every rule
+        # (DO_NOT_TRACK too), so no connectivity probe can leave before the full decision.
         self._admin = TelemetryAdmin(
             state=state,
             watcher=watcher,
