@@ -32,9 +32,13 @@ def test_the_repository_schemas_are_current() -> None:
     assert "usage check passed" in result.stdout
 
 
-def test_check_fails_on_a_changed_schema_and_passes_after_fix(tmp_path: Path) -> None:
+def copy_stored(tmp_path: Path) -> None:
     shutil.copytree(REPO / "schema", tmp_path / "schema")
     shutil.copytree(REPO / "docs", tmp_path / "docs")
+
+
+def test_check_fails_on_a_changed_schema_and_passes_after_fix(tmp_path: Path) -> None:
+    copy_stored(tmp_path)
     plugins = json.loads((tmp_path / "schema" / "plugins.json").read_text())
     telemetry = plugins["properties"]["telemetry"]["properties"]
     telemetry["usage_fetcher"]["type"] = "long"
@@ -61,8 +65,7 @@ def test_check_fails_on_a_stale_payload_doc(tmp_path: Path) -> None:
     following changes must be persisted in <file>. Run 'node scripts/telemetry_check --fix' to
     update.").
     """
-    shutil.copytree(REPO / "schema", tmp_path / "schema")
-    shutil.copytree(REPO / "docs", tmp_path / "docs")
+    copy_stored(tmp_path)
     doc = tmp_path / "docs" / "payload.md"
     doc.write_text(doc.read_text().replace("`opt_in_status`", "`opt_in`"))
 
@@ -113,3 +116,28 @@ def test_preview_prints_to_stdout(tmp_path: Path) -> None:
     result = cli("telemetry", "preview", "-c", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["collectionSource"] == "local"
+
+
+def test_check_fails_on_stale_event_schemas_and_catalogue(tmp_path: Path) -> None:
+    copy_stored(tmp_path)
+    events = tmp_path / "schema" / "events"
+    changed = json.loads((events / "sample_app_action.json").read_text())
+    changed["properties"]["action"]["type"] = "long"
+    (events / "sample_app_action.json").write_text(json.dumps(changed))
+    (events / "platform_started.json").unlink()
+    (events / "gone_event.json").write_text("{}")
+    catalogue = tmp_path / "docs" / "events-catalogue.md"
+    catalogue.write_text(catalogue.read_text().replace("## `page_view`", "## `page_viewed`"))
+
+    failed = cli("usage", "check", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "event type [sample_app_action]: schema changed" in failed.stdout
+    assert "event type [platform_started]: new, its schema is not stored" in failed.stdout
+    assert "event type [gone_event]: removed" in failed.stdout
+    assert "docs/events-catalogue.md: missing or out of date" in failed.stdout
+
+    assert cli("usage", "check", "--fix", cwd=tmp_path).returncode == 0
+    assert not (events / "gone_event.json").exists()
+    assert json.loads((events / "platform_started.json").read_text())["channel"] == "server"
+    assert "## `page_view` (browser)" in catalogue.read_text()
+    assert cli("usage", "check", cwd=tmp_path).returncode == 0

@@ -26,6 +26,7 @@ from telemetry_service.plugins.telemetry_collection_manager import (
 )
 
 from .errors import fail
+from .events import event_catalogue, print_catalogue
 from .host import ConfigOption, one_shot_platform
 
 __all__ = ["telemetry_app"]
@@ -73,6 +74,7 @@ def _print_status(status: dict[str, Any]) -> None:
     if failures["count"]:
         table.add_row("Failures", f"{failures['count']} (version {failures['version']})")
     table.add_row("Version", status["version"])
+    table.add_row("Events", _events_line(status.get("events") or {}))
     console.print(table)
     if status.get("history"):
         sent = Table(title="Sent (newest first)")
@@ -87,6 +89,33 @@ def _print_status(status: dict[str, Any]) -> None:
                 entry["payload_sha256"][7:23] + "…",
             )
         console.print(sent)
+
+
+def _events_line(events: dict[str, Any]) -> str:
+    shipper = events.get("shipper")
+    if not shipper:
+        return "not shipped (no running host with a configured endpoint)"
+    counts = shipper["counts"]
+    return (
+        f"{shipper['queued']} queued, last send {_when(shipper['lastSend'])}"
+        f" ({shipper['lastResult'] or 'none'}); {counts['succeeded']} sent, "
+        f"{counts['failed']} failed, {counts['dropped']} dropped"
+        f" (as of {_when(events.get('updatedAt'))})"
+    )
+
+
+@telemetry_app.command()
+def events(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the registered event types (server and browser) with their schemas."""
+
+    async def run() -> Any:
+        async with one_shot_platform(config, scratch_store=True) as platform:
+            return event_catalogue(platform)
+
+    print_catalogue(asyncio.run(run()), as_json=as_json)
 
 
 @telemetry_app.command()

@@ -1,10 +1,11 @@
-"""``telemetry-service usage check [--fix]``: the collectors' schemas, stored and live.
+"""``telemetry-service usage check [--fix]``: the collectors' and events' schemas, stored and live.
 
 Like Kibana's ``telemetry_check``: every registered collector's schema is written to
-``schema/plugins.json`` (and the payload root to ``schema/root.json``); the check fails when
-they differ from what is stored, when a collector's live output does not match its schema,
-when a collector fails, or when ``docs/payload.md`` is not what ``--fix`` (which rewrites them
-all) would write.
+``schema/plugins.json`` (and the payload root to ``schema/root.json``), every event type's to
+``schema/events/<type>.json``; the check fails when they differ from what is stored, when the
+generated ``docs/payload.md`` or ``docs/events-catalogue.md`` is not what ``--fix`` would
+write, when a collector's live output does not match its schema, or when a collector fails.
+``--fix`` rewrites them all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from telemetry_service.plugins.usage_collection import (
 from telemetry_service.plugins.usage_collection.schema import schema_from_json
 
 from .errors import fail
+from .events import EventType, event_catalogue, stale_catalogue, write_catalogue
 from .host import one_shot_platform
 
 __all__ = ["usage_app"]
@@ -130,17 +132,20 @@ def check(
     docs: Annotated[Path, typer.Option(help="The generated payload reference.")] = Path(
         "docs/payload.md"
     ),
+    events_docs: Annotated[Path, typer.Option(help="The generated event catalogue.")] = Path(
+        "docs/events-catalogue.md"
+    ),
 ) -> None:
-    """Compare the collectors' schemas with the stored ones and check their live output."""
+    """Compare the collectors' and events' schemas with the stored ones; check live output."""
 
-    async def run() -> tuple[dict[str, Any], list[str]]:
+    async def run() -> tuple[dict[str, Any], list[str], list[EventType]]:
         async with one_shot_platform(config, scratch_store=True) as platform:
             usage = platform.setup_contracts.get("usage_collection")
             if not isinstance(usage, UsageCollectionSetup):
                 raise fail("the usage_collection plugin is not enabled")
-            return usage.schemas(), await _live_problems(usage)
+            return usage.schemas(), await _live_problems(usage), event_catalogue(platform)
 
-    plugins, problems = asyncio.run(run())
+    plugins, problems, events = asyncio.run(run())
     root = {"properties": schema_to_json(ROOT_SCHEMA)["properties"]}
     files = {schema_dir / "root.json": root, schema_dir / "plugins.json": plugins}
     if fix:
@@ -149,7 +154,9 @@ def check(
             path.write_text(_dump(data), encoding="utf-8")
         docs.parent.mkdir(parents=True, exist_ok=True)
         docs.write_text(_payload_doc(root, plugins), encoding="utf-8")
-        print(f"wrote {', '.join(str(p) for p in files)} and {docs}")
+        write_catalogue(schema_dir, events_docs, events)
+        written = ", ".join(str(p) for p in files)
+        print(f"wrote {written}, {docs}, {schema_dir / 'events'}/ and {events_docs}")
     else:
         for path, data in files.items():
             try:
@@ -162,6 +169,7 @@ def check(
                 stored, data = {"properties": {"root": stored}}, {"properties": {"root": data}}
             problems += _diff(kind, stored, data)
         problems += _stale_doc(docs, _payload_doc(root, plugins))
+        problems += stale_catalogue(schema_dir, events_docs, events)
     if problems:
         for line in problems:
             print(f"- {line}")
@@ -169,4 +177,4 @@ def check(
             f"{len(problems)} problem(s); run `telemetry-service usage check --fix` "
             "if the schema changes are intended"
         )
-    print(f"usage check passed: {len(plugins['properties'])} collectors")
+    print(f"usage check passed: {len(plugins['properties'])} collectors, {len(events)} event types")

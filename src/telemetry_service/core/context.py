@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from telemetry_service.ebt import AnalyticsClient
+
 from .config import ConfigService, ConfigView, CoreConfig
 from .http import HttpService
 from .status import ServiceStatus, StatusCheck, StatusLevel, StatusService
@@ -73,6 +75,8 @@ class _CoreBase:
     instance_uuid: str
     #: False for one-shot administrative commands: plugins start no background work.
     background: bool
+    #: ``core.analytics``: the platform's one event-based telemetry client (docs/events.md).
+    analytics: AnalyticsClient
     _config_service: ConfigService
 
     @property

@@ -12,19 +12,17 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
-
 from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import utc_now
 
+from .analytics import AnalyticsService
 from .config import ConfigService, ConfigView, load_raw_config
 from .context import CoreSetup, CoreStart, HttpSetup, PluginStatus
 from .deployment import ensure_deployment_uuid, ensure_instance_uuid
 from .errors import PlatformError, PluginLifecycleError
 from .http import HttpService
 from .plugins import Plugin, PluginContracts, resolve_order
-from .status import ServiceStatus, StatusLevel, StatusService
+from .status import ServiceStatus, StatusLevel, StatusService, add_status_route
 from .store import SavedObjectStore, open_store
 
 __all__ = ["ENTRY_POINT_GROUP", "Platform", "discover_plugins"]
@@ -93,6 +91,7 @@ class Platform:
         self.background = background
         self.deployment_uuid = ""
         self.instance_uuid = ""
+        self.analytics = AnalyticsService(self.version, self.status, clock=self.clock)
 
     # -- public surface --------------------------------------------------------------------
     @property
@@ -159,6 +158,8 @@ class Platform:
             raise PlatformError("the platform is already running")
         service = self.config if self.config is not None else self.prepare()
         core = service.core
+        if self.analytics.stopped:  # started again after a stop
+            self.analytics = AnalyticsService(self.version, self.status, clock=self.clock)
         data_path = Path(core.path.data)
         self._http = HttpService(
             keys=ApiKeyRegistry(core.server.auth.api_keys),
@@ -182,8 +183,13 @@ class Platform:
             raise PlatformError(f"cannot read the deployment identity: {exc}") from exc
         self.status.set_core("savedObjects", self._store_status)
         self.status.set_core("http", ServiceStatus(StatusLevel.AVAILABLE, "HTTP server is ready"))
-
+        self.analytics.set_identity(
+            cluster_uuid=self.deployment_uuid,
+            cluster_name=core.server.name,
+            instance_uuid=self.instance_uuid,
+        )
         try:
+            self.analytics.mark("setup", "start")
             for plugin in self.plugins:
                 core_setup = CoreSetup(
                     **self._core_args(plugin, data_path), http=HttpSetup(self._http)
@@ -193,6 +199,8 @@ class Platform:
                     self._setup[plugin.id] = await plugin.setup(core_setup, contracts)
                 except Exception as exc:
                     raise PluginLifecycleError(plugin.id, "setup", exc) from exc
+            self.analytics.mark("setup", "end")
+            self.analytics.mark("start", "start")
             for plugin in self.plugins:
                 core_start = CoreStart(
                     **self._core_args(plugin, data_path), http=HttpSetup(self._http)
@@ -204,12 +212,15 @@ class Platform:
                     raise PluginLifecycleError(plugin.id, "start", exc) from exc
                 self._started.append(plugin)
                 self.status.set_plugin(plugin.id, self._plugin_default_status(plugin.id))
+            self.analytics.mark("start", "end")
         except BaseException:
             await self._stop_started()
+            await self.analytics.stop()
             await self._close_store()
             raise
         self._running = True
         log.info("platform started with plugins: %s", ", ".join(p.id for p in self.plugins))
+        await self.analytics.started(len(self.plugins), watch_status=self.background)
 
     async def stop(self) -> None:
         """Stop started plugins in reverse order, each within ``plugins.stopTimeout``."""
@@ -217,6 +228,7 @@ class Platform:
             return
         self._running = False
         await self._stop_started()
+        await self.analytics.stop()
         await self._close_store()
 
     async def _stop_started(self) -> None:
@@ -255,6 +267,7 @@ class Platform:
             "deployment_uuid": self.deployment_uuid,
             "instance_uuid": self.instance_uuid,
             "background": self.background,
+            "analytics": self.analytics.client,
             "_config_service": self.config,
         }
 
@@ -274,18 +287,8 @@ class Platform:
 
     def _register_core_routes(self) -> None:
         assert self._http is not None
+        config = self.config
+        assert config is not None
         router = self._http.create_router()
-
-        @router.get("/api/status", tags=["core"])
-        async def get_status(request: Request) -> Response:
-            snapshot = await self.status.snapshot()
-            assert self.config is not None
-            body = {
-                "name": self.config.core.server.name,
-                "version": {"number": self.version},
-                "status": snapshot,
-            }
-            code = 503 if snapshot["overall"]["level"] == "unavailable" else 200
-            return JSONResponse(body, status_code=code)
-
+        add_status_route(router, self.status, lambda: config.core.server.name, self.version)
         self._http.register_router(router)

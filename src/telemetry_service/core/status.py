@@ -1,13 +1,33 @@
-"""Per-service status: available, degraded or unavailable, and the overall level."""
+"""Per-service status: available, degraded or unavailable, the overall level, and its changes.
+
+Statuses are set or computed on demand by async checks, so a change is noticed by looking:
+:class:`OverallStatusWatcher` computes the overall status every few seconds and calls its
+listener when the level or the summary changed (Kibana reports ``core-overall_status_changed``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServiceStatus", "StatusLevel", "StatusService"]
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from telemetry_service.common.periodic import PeriodicTask, Sleep
+
+__all__ = [
+    "OverallStatusWatcher",
+    "ServiceStatus",
+    "StatusLevel",
+    "StatusService",
+    "add_status_route",
+]
+
+STATUS_POLL_INTERVAL_S = 5.0
 
 
 class StatusLevel(enum.IntEnum):
@@ -78,5 +98,59 @@ class StatusService:
         }
 
     async def overall(self) -> StatusLevel:
-        snap = await self.snapshot()
-        return StatusLevel[snap["overall"]["level"].upper()]
+        return (await self.overall_status()).level
+
+    async def overall_status(self) -> ServiceStatus:
+        overall = (await self.snapshot())["overall"]
+        return ServiceStatus(StatusLevel[overall["level"].upper()], overall["summary"])
+
+
+class OverallStatusWatcher:
+    """Calls ``on_change`` with the overall status at :meth:`check` and every ``interval`` s
+    once started, whenever it differs from the last one seen."""
+
+    def __init__(
+        self,
+        service: StatusService,
+        on_change: Callable[[ServiceStatus], None],
+        *,
+        interval: float = STATUS_POLL_INTERVAL_S,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._service = service
+        self._on_change = on_change
+        self._interval = interval
+        self.last: ServiceStatus | None = None
+        log = logging.getLogger("telemetry_service.core.status")
+        self._task = PeriodicTask(
+            "status watcher", self._step, sleep=sleep, log=log, first_delay=interval
+        )
+
+    async def check(self) -> None:
+        status = await self._service.overall_status()
+        if status != self.last:
+            self.last = status
+            self._on_change(status)
+
+    async def _step(self) -> float:
+        await self.check()
+        return self._interval
+
+    def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+
+
+def add_status_route(
+    router: APIRouter, service: StatusService, name: Callable[[], str], version: str
+) -> None:
+    """``GET /api/status``: every status and the overall one; 503 when unavailable."""
+
+    @router.get("/api/status", tags=["core"])
+    async def get_status() -> Response:
+        snapshot = await service.snapshot()
+        body = {"name": name(), "version": {"number": version}, "status": snapshot}
+        code = 503 if snapshot["overall"]["level"] == "unavailable" else 200
+        return JSONResponse(body, status_code=code)

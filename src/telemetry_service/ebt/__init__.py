@@ -5,9 +5,9 @@ Imports only ``telemetry_service.common`` and ``telemetry_service.wire``, so any
 can use it without the plugin platform (docs/events.md).
 """
 
-from .client import AnalyticsClient, DropReason
+from .client import AnalyticsClient
 from .context import ContextService, ContextSource, ContextValue
-from .counters import CounterStream, TelemetryCounter
+from .counters import CounterStream, DropReason, TelemetryCounter
 from .events import Event, EventContext
 from .opt_in import OptInConfig, OptInConfigDict
 from .queue import PRE_OPT_IN_QUEUE_LIMIT

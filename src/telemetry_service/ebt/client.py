@@ -15,13 +15,14 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from telemetry_service.common.clock import Clock, utc_now
 
 from .context import ContextService, ContextSource
-from .counters import CounterStream, CounterType, TelemetryCounter
+from .counters import CounterStream, CounterType, DropReason, TelemetryCounter
 from .events import Event, EventContext, TimestampFormatter
 from .opt_in import OptInConfig
 from .queue import PRE_OPT_IN_QUEUE_LIMIT, PreOptInQueue
@@ -29,18 +30,10 @@ from .registry import ShipperRegistry
 from .schema import SchemaValidationError, Validator, compile_schema
 from .shipper import Shipper, ShipperContext
 
-__all__ = ["AnalyticsClient", "DropReason"]
+__all__ = ["AnalyticsClient"]
 
 C = TypeVar("C")
 S = TypeVar("S", bound=Shipper)
-
-
-class DropReason:
-    """``code`` of the client's ``dropped`` counters."""
-
-    UNREGISTERED_TYPE = "UnregisteredType"  # Kibana's
-    SCHEMA_VIOLATION = "SchemaViolation"  # ours: the event broke its schema
-    QUEUE_FULL = "queue_full"  # the pre-opt-in queue is full (Kibana's shipper code)
 
 
 class AnalyticsClient:
@@ -57,18 +50,22 @@ class AnalyticsClient:
     ) -> None:
         self.is_dev = is_dev
         self._log = logger or logging.getLogger("telemetry_service.analytics")
-        self._clock = clock
+        # The real clock is read as a float: it is the costliest step of report_event.
+        self._clock: Callable[[], Any] = time.time if clock is utc_now else clock
         self._timestamp = TimestampFormatter()
         self._trace = get_trace_context
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._event_types: dict[str, Validator] = {}
+        self._schemas: dict[str, Mapping[str, Any]] = {}
         self._shippers = ShipperRegistry(self._log)
         self._opt_in: OptInConfig | None = None
         self._context_spread = False
         self._queue = PreOptInQueue(pre_opt_in_queue_limit)
         self._warned: set[tuple[str, str]] = set()
+        #: The opted-in shippers of each event type under the current config and shippers.
+        self._routes: dict[str, list[tuple[str, Shipper]]] = {}
         self._closed = False
         #: Every counter of the client and its shippers (Kibana's ``telemetryCounter$``).
         self.telemetry_counters = CounterStream()
@@ -83,6 +80,12 @@ class AnalyticsClient:
             if event_type in self._event_types:
                 raise ValueError(f'Event Type "{event_type}" is already registered.')
             self._event_types[event_type] = compile_schema(schema, f"Event Type '{event_type}'")
+            self._schemas[event_type] = schema
+
+    @property
+    def event_types(self) -> Mapping[str, Mapping[str, Any]]:
+        """Every registered event type with its schema, in registration order (ours)."""
+        return dict(self._schemas)
 
     def register_context_provider(
         self,
@@ -114,6 +117,7 @@ class AnalyticsClient:
             logger = self._log.getChild(f"shipper.{name}")
             shipper = shipper_class(config, ShipperContext(logger=logger, is_dev=self.is_dev))
             self._shippers.add(name, shipper, exclusive_event_types)
+            self._routes = {}
 
             def forward(counter: TelemetryCounter) -> None:
                 self.telemetry_counters.emit(dataclasses.replace(counter, source=name))
@@ -133,6 +137,7 @@ class AnalyticsClient:
         with self._lock:
             self._bind_loop()
             self._opt_in = parsed
+            self._routes = {}
             for name, shipper in self._shippers.all():
                 self._shippers.push_opt_in(name, shipper, parsed)
             self._forward_queue()
@@ -150,31 +155,37 @@ class AnalyticsClient:
     # -- reporting ---------------------------------------------------------------------------
 
     def report_event(self, event_type: str, properties: Mapping[str, Any]) -> None:
-        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread."""
+        """Report one event (spec 1.3); synchronous, non-blocking, safe from any thread: on the
+        client's loop without a lock, from another thread handed to the loop (or, without a
+        loop, reported under the lock)."""
         now = self._clock()
+        if threading.get_ident() == self._loop_thread:
+            self._report_now(event_type, properties, now)
+            return
         loop = self._loop
-        if loop is not None and threading.get_ident() != self._loop_thread:
+        if loop is not None:
             try:
                 loop.call_soon_threadsafe(self._report_now, event_type, properties, now)
                 return
             except RuntimeError:  # the loop is closed: report in this thread
                 pass
-        self._report_now(event_type, properties, now)
+        with self._lock:
+            self._report_now(event_type, properties, now)
 
     def _report_now(self, event_type: str, properties: Mapping[str, Any], now: Any) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            try:
-                self._report(event_type, properties, self._timestamp(now))
-            except Exception:
-                if self.is_dev:
-                    raise
-                self._warn_once(event_type, "failed", "Failed to report event %r", exc_info=True)
+        if self._closed:
+            return
+        try:
+            self._report(event_type, properties, self._timestamp(now))
+        except Exception:
+            if self.is_dev:
+                raise
+            self._warn_once(event_type, "failed", "Failed to report event %r", exc_info=True)
 
     def _report(self, event_type: str, properties: Mapping[str, Any], timestamp: str) -> None:
         counters = self.telemetry_counters
-        if counters.observed:
+        observed = counters.observed
+        if observed:
             counters.emit(TelemetryCounter("enqueued", "client", event_type, "enqueued"))
         validator = self._event_types.get(event_type)
         if validator is None:
@@ -187,7 +198,8 @@ class AnalyticsClient:
             if self.is_dev:
                 raise ValueError(message)
             return
-        if not validator.is_valid(properties):
+        quick = validator.quick
+        if not (quick is not None and quick(properties)) and not validator.is_valid(properties):
             self._count("dropped", event_type, DropReason.SCHEMA_VIOLATION)
             error = SchemaValidationError(validator.source, validator.problems(properties))
             self._warn_once(event_type, "schema", "Event dropped: %s", str(error))
@@ -204,15 +216,19 @@ class AnalyticsClient:
             event["trace"] = self._trace() or {}
         if self._log.isEnabledFor(logging.DEBUG):
             self._log.debug('Report event "%s"', event_type, extra={"ebt_event": event})
+        route = self._routes.get(event_type)
         config = self._opt_in
+        if route is None and config is not None and self._shippers:
+            route = self._routes[event_type] = self._shippers.route(config, event_type)
+        if route is not None:
+            if route and self._shippers.deliver(route, event_type, [event]) and observed:
+                counters.emit(TelemetryCounter("sent_to_shipper", "client", event_type, "OK"))
+            return
         if config is not None and not config.is_event_type_opted_in(event_type):
             return  # opted out: gone, silently (Kibana)
-        if config is None or not self._shippers:
-            if not self._queue.offer(event):
-                self._count("dropped", event_type, DropReason.QUEUE_FULL)
-                self._warn_once(event_type, "queue", "Pre-opt-in queue full; dropping events")
-            return
-        self._send(config, event_type, [event])
+        if not self._queue.offer(event):
+            self._count("dropped", event_type, DropReason.QUEUE_FULL)
+            self._warn_once(event_type, "queue", "Pre-opt-in queue full; dropping events")
 
     # -- forwarding --------------------------------------------------------------------------
 
@@ -237,7 +253,8 @@ class AnalyticsClient:
             self._send(config, event_type, batch)
 
     def _send(self, config: OptInConfig, event_type: str, events: list[Event]) -> None:
-        if self._shippers.send(config, event_type, events):
+        route = self._shippers.route(config, event_type)
+        if route and self._shippers.deliver(route, event_type, events):
             self._count("sent_to_shipper", event_type, "OK", len(events))
 
     def _context_changed(self, context: EventContext) -> None:
@@ -271,20 +288,12 @@ class AnalyticsClient:
     async def flush(self) -> None:
         """Flush every shipper in parallel; a failure is logged and swallowed."""
         self._bind_loop()
-        shippers = self._shippers.all()
-        results = await asyncio.gather(*(s.flush() for _, s in shippers), return_exceptions=True)
-        for (name, _), result in zip(shippers, results, strict=True):
-            if isinstance(result, BaseException):
-                self._log.warning('Failed to flush shipper "%s"', name, exc_info=result)
+        await self._shippers.flush()
 
     async def shutdown(self) -> None:
         """Flush, shut every shipper down (errors logged), then close the streams."""
         await self.flush()
-        for name, shipper in self._shippers.all():
-            try:
-                await shipper.shutdown()
-            except Exception:
-                self._log.warning('Failed to shutdown shipper "%s"', name, exc_info=True)
+        await self._shippers.shutdown()
         with self._lock:
             self._closed = True
             self._context.close()

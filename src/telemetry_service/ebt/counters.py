@@ -11,11 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CounterListener", "CounterStream", "CounterType", "TelemetryCounter"]
+__all__ = ["CounterListener", "CounterStream", "CounterType", "DropReason", "TelemetryCounter"]
 
 CounterType = Literal["enqueued", "sent_to_shipper", "succeeded", "failed", "dropped"]
 
 _log = logging.getLogger(__name__)
+
+
+class DropReason:
+    """``code`` of the client's ``dropped`` counters."""
+
+    UNREGISTERED_TYPE = "UnregisteredType"  # Kibana's
+    SCHEMA_VIOLATION = "SchemaViolation"  # ours: the event broke its schema
+    QUEUE_FULL = "queue_full"  # the pre-opt-in queue is full (Kibana's shipper code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ is logged with Kibana's message and never reaches the client's caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -48,20 +49,26 @@ class ShipperRegistry:
             found.update({id(s): (n, s) for n, s in shippers.items()})
         return list(found.values())
 
-    def send(self, config: OptInConfig, event_type: str, events: list[Event]) -> bool:
-        """``sendToShipper``: report to each opted-in shipper of the type; True if any."""
-        sent = False
-        for name, shipper in (self._exclusive.get(event_type) or self._global).items():
-            if not config.is_shipper_opted_in(name, event_type):
-                continue
-            sent = True
+    def route(self, config: OptInConfig, event_type: str) -> list[tuple[str, Shipper]]:
+        """The shippers an event of ``event_type`` goes to under ``config`` (``sendToShipper``):
+        the type's exclusive shippers, else the global ones, each if opted in for the type."""
+        if not config.is_event_type_opted_in(event_type):
+            return []
+        candidates = self._exclusive.get(event_type) or self._global
+        return [(n, s) for n, s in candidates.items() if config.is_shipper_opted_in(n, event_type)]
+
+    def deliver(
+        self, route: list[tuple[str, Shipper]], event_type: str, events: list[Event]
+    ) -> bool:
+        """Report ``events`` to each shipper of ``route``; True when there was one."""
+        for name, shipper in route:
             try:
                 shipper.report_events(events)
             except Exception:
                 self._log.warning(
                     'Failed to report event "%s" via shipper "%s"', event_type, name, exc_info=True
                 )
-        return sent
+        return bool(route)
 
     def extend(self, name: str, shipper: Shipper, context: EventContext) -> None:
         try:
@@ -78,3 +85,19 @@ class ShipperRegistry:
             self._log.warning(
                 "Failed to set isOptedIn:%s in shipper %s", str(answer).lower(), name, exc_info=True
             )
+
+    async def flush(self) -> None:
+        """Flush every shipper in parallel; a failure is logged and swallowed."""
+        shippers = self.all()
+        results = await asyncio.gather(*(s.flush() for _, s in shippers), return_exceptions=True)
+        for (name, _), result in zip(shippers, results, strict=True):
+            if isinstance(result, BaseException):
+                self._log.warning('Failed to flush shipper "%s"', name, exc_info=result)
+
+    async def shutdown(self) -> None:
+        """Shut every shipper down in turn; a failure is logged and swallowed."""
+        for name, shipper in self.all():
+            try:
+                await shipper.shutdown()
+            except Exception:
+                self._log.warning('Failed to shutdown shipper "%s"', name, exc_info=True)

@@ -76,6 +76,8 @@ async def test_pages_render_the_current_config(
         "name": "Acme Analytics",
         "version": "8.3.1",
         "snapshotUrl": "https://telemetry.example.com:8443/v3/send/telemetry-service-snapshot",
+        "eventsUrl": "https://telemetry.example.com:8443/v3/send/telemetry-service-browser",
+        "debug": False,
         "optInStatusUrl": (
             "https://telemetry.example.com:8443/v3/send/telemetry-service-opt-in-reports"
         ),

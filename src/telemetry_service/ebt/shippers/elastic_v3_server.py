@@ -4,8 +4,9 @@ Ports ``ebt:src/shippers/elastic_v3/server/src/server_shipper.ts``: a bounded qu
 a 1 s tick sending at most every 10 s (the whole queue under 10 KiB, else a >= 10 KiB batch),
 an ``OPTIONS`` connectivity check before anything is sent (on opt-in and every minute, back-off
 doubling to 1 h), a 24 h offline limit after which the queue is emptied and new events refused,
-and while opted out no network call at all. Beyond Kibana: retries (``send_policy``) and a batch
-id header. Clock, sleep and HTTP transport are injected.
+and while opted out no network call at all. Beyond Kibana: retries (``send_policy``), a batch
+id header, a :class:`ShipperStatus` for ``telemetry status``, and ``print_to``, which prints
+each batch instead of sending it (``telemetry.debug``). Clock, sleep and transport are injected.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..events import Event
 from ..shipper import Shipper, ShipperContext
 from . import send_policy as policy
 from .event_queue import Batch, EventQueue
+from .status import ShipperStatus
 
 __all__ = ["ElasticV3ServerShipper", "ElasticV3ServerShipperConfig"]
 
@@ -50,6 +52,8 @@ class ElasticV3ServerShipperConfig:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     new_batch_id: Callable[[], str] = _new_batch_id
     queue_cap: int = policy.MAX_QUEUE
+    #: Print each batch's NDJSON with this instead of sending it (no network call at all).
+    print_to: Callable[[str], None] | None = None
 
 
 class ElasticV3ServerShipper(Shipper):
@@ -76,6 +80,8 @@ class ElasticV3ServerShipper(Shipper):
         self._http: httpx.AsyncClient | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._shut_down = False
+        self.status = ShipperStatus(config.clock)
+        self.telemetry_counters.subscribe(self.status.record)
         self._start()
 
     # -- the Shipper contract ----------------------------------------------------------------
@@ -199,6 +205,10 @@ class ElasticV3ServerShipper(Shipper):
         self.last_batch_sent = self._now()
         headers = event_headers(self.cluster_uuid, self.config.version, self.license_id)
         headers[policy.BATCH_ID_HEADER] = batch.batch_id
+        if self.config.print_to is not None:
+            self.config.print_to(batch.body.decode())
+            self._count(batch.types, "succeeded", "printed")
+            return
         try:
             response = await self._http.post(self.url, content=batch.body, headers=headers)
         except Exception as exc:  # network failure: Kibana's code is the error message
@@ -251,8 +261,8 @@ class ElasticV3ServerShipper(Shipper):
     async def _check(self) -> None:
         assert self._http is not None
         try:
-            response = await self._http.request("OPTIONS", self.url)
-            ok = response.is_success
+            printing = self.config.print_to is not None
+            ok = printing or (await self._http.request("OPTIONS", self.url)).is_success
         except Exception:
             ok = False
         finally:
@@ -274,6 +284,10 @@ class ElasticV3ServerShipper(Shipper):
         return since is not None and self._now() - since > policy.OFFLINE_GIVE_UP_S
 
     # -- helpers -----------------------------------------------------------------------------
+    def state(self) -> dict[str, object]:
+        """What ``telemetry status`` shows: the queue, the connection, the last send, counts."""
+        queued = len(self.queue) + (len(self.retry) if self.retry else 0)
+        return self.status.to_json(queued=queued, opted_in=self.is_opted_in, online=self.online)
 
     def _now(self) -> float:
         return to_ms(self.config.clock()) / 1000

@@ -1,7 +1,8 @@
 """The seed's "Usage" example in Python: ``telemetry`` is an optional plugin.
 
-It also shows the collection side: a usage collector with a schema, and a usage counter
-incremented by its route.
+It also shows the collection side: a usage collector with a schema, a usage counter
+incremented by its route, and an event (``core.analytics``) reported when it starts and on each
+greeting.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from fastapi.responses import JSONResponse
 from telemetry_service.core import CoreSetup, CoreStart, Plugin, PluginContracts
 from telemetry_service.plugins.usage_collection import CollectorFetchContext, UsageCollectionSetup
 
-__all__ = ["SAMPLE_APP_SCHEMA", "SampleAppPlugin"]
+__all__ = ["SAMPLE_APP_EVENT", "SAMPLE_APP_EVENT_SCHEMA", "SAMPLE_APP_SCHEMA", "SampleAppPlugin"]
+
+SAMPLE_APP_EVENT = "sample_app_action"
+SAMPLE_APP_EVENT_SCHEMA: dict[str, Any] = {
+    "action": {"type": "keyword", "_meta": {"description": "started, or hello (a greeting)."}},
+    "greetings_served": {
+        "type": "long",
+        "_meta": {"description": "Greetings served by this instance so far."},
+    },
+}
 
 SAMPLE_APP_SCHEMA: dict[str, Any] = {
     "greetings_served": {
@@ -42,6 +52,8 @@ class SampleAppPlugin(Plugin):
         self._started = time.monotonic()
 
     async def setup(self, core: CoreSetup, plugins: PluginContracts) -> object | None:
+        analytics = core.analytics
+        analytics.register_event_type(SAMPLE_APP_EVENT, SAMPLE_APP_EVENT_SCHEMA)
         usage = plugins["usage_collection"]
         counter = None
         if isinstance(usage, UsageCollectionSetup):
@@ -56,6 +68,9 @@ class SampleAppPlugin(Plugin):
         @router.get("/hello")
         async def hello() -> Response:
             self.greetings += 1
+            analytics.report_event(
+                SAMPLE_APP_EVENT, {"action": "hello", "greetings_served": self.greetings}
+            )
             if counter is not None:
                 counter.increment_counter("hello")
             opted_in = await self.telemetry.get_is_opted_in() if self.telemetry else False
@@ -75,4 +90,7 @@ class SampleAppPlugin(Plugin):
         self.telemetry = plugins["telemetry"]  # the start contract, or None when absent/disabled
         self.is_opted_in = await self.telemetry.get_is_opted_in() if self.telemetry else False
         core.logger.info("sample_app started (telemetry opted in: %s)", self.is_opted_in)
+        core.analytics.report_event(
+            SAMPLE_APP_EVENT, {"action": "started", "greetings_served": self.greetings}
+        )
         return None

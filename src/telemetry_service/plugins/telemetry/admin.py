@@ -9,6 +9,7 @@ from typing import Any
 from .consent import Consent
 from .delivery import Delivery, SendReport
 from .endpoints import get_telemetry_url, is_placeholder_endpoint
+from .events import EventTelemetry
 from .fetcher import FetcherTask
 from .history import SendHistory
 from .opt_in_watcher import OptInWatcher
@@ -25,6 +26,7 @@ class TelemetryAdmin:
     fetcher: FetcherTask
     delivery: Delivery
     send_history: SendHistory
+    events: EventTelemetry
 
     async def status(self) -> dict[str, Any]:
         """The effective consent and why, the send state and the history (newest first)."""
@@ -44,6 +46,7 @@ class TelemetryAdmin:
             "userHasSeenNotice": saved.get("userHasSeenNotice") is True,
             "failures": {"count": failures.failure_count, "version": failures.failure_version},
             "history": await self.history(),
+            "events": await self.events.status(),
         }
 
     async def set_opt_in(self, enabled: bool, *, wait_for_report: bool = False) -> Consent:

@@ -1,13 +1,15 @@
 """The in-memory opt-in value behind ``get_is_opted_in()``, refreshed from the store.
 
 As in Kibana, only boolean decisions replace the value (a ``None`` re-prompt keeps the last
-boolean), each change is logged once, and a store error skips the round.
+boolean), each change is logged once, and a store error skips the round. Every decision, ``None``
+included, also goes to ``on_consent`` (event-based telemetry's opt-in, ``events.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import StoreError
@@ -28,9 +30,11 @@ class OptInWatcher:
         interval: float = OPT_IN_POLL_INTERVAL_S,
         logger: logging.Logger,
         sleep: Sleep = asyncio.sleep,
+        on_consent: Callable[[bool | None], None] | None = None,
     ) -> None:
         self._state = state
         self._log = logger
+        self._on_consent = on_consent
         config = state.config()
         self.value: bool | None = None if config.allow_changing_opt_in_status else config.opt_in
         self._loop = PeriodicTask(
@@ -49,6 +53,8 @@ class OptInWatcher:
 
     def apply(self, value: bool | None) -> None:
         """Take a freshly computed decision (ignored unless boolean)."""
+        if self._on_consent is not None:
+            self._on_consent(value)
         if not isinstance(value, bool) or value == self.value:
             return
         self.value = value

@@ -19,6 +19,7 @@ from .contracts import TelemetrySetup, TelemetryStart
 from .delivery import Delivery, SendReport
 from .encryption import PayloadEncrypter
 from .endpoints import get_telemetry_url
+from .events import EventTelemetry
 from .fetcher import FetcherTask
 from .history import SendHistory
 from .opt_in_watcher import OPT_IN_POLL_INTERVAL_S, OptInWatcher
@@ -89,9 +90,29 @@ class TelemetryPlugin(Plugin):
             instance_id=core.instance_uuid,
             logger=core.logger,
         )
-        watcher = OptInWatcher(state, interval=self._poll_interval, logger=core.logger)
+        events = EventTelemetry(
+            core.analytics,
+            config,
+            version=core.version,
+            store=core.store,
+            instance_uuid=core.instance_uuid,
+            clock=core.clock,
+            logger=core.logger,
+        )
+        if core.background:  # one-shot commands ship nothing
+            events.register_shipper()
+        watcher = OptInWatcher(
+            state, interval=self._poll_interval, logger=core.logger, on_consent=events.apply
+        )
+        # Not applied in setup, unlike Kibana: the first refresh in start knows every rule
+        # (DO_NOT_TRACK too), so no connectivity probe can leave before the full decision.
         self._admin = TelemetryAdmin(
-            state=state, watcher=watcher, fetcher=fetcher, delivery=delivery, send_history=history
+            state=state,
+            watcher=watcher,
+            fetcher=fetcher,
+            delivery=delivery,
+            send_history=history,
+            events=events,
         )
         usage = plugins["usage_collection"]
         if isinstance(usage, UsageCollectionSetup):
@@ -124,6 +145,7 @@ class TelemetryPlugin(Plugin):
         watcher = self.admin.watcher
         if core.background:
             await watcher.start()
+            self.admin.events.start()
             if self.admin.state.config().fetcher.enabled:
                 self.admin.fetcher.start()
         else:
@@ -138,6 +160,7 @@ class TelemetryPlugin(Plugin):
         if self._admin is not None:
             await self._admin.fetcher.stop(timeout_s=5.0)
             await self._admin.watcher.stop()
+            await self._admin.events.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

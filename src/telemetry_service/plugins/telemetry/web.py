@@ -26,9 +26,15 @@ from telemetry_service.common.web import (
 from telemetry_service.core import CoreConfig, route_options
 
 from .config import TelemetryConfig
-from .endpoints import get_opt_in_status_url, get_telemetry_url, is_placeholder_endpoint
+from .endpoints import (
+    get_opt_in_status_url,
+    get_telemetry_channel_endpoint,
+    get_telemetry_url,
+    is_placeholder_endpoint,
+)
 
 __all__ = [
+    "BROWSER_EVENT_SCHEMAS",
     "HOME_PATH",
     "SETTINGS_PATH",
     "STATIC_PREFIX",
@@ -46,6 +52,28 @@ _HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = _HERE / "templates"
 STATIC_DIR = _HERE / "static"
 _NAV = [(HOME_PATH, "Home", "home"), (SETTINGS_PATH, "Usage collection", "settings")]
+
+
+def _leaf(kind: str, description: str) -> dict[str, Any]:
+    return {"type": kind, "_meta": {"description": description}}
+
+
+_PAGE = _leaf("keyword", "The page's path, e.g. / or /app/telemetry.")
+#: The events the pages report (``static/analytics.js``), for ``telemetry events`` and the
+#: catalogue; they go to ``{product}-browser``.
+BROWSER_EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "page_view": {
+        "page_name": _PAGE,
+        "referrer_same_origin": _leaf("boolean", "Whether the user came from one of our pages."),
+    },
+    "page_load": {
+        "page_name": _PAGE,
+        "duration_ms": _leaf("long", "From navigation start to the end of the load event."),
+        "dom_content_loaded_ms": _leaf("long", "From navigation start to DOMContentLoaded."),
+        "response_ms": _leaf("long", "From navigation start to the end of the response."),
+        "transfer_bytes": _leaf("long", "Bytes transferred for the page (0 when cached)."),
+    },
+}
 
 
 def _origin(url: str) -> str:
@@ -73,6 +101,8 @@ def page_config(config: TelemetryConfig, core: CoreConfig, version: str) -> dict
         "name": core.server.name,
         "version": version,
         "snapshotUrl": str(get_telemetry_url(config)),
+        "eventsUrl": str(get_telemetry_channel_endpoint(config, "browser")),
+        "debug": config.debug,
         "optInStatusUrl": str(get_opt_in_status_url(config)),
         "endpointConfigured": not is_placeholder_endpoint(config),
         "banner": config.banner,
