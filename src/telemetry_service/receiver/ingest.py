@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
@@ -93,34 +93,29 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+@dataclass(eq=False, kw_only=True)
 class IngestService:
-    """Decrypts, validates and stores reports; every outcome is counted in `metrics`."""
+    """Decrypts, validates and stores reports; every outcome is counted in `metrics`.
 
-    def __init__(
-        self,
-        *,
-        decryptor: Decryptor,
-        store: ReportStore,
-        products: tuple[str, ...],
-        limits: LimitsConfig,
-        max_body_bytes: int,
-        metrics: Metrics,
-        clock: Clock = utc_now,
-        threads: int | None = None,
-    ) -> None:
-        self.decryptor = decryptor
-        self.store = store
-        self.limits = limits
-        self.max_body_bytes = max_body_bytes
-        self.metrics = metrics
-        self._clock = clock
-        self._products = products
-        self._threads = anyio.CapacityLimiter(threads or os.cpu_count() or 2)
-        self.in_flight = 0
+    Decryption runs in worker threads, at most `threads` at once (default: one per core).
+    """
+
+    decryptor: Decryptor
+    store: ReportStore
+    products: tuple[str, ...]
+    limits: LimitsConfig
+    max_body_bytes: int
+    metrics: Metrics
+    clock: Clock = utc_now
+    threads: int | None = None
+    in_flight: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self._limiter = anyio.CapacityLimiter(self.threads or os.cpu_count() or 2)
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
-        kind = parse_channel(name, self._products)
+        kind = parse_channel(name, self.products)
         if kind is None or kind not in _STORED_KINDS:
             raise Rejection(404, "unknown_channel", "this receiver does not serve that channel")
         return Channel(name, name.removesuffix(f"-{kind}"), _STORED_KINDS[kind])
@@ -191,9 +186,9 @@ class IngestService:
         self, channel: Channel, body: bytes, cluster_id: str, stack_version: str
     ) -> IngestOutcome:
         """Decrypt, validate and store one body whose headers were checked."""
-        received_ms = to_ms(self._clock())
+        received_ms = to_ms(self.clock())
         report, kid = await anyio.to_thread.run_sync(
-            self._open_body, channel, body, cluster_id, limiter=self._threads
+            self._open_body, channel, body, cluster_id, limiter=self._limiter
         )
         if channel.kind == "snapshot":
             assert report.timestamp_ms is not None

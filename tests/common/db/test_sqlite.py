@@ -12,7 +12,7 @@ import anyio.to_thread
 import pytest
 
 from telemetry_service.common.db import sqlite
-from telemetry_service.common.db.base import Cursor, StoreUnavailableError
+from telemetry_service.common.db.base import Cursor, StoreUnavailableError, count_and_page
 from telemetry_service.common.db.sqlite import SqliteDatabase
 from telemetry_service.core import open_store
 from telemetry_service.receiver.storage import open_report_store
@@ -159,3 +159,34 @@ def test_a_failed_transaction_rolls_back(tmp_path: Path) -> None:
         0,
     )
     db.close()
+
+
+def test_count_and_page_counts_every_row_and_returns_one_page(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "page.db")
+    db.open()
+    try:
+
+        def fill(cur: Cursor) -> None:
+            cur.execute("CREATE TABLE t (n INTEGER, odd INTEGER)")
+            for n in range(10):
+                cur.execute("INSERT INTO t VALUES (?, ?)", [n, n % 2])
+
+        db.transaction(True, fill)
+        total, rows = db.transaction(
+            False,
+            lambda cur: count_and_page(
+                cur, db.sql, "n", "t WHERE odd = ?", "n DESC", [1], limit=2, offset=1
+            ),
+        )
+        assert total == 5
+        assert [row[0] for row in rows] == [7, 5]
+    finally:
+        db.close()
+
+
+async def test_ping_answers_false_once_closed(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "ping.db")
+    db.open()
+    assert await db.ping() is True
+    db.close()
+    assert await db.ping() is False

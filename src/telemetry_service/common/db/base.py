@@ -14,7 +14,14 @@ from typing import Any, Protocol, TypeVar
 import anyio
 import anyio.to_thread
 
-__all__ = ["Cursor", "Database", "StoreError", "StoreUnavailableError", "StoreUrlError"]
+__all__ = [
+    "Cursor",
+    "Database",
+    "StoreError",
+    "StoreUnavailableError",
+    "StoreUrlError",
+    "count_and_page",
+]
 
 T = TypeVar("T")
 
@@ -78,3 +85,30 @@ class Database(abc.ABC):
     async def run(self, write: bool, fn: Callable[[Cursor], T]) -> T:
         """:meth:`transaction` in a worker thread (eight at most), off the event loop."""
         return await anyio.to_thread.run_sync(self.transaction, write, fn, limiter=self._limiter)
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            await self.run(False, lambda cur: cur.execute("SELECT 1").fetchone())
+        except StoreError:
+            return False
+        return True
+
+
+def count_and_page(
+    cur: Cursor,
+    sql: Callable[[str], str],
+    select: str,
+    source: str,
+    order: str,
+    params: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> tuple[int, list[Any]]:
+    """The ``COUNT(*)`` of ``FROM source`` (a table and its WHERE clause, with ``params``) and
+    one page of ``SELECT select`` rows from it in ``order``; ``sql`` adapts the placeholders."""
+    cur.execute(sql(f"SELECT COUNT(*) FROM {source}"), params)
+    total = int(cur.fetchone()[0])
+    query = f"SELECT {select} FROM {source} ORDER BY {order} LIMIT ? OFFSET ?"
+    cur.execute(sql(query), [*params, limit, offset])
+    return total, cur.fetchall()

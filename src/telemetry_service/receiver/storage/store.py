@@ -17,7 +17,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
 
-from telemetry_service.common.db.base import Cursor, Database, StoreError
+from telemetry_service.common.db.base import Cursor, Database
 from telemetry_service.common.db.migrations import apply_migrations
 
 from .migrations import MIGRATION_TABLE
@@ -108,11 +108,7 @@ class ReportStore(abc.ABC):
 
     async def ping(self) -> bool:
         """True when the database answers."""
-        try:
-            await self._db.run(False, lambda cur: cur.execute("SELECT 1").fetchone())
-        except StoreError:
-            return False
-        return True
+        return await self._db.ping()
 
     # -- writes -----------------------------------------------------------------------------
     async def add(self, report: NewReport) -> AddResult:

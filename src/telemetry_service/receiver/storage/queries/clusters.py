@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetry_service.common.db.base import Cursor
+from telemetry_service.common.db.base import Cursor, count_and_page
 
 from ..records import ClusterPage, ClusterSummary, StoredReport
 from ..sql import CLUSTER_COLUMNS, LATEST, LATEST_COLUMNS, STORED_COLUMNS, Dialect, cluster, stored
@@ -45,17 +45,10 @@ def search_clusters(
     if since_ms is not None:
         where.append("report_ms >= ?")
         params.append(since_ms)
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
-    cur.execute(d.sql(f"SELECT COUNT(*) FROM clusters {clause}"), params)
-    total = int(cur.fetchone()[0])
-    cur.execute(
-        d.sql(
-            f"SELECT {CLUSTER_COLUMNS} FROM clusters {clause} "
-            "ORDER BY last_seen_ms DESC, cluster_uuid LIMIT ? OFFSET ?"
-        ),
-        [*params, limit, offset],
-    )
-    return ClusterPage(total, [cluster(row) for row in cur.fetchall()])
+    source = "clusters WHERE " + " AND ".join(where) if where else "clusters"
+    order = "last_seen_ms DESC, cluster_uuid"
+    total, rows = count_and_page(cur, d.sql, CLUSTER_COLUMNS, source, order, params, limit, offset)
+    return ClusterPage(total, [cluster(row) for row in rows])
 
 
 def _like_escape(text: str) -> str:
