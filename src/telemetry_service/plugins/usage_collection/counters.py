@@ -33,21 +33,13 @@ from telemetry_service.common.clock import utc_now
 from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
 
 from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
-from .counters_collector import (
-    UI_COUNTERS_COLLECTOR_TYPE,
-    USAGE_COUNTERS_COLLECTOR_TYPE,
-    make_ui_counters_collector,
-    make_usage_counters_collector,
-)
 from .counters_keys import (
     COUNTER_SOURCES,
-    USAGE_COUNTER_SAVED_OBJECT_TYPE,
     CounterKey,
     CounterSource,
     CounterStore,
     day_of,
     normalize_namespace,
-    serialize_counter_key,
 )
 from .counters_rollups import ROLLUP_INITIAL_DELAY_S, ROLLUP_INTERVAL_S, roll_usage_counters
 from .counters_writer import (
@@ -55,24 +47,9 @@ from .counters_writer import (
     DEFAULT_MAX_CONCURRENT_WRITES,
     DEFAULT_RETRY_COUNT,
     CounterWriter,
-    retry_delay_s,
 )
 
-__all__ = [
-    "BACKOFF_BASE_S",
-    "DEFAULT_BUFFER_DURATION_S",
-    "DEFAULT_RETRY_COUNT",
-    "UI_COUNTERS_COLLECTOR_TYPE",
-    "USAGE_COUNTERS_COLLECTOR_TYPE",
-    "USAGE_COUNTER_SAVED_OBJECT_TYPE",
-    "CounterKey",
-    "UsageCounter",
-    "UsageCountersService",
-    "make_ui_counters_collector",
-    "make_usage_counters_collector",
-    "retry_delay_s",
-    "serialize_counter_key",
-]
+__all__ = ["DEFAULT_BUFFER_DURATION_S", "UsageCounter", "UsageCountersService"]
 
 DEFAULT_BUFFER_DURATION_S = 5.0
 #: How long `UsageCountersService.stop` lets a flush in progress finish.
