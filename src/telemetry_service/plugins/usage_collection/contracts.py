@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,7 @@ class UsageCollectionSetup:
     async def bulk_fetch(self, request: object | None = None) -> list[CollectorResult]:
         context = self._context()
         if request is not None:
-            context = CollectorFetchContext(
-                store=context.store, logger=context.logger, request=request
-            )
+            context = dataclasses.replace(context, request=request)
         return await self.collector_set.bulk_fetch(context)
 
     def create_usage_counter(

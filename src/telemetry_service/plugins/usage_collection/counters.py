@@ -144,10 +144,10 @@ class UsageCountersService:
             sleep=sleep,
             logger=self._log,
         )
-        self._store = store
+        self.store = store
         self.clock = clock
         self._buffer_duration_s = buffer_duration_s
-        self._enabled = enabled
+        self.enabled = enabled
         self._rollup_interval_s = rollup_interval_s
         self._buffer = CounterBuffer(max_keys=max_buffered_keys, logger=self._log)
         self._counters: dict[str, UsageCounter] = {}
@@ -173,14 +173,6 @@ class UsageCountersService:
         )
 
     # ------------------------------------------------------------------ domains
-
-    @property
-    def store(self) -> CounterStore:
-        return self._store
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
 
     @property
     def is_running(self) -> bool:
@@ -217,7 +209,7 @@ class UsageCountersService:
     # ------------------------------------------------------------------ buffer
 
     def _record(self, key: CounterKey, increment_by: int) -> None:
-        if not self._enabled:
+        if not self.enabled:
             return
         if self._state == "stopped":
             if not self._warned_after_stop:
@@ -244,21 +236,18 @@ class UsageCountersService:
             batch = {key: count for key, count in self._buffer.take().items() if count != 0}
             if not batch:
                 return 0
-            return await self._write_batch(batch)
-
-    async def _write_batch(self, batch: dict[CounterKey, int]) -> int:
-        outcome = await self._writer.write(batch)
-        if outcome.failed:
-            dropped = self._buffer.restore(outcome.failed)
-            self._log.warning(
-                "usage counters: %d counter(s) not saved after %d retries (%s); kept for the "
-                "next flush%s",
-                len(outcome.failed),
-                self._writer.retry_count,
-                one_line(outcome.error) if outcome.error else "unknown error",
-                f", {dropped} dropped (buffer full)" if dropped else "",
-            )
-        return outcome.written
+            outcome = await self._writer.write(batch)
+            if outcome.failed:
+                dropped = self._buffer.restore(outcome.failed)
+                self._log.warning(
+                    "usage counters: %d counter(s) not saved after %d retries (%s); kept for the "
+                    "next flush%s",
+                    len(outcome.failed),
+                    self._writer.retry_count,
+                    one_line(outcome.error) if outcome.error else "unknown error",
+                    f", {dropped} dropped (buffer full)" if dropped else "",
+                )
+            return outcome.written
 
     # ------------------------------------------------------------------ rollups
 
@@ -266,7 +255,7 @@ class UsageCountersService:
         """Delete the registered domains' expired documents now; returns how many."""
         retention = {c.domain_id: c.retention_period_days for c in self._counters.values()}
         try:
-            deleted = await roll_usage_counters(self._store, retention, now=self.clock())
+            deleted = await roll_usage_counters(self.store, retention, now=self.clock())
         except Exception as exc:
             self._log.warning("usage counters rollup failed: %s", one_line(exc))
             return 0
@@ -280,7 +269,7 @@ class UsageCountersService:
         """Start the flush loop (it writes pre-start increments at once) and the rollups."""
         if self._state != "setup":
             return
-        if not self._enabled:
+        if not self.enabled:
             self._state = "stopped"
             self._buffer.clear()
             self._log.debug("usage counters are disabled (usageCounters.enabled: false)")
