@@ -54,12 +54,10 @@ class CounterStore(Protocol):
         self,
         type_: str,
         *,
-        namespace: str | None = ...,
         page: int = 1,
         per_page: int = 100,
         updated_before: dt.datetime | None = None,
         sort_field: Literal["updated_at", "id"] = "updated_at",
-        sort_order: Literal["asc", "desc"] = "asc",
     ) -> FindResult: ...
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None: ...
