@@ -7,7 +7,6 @@ from typing import Any
 from telemetry_service.plugins.usage_collection import (
     CollectorFetchContext,
     UsageCollectionSetup,
-    UsageCollector,
 )
 
 from .state import TelemetryState, last_reported
@@ -40,7 +39,6 @@ def register_telemetry_collector(usage: UsageCollectionSetup, state: TelemetrySt
             "labels": state.config().labels.model_dump(by_alias=True, exclude_none=True),
         }
 
-    collector: UsageCollector[dict[str, Any]] = usage.make_usage_collector(
-        type="telemetry", fetch=fetch, schema=TELEMETRY_COLLECTOR_SCHEMA
+    usage.register_collector(
+        usage.make_usage_collector(type="telemetry", fetch=fetch, schema=TELEMETRY_COLLECTOR_SCHEMA)
     )
-    usage.register_collector(collector)
