@@ -56,12 +56,11 @@ DEFAULT_BUFFER_DURATION_S = 5.0
 _STOP_FLUSH_TIMEOUT_S = 20.0
 
 
-def _check_name(value: object, what: str) -> str:
+def _check_name(value: object, what: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__}")
     if not value:
         raise ValueError(f"{what} must not be empty")
-    return value
 
 
 class UsageCounter:
@@ -191,8 +190,7 @@ class UsageCountersService:
             raise ValueError("retention_period_days must be None or an int >= 0")
         if domain_id in self._counters:
             raise ValueError(f'Usage counter set "{domain_id}" already exists.')
-        counter = UsageCounter(self, domain_id, retention_period_days)
-        self._counters[domain_id] = counter
+        counter = self._counters[domain_id] = UsageCounter(self, domain_id, retention_period_days)
         return counter
 
     def get_usage_counter_by_domain_id(self, domain_id: str) -> UsageCounter | None:
@@ -286,14 +284,13 @@ class UsageCountersService:
         await self._flushes.stop(_STOP_FLUSH_TIMEOUT_S)
         self._state = "stopped"
         await self._flushes.run_once()
-        lost = self._buffer.snapshot()
+        lost = self._buffer.take()
         if lost:
             self._log.warning(
                 "usage counters: %d counter(s) (%d increments) could not be saved before stop",
                 len(lost),
                 sum(lost.values()),
             )
-            self._buffer.clear()
 
     async def _flush_step(self) -> float:
         await self.flush()
