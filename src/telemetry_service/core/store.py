@@ -322,13 +322,8 @@ class SavedObjectStore:
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease if ``holder`` has it."""
-
-        def op(cur: Cursor) -> None:
-            cur.execute(
-                self._sql("DELETE FROM leases WHERE name = ? AND holder = ?"), (name, holder)
-            )
-
-        await self._db.run(True, op)
+        sql = self._sql("DELETE FROM leases WHERE name = ? AND holder = ?")
+        await self._db.run(True, lambda cur: cur.execute(sql, (name, holder)))
 
 
 MIGRATIONS: tuple[str, ...] = (

@@ -18,11 +18,9 @@ from telemetry_service.core import (
     SavedObjectStore,
     open_store,
 )
-from telemetry_service.plugins.usage_collection.counters import (
-    UsageCountersService,
-    retry_delay_s,
-    serialize_counter_key,
-)
+from telemetry_service.plugins.usage_collection.counters import UsageCountersService
+from telemetry_service.plugins.usage_collection.counters_keys import serialize_counter_key
+from telemetry_service.plugins.usage_collection.counters_writer import retry_delay_s
 from telemetry_service.testing import FakeClock, FakeSleep
 from tests.plugins.usage_collection.test_counters_support import FlakyStore
 from tests.support.stores import BACKENDS, store_url

@@ -16,15 +16,13 @@ from telemetry_service.plugins.usage_collection.collector import (
     UsageCollector,
 )
 from telemetry_service.plugins.usage_collection.collector_set import CollectorSet
-from telemetry_service.plugins.usage_collection.counters import (
-    UsageCountersService,
-    make_ui_counters_collector,
-    make_usage_counters_collector,
-)
+from telemetry_service.plugins.usage_collection.counters import UsageCountersService
 from telemetry_service.plugins.usage_collection.counters_collector import (
     UI_COUNTERS_SCHEMA,
     USAGE_COUNTERS_SCHEMA,
     iso_timestamp,
+    make_ui_counters_collector,
+    make_usage_counters_collector,
     merge_daily_events,
     read_daily_events,
     start_of_utc_day,

@@ -10,8 +10,8 @@ import pytest
 
 from telemetry_service.core import open_store
 from telemetry_service.plugins.usage_collection.collector import CollectorFetchContext
-from telemetry_service.plugins.usage_collection.counters import (
-    UsageCountersService,
+from telemetry_service.plugins.usage_collection.counters import UsageCountersService
+from telemetry_service.plugins.usage_collection.counters_collector import (
     make_usage_counters_collector,
 )
 from telemetry_service.plugins.usage_collection.schema_values import validate_value

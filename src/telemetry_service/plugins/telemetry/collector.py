@@ -7,30 +7,24 @@ from typing import Any
 from telemetry_service.plugins.usage_collection import (
     CollectorFetchContext,
     UsageCollectionSetup,
-    UsageCollector,
 )
 
 from .state import TelemetryState, last_reported
 
 __all__ = ["TELEMETRY_COLLECTOR_SCHEMA", "register_telemetry_collector"]
 
+
+def _leaf(type_: str, description: str) -> dict[str, Any]:
+    return {"type": type_, "_meta": {"description": description}}
+
+
 TELEMETRY_COLLECTOR_SCHEMA: dict[str, Any] = {
-    "opt_in_status": {
-        "type": "boolean",
-        "_meta": {"description": "The effective opt-in: true, false, or null while undecided."},
-    },
-    "usage_fetcher": {
-        "type": "keyword",
-        "_meta": {"description": "Where usage is sent from: server or browser."},
-    },
-    "last_reported": {
-        "type": "long",
-        "_meta": {"description": "When the last snapshot was delivered (ms since the epoch)."},
-    },
-    "labels": {
-        "type": "pass_through",
-        "_meta": {"description": "The telemetry.labels set in the host's config."},
-    },
+    "opt_in_status": _leaf(
+        "boolean", "The effective opt-in: true, false, or null while undecided."
+    ),
+    "usage_fetcher": _leaf("keyword", "Where usage is sent from: server or browser."),
+    "last_reported": _leaf("long", "When the last snapshot was delivered (ms since the epoch)."),
+    "labels": _leaf("pass_through", "The telemetry.labels set in the host's config."),
 }
 
 
@@ -45,7 +39,6 @@ def register_telemetry_collector(usage: UsageCollectionSetup, state: TelemetrySt
             "labels": state.config().labels.model_dump(by_alias=True, exclude_none=True),
         }
 
-    collector: UsageCollector[dict[str, Any]] = usage.make_usage_collector(
-        type="telemetry", fetch=fetch, schema=TELEMETRY_COLLECTOR_SCHEMA
+    usage.register_collector(
+        usage.make_usage_collector(type="telemetry", fetch=fetch, schema=TELEMETRY_COLLECTOR_SCHEMA)
     )
-    usage.register_collector(collector)

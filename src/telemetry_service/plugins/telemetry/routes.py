@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from telemetry_service.core import (
@@ -61,11 +62,18 @@ def build_router(
     router = APIRouter(tags=["telemetry"])
     state = admin.state
 
+    def route(
+        method: str, path: str, access: Literal["public", "viewer", "admin"] | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """Register a handler: no response model; ``access`` as in `route_options`."""
+        options = route_options(access=access)
+        return router.api_route(path, methods=[method], response_model=None, openapi_extra=options)
+
     def log_failure(what: str, exc: BaseException) -> None:
         """One line, no payload: the exception's type and message."""
         logger.warning("%s: %s: %s", what, type(exc).__name__, str(exc)[:200])
 
-    @router.post("/internal/telemetry/optIn", response_model=None)
+    @route("POST", "/internal/telemetry/optIn")
     async def opt_in(body: OptInBody) -> Response | list[dict[str, Any]]:
         """Record the administrator's choice, report it in the background, and answer the
         encrypted opt-in stats."""
@@ -100,32 +108,18 @@ def build_router(
         }
 
     for path in ("/internal/telemetry/config", "/api/telemetry/v2/config"):
-        router.add_api_route(
-            path,
-            config,
-            methods=["GET"],
-            response_model=None,
-            openapi_extra=route_options(access="public"),
-        )
+        route("GET", path, "public")(config)
 
-    @router.put(
-        "/internal/telemetry/userHasSeenNotice",
-        response_model=None,
-        openapi_extra=route_options(access="viewer"),
-    )
+    @route("PUT", "/internal/telemetry/userHasSeenNotice", "viewer")
     async def user_has_seen_notice() -> dict[str, Any]:
         return await state.mark_notice_seen()
 
-    @router.get("/internal/telemetry/last_reported", response_model=None)
+    @route("GET", "/internal/telemetry/last_reported")
     async def get_last_reported() -> dict[str, Any]:
         last = await state.last_reported()
         return {} if last is None else {"lastReported": last}
 
-    @router.put(
-        "/internal/telemetry/last_reported",
-        response_model=None,
-        openapi_extra=route_options(access="viewer"),
-    )
+    @route("PUT", "/internal/telemetry/last_reported", "viewer")
     async def put_last_reported() -> Response:
         await state.set_last_reported()
         return Response(status_code=200)
@@ -149,11 +143,7 @@ def build_router(
             log_failure(f"building {what} failed", exc)
             return []
 
-    @router.post(
-        "/internal/telemetry/clusters/_stats",
-        response_model=None,
-        openapi_extra=route_options(access="viewer"),
-    )
+    @route("POST", "/internal/telemetry/clusters/_stats", "viewer")
     async def cluster_stats(request: Request, body: StatsBody) -> Response | list[dict[str, Any]]:
         """The snapshot payload: encrypted by default; ``unencrypted`` is for administrators."""
         return await stats(
@@ -163,11 +153,7 @@ def build_router(
             lambda m: m.get_stats(unencrypted=body.unencrypted, refresh_cache=body.refresh_cache),
         )
 
-    @router.get(
-        "/internal/telemetry/status",
-        response_model=None,
-        openapi_extra=route_options(access="viewer"),
-    )
+    @route("GET", "/internal/telemetry/status", "viewer")
     async def status(request: Request) -> dict[str, Any]:
         """What the settings page shows (read-only): the effective consent and why, the send
         state, the send history (newest first) and who is asking (``principal``)."""
@@ -176,11 +162,7 @@ def build_router(
         body["principal"] = {"name": principal.name, "role": principal.role}
         return body
 
-    @router.post(
-        "/api/telemetry/v2/clusters/_opt_in_stats",
-        response_model=None,
-        openapi_extra=route_options(access="viewer"),
-    )
+    @route("POST", "/api/telemetry/v2/clusters/_opt_in_stats", "viewer")
     async def opt_in_stats(
         request: Request, body: OptInStatsBody
     ) -> Response | list[dict[str, Any]]:
@@ -192,11 +174,7 @@ def build_router(
             lambda m: m.get_opt_in_stats(body.enabled, unencrypted=body.unencrypted),
         )
 
-    @router.post(
-        "/internal/telemetry/send",
-        response_model=None,
-        openapi_extra=route_options(access="admin"),
-    )
+    @route("POST", "/internal/telemetry/send", "admin")
     async def send(body: SendBody | None = None) -> dict[str, Any]:
         """Send the snapshot now if it is due (``force``: even if not); never without
         consent. Answers ``{sent, reason}`` (Kibana's dev-only ``force_send``, made safe)."""

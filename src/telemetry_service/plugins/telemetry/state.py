@@ -16,24 +16,14 @@ from telemetry_service.core import SavedObjectNotFoundError, SavedObjectStore
 
 from .config import TelemetryConfig
 from .consent import Consent, decide_consent
-from .rules import get_telemetry_send_usage_from
+from .rules import TelemetrySavedObject, get_telemetry_send_usage_from
 
 __all__ = ["NOT_ALLOWED_MESSAGE", "OptInLockedError", "TelemetryState", "last_reported"]
 
 TELEMETRY_SAVED_OBJECT_TYPE = "telemetry"
 TELEMETRY_SAVED_OBJECT_ID = "telemetry"
-ATTRIBUTES = frozenset(
-    {
-        "enabled",
-        "lastVersionChecked",
-        "sendUsageFrom",
-        "lastReported",
-        "allowChangingOptInStatus",
-        "userHasSeenNotice",
-        "reportFailureCount",
-        "reportFailureVersion",
-    }
-)
+#: Kibana's attributes of the object: nothing else is written.
+ATTRIBUTES = frozenset(TelemetrySavedObject.__annotations__)
 NOT_ALLOWED_MESSAGE = "Not allowed to change Opt-in Status."
 
 

@@ -48,12 +48,6 @@ class BlockingRunner:
         with self._lock:
             return len(self._busy)
 
-    def _semaphore(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
-        slots = self._slots.get(loop)
-        if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(self.max_threads)
-        return slots
-
     async def run(self, key: Hashable, func: Callable[..., T], *args: object, label: str = "") -> T:
         """Call ``func(*args)`` in a thread (named after `label`) and await its result.
 
@@ -61,7 +55,7 @@ class BlockingRunner:
         then freed). Raises `StillRunningError` if a call with the same key is still running.
         """
         loop = asyncio.get_running_loop()
-        slots = self._semaphore(loop)
+        slots = self._slots.setdefault(loop, asyncio.Semaphore(self.max_threads))
         with self._lock:
             if key in self._busy:
                 raise StillRunningError(f"a previous call for {key!r} is still running")

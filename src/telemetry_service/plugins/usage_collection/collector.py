@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar, overload
+from typing import Any, Generic, TypedDict, TypeVar, Unpack, overload
 
 from .schema import Schema, validate_schema
 
@@ -116,31 +116,25 @@ class Collector(Generic[T]):
         return f"<{type(self).__name__} {self.type!r}>"
 
 
+class _Options(TypedDict, total=False):
+    """The optional arguments the usage collector and the factories pass on to `Collector`."""
+
+    is_ready: IsReadyMethod | None
+    extend_fetch_context: ExtendFetchContext | None
+    logger: logging.Logger | None
+
+
 class UsageCollector(Collector[T]):
     """A usage collector: its `schema` is required and its output is checked against it."""
 
     schema: Schema
 
     def __init__(
-        self,
-        *,
-        type: str,
-        fetch: FetchMethod[T],
-        schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
-        logger: logging.Logger | None = None,
+        self, *, type: str, fetch: FetchMethod[T], schema: Schema, **options: Unpack[_Options]
     ) -> None:
         if schema is None:
             raise ValueError(f'Usage collector "{type}" must be instantiated with a schema')
-        super().__init__(
-            type=type,
-            fetch=fetch,
-            is_ready=is_ready,
-            schema=schema,
-            extend_fetch_context=extend_fetch_context,
-            logger=logger,
-        )
+        super().__init__(type=type, fetch=fetch, schema=schema, **options)
 
 
 # The factories are overloaded so that type checkers infer `T` from sync and async `fetch` alike.
@@ -148,82 +142,32 @@ class UsageCollector(Collector[T]):
 
 @overload
 def make_usage_collector(
-    *,
-    type: str,
-    fetch: AsyncFetch[T],
-    schema: Schema,
-    is_ready: IsReadyMethod | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: AsyncFetch[T], schema: Schema, **options: Unpack[_Options]
 ) -> UsageCollector[T]: ...
 @overload
 def make_usage_collector(
-    *,
-    type: str,
-    fetch: SyncFetch[T],
-    schema: Schema,
-    is_ready: IsReadyMethod | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: SyncFetch[T], schema: Schema, **options: Unpack[_Options]
 ) -> UsageCollector[T]: ...
 def make_usage_collector(
-    *,
-    type: str,
-    fetch: SyncFetch[Any],
-    schema: Schema,
-    is_ready: IsReadyMethod | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: SyncFetch[Any], schema: Schema, **options: Unpack[_Options]
 ) -> UsageCollector[Any]:
     """Create a `UsageCollector` (register it with `CollectorSet.register_collector`)."""
-    return UsageCollector(
-        type=type,
-        fetch=fetch,
-        schema=schema,
-        is_ready=is_ready,
-        extend_fetch_context=extend_fetch_context,
-        logger=logger,
-    )
+    return UsageCollector(type=type, fetch=fetch, schema=schema, **options)
 
 
 @overload
 def make_stats_collector(
-    *,
-    type: str,
-    fetch: AsyncFetch[T],
-    is_ready: IsReadyMethod | None = None,
-    schema: Schema | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: AsyncFetch[T], schema: Schema | None = None, **options: Unpack[_Options]
 ) -> Collector[T]: ...
 @overload
 def make_stats_collector(
-    *,
-    type: str,
-    fetch: SyncFetch[T],
-    is_ready: IsReadyMethod | None = None,
-    schema: Schema | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: SyncFetch[T], schema: Schema | None = None, **options: Unpack[_Options]
 ) -> Collector[T]: ...
 def make_stats_collector(
-    *,
-    type: str,
-    fetch: SyncFetch[Any],
-    is_ready: IsReadyMethod | None = None,
-    schema: Schema | None = None,
-    extend_fetch_context: ExtendFetchContext | None = None,
-    logger: logging.Logger | None = None,
+    *, type: str, fetch: SyncFetch[Any], schema: Schema | None = None, **options: Unpack[_Options]
 ) -> Collector[Any]:
     """Create a stats `Collector` (no schema required; its output is not filtered)."""
-    return Collector(
-        type=type,
-        fetch=fetch,
-        is_ready=is_ready,
-        schema=schema,
-        extend_fetch_context=extend_fetch_context,
-        logger=logger,
-    )
+    return Collector(type=type, fetch=fetch, schema=schema, **options)
 
 
 AnyCollector = Collector[Any]

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from telemetry_service.common.config_file import Section
 from telemetry_service.core import Duration
 
 __all__ = ["UsageCollectionConfig"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class UsageCountersConfig(_Section):
+class UsageCountersConfig(Section):
     enabled: bool = True
     retry_count: int = Field(default=3, ge=0, le=10, alias="retryCount")
     buffer_duration: Duration = Field(default=5.0, alias="bufferDuration")
 
 
-class UiCountersConfig(_Section):
+class UiCountersConfig(Section):
     enabled: bool = True
     debug: bool = False
 
 
-class UsageCollectionConfig(_Section):
+class UsageCollectionConfig(Section):
     usage_counters: UsageCountersConfig = Field(
         default_factory=UsageCountersConfig, alias="usageCounters"
     )

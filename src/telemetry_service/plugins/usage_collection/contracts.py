@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ from .collector import CollectorFetchContext
 from .collector_set import CollectorResult, CollectorSet
 
 if TYPE_CHECKING:
-    from .counters import UsageCounter, UsageCountersService
+    from .counters import UsageCountersService
 
 __all__ = ["UsageCollectionSetup"]
 
@@ -39,24 +40,14 @@ class UsageCollectionSetup:
         self.get_collector_by_type = collector_set.get_collector_by_type
         self.to_object = collector_set.to_object
         self.to_api_field_names = collector_set.to_api_field_names
+        self.create_usage_counter = counters.create_usage_counter
+        self.get_usage_counter_by_domain_id = counters.get_usage_counter_by_domain_id
 
     async def bulk_fetch(self, request: object | None = None) -> list[CollectorResult]:
         context = self._context()
         if request is not None:
-            context = CollectorFetchContext(
-                store=context.store, logger=context.logger, request=request
-            )
+            context = dataclasses.replace(context, request=request)
         return await self.collector_set.bulk_fetch(context)
-
-    def create_usage_counter(
-        self, domain_id: str, *, retention_period_days: int | None = None
-    ) -> UsageCounter:
-        return self.counters.create_usage_counter(
-            domain_id, retention_period_days=retention_period_days
-        )
-
-    def get_usage_counter_by_domain_id(self, domain_id: str) -> UsageCounter | None:
-        return self.counters.get_usage_counter_by_domain_id(domain_id)
 
     def schemas(self) -> dict[str, Any]:
         """Every registered collector's schema as JSON (``{properties: {type: …}}``)."""

@@ -33,21 +33,13 @@ from telemetry_service.common.clock import utc_now
 from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
 
 from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
-from .counters_collector import (
-    UI_COUNTERS_COLLECTOR_TYPE,
-    USAGE_COUNTERS_COLLECTOR_TYPE,
-    make_ui_counters_collector,
-    make_usage_counters_collector,
-)
 from .counters_keys import (
     COUNTER_SOURCES,
-    USAGE_COUNTER_SAVED_OBJECT_TYPE,
     CounterKey,
     CounterSource,
     CounterStore,
     day_of,
     normalize_namespace,
-    serialize_counter_key,
 )
 from .counters_rollups import ROLLUP_INITIAL_DELAY_S, ROLLUP_INTERVAL_S, roll_usage_counters
 from .counters_writer import (
@@ -55,36 +47,20 @@ from .counters_writer import (
     DEFAULT_MAX_CONCURRENT_WRITES,
     DEFAULT_RETRY_COUNT,
     CounterWriter,
-    retry_delay_s,
 )
 
-__all__ = [
-    "BACKOFF_BASE_S",
-    "DEFAULT_BUFFER_DURATION_S",
-    "DEFAULT_RETRY_COUNT",
-    "UI_COUNTERS_COLLECTOR_TYPE",
-    "USAGE_COUNTERS_COLLECTOR_TYPE",
-    "USAGE_COUNTER_SAVED_OBJECT_TYPE",
-    "CounterKey",
-    "UsageCounter",
-    "UsageCountersService",
-    "make_ui_counters_collector",
-    "make_usage_counters_collector",
-    "retry_delay_s",
-    "serialize_counter_key",
-]
+__all__ = ["DEFAULT_BUFFER_DURATION_S", "UsageCounter", "UsageCountersService"]
 
 DEFAULT_BUFFER_DURATION_S = 5.0
 #: How long `UsageCountersService.stop` lets a flush in progress finish.
 _STOP_FLUSH_TIMEOUT_S = 20.0
 
 
-def _check_name(value: object, what: str) -> str:
+def _check_name(value: object, what: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__}")
     if not value:
         raise ValueError(f"{what} must not be empty")
-    return value
 
 
 class UsageCounter:
@@ -167,10 +143,10 @@ class UsageCountersService:
             sleep=sleep,
             logger=self._log,
         )
-        self._store = store
+        self.store = store
         self.clock = clock
         self._buffer_duration_s = buffer_duration_s
-        self._enabled = enabled
+        self.enabled = enabled
         self._rollup_interval_s = rollup_interval_s
         self._buffer = CounterBuffer(max_keys=max_buffered_keys, logger=self._log)
         self._counters: dict[str, UsageCounter] = {}
@@ -198,14 +174,6 @@ class UsageCountersService:
     # ------------------------------------------------------------------ domains
 
     @property
-    def store(self) -> CounterStore:
-        return self._store
-
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
-    @property
     def is_running(self) -> bool:
         return self._state == "running"
 
@@ -222,8 +190,7 @@ class UsageCountersService:
             raise ValueError("retention_period_days must be None or an int >= 0")
         if domain_id in self._counters:
             raise ValueError(f'Usage counter set "{domain_id}" already exists.')
-        counter = UsageCounter(self, domain_id, retention_period_days)
-        self._counters[domain_id] = counter
+        counter = self._counters[domain_id] = UsageCounter(self, domain_id, retention_period_days)
         return counter
 
     def get_usage_counter_by_domain_id(self, domain_id: str) -> UsageCounter | None:
@@ -240,7 +207,7 @@ class UsageCountersService:
     # ------------------------------------------------------------------ buffer
 
     def _record(self, key: CounterKey, increment_by: int) -> None:
-        if not self._enabled:
+        if not self.enabled:
             return
         if self._state == "stopped":
             if not self._warned_after_stop:
@@ -267,21 +234,18 @@ class UsageCountersService:
             batch = {key: count for key, count in self._buffer.take().items() if count != 0}
             if not batch:
                 return 0
-            return await self._write_batch(batch)
-
-    async def _write_batch(self, batch: dict[CounterKey, int]) -> int:
-        outcome = await self._writer.write(batch)
-        if outcome.failed:
-            dropped = self._buffer.restore(outcome.failed)
-            self._log.warning(
-                "usage counters: %d counter(s) not saved after %d retries (%s); kept for the "
-                "next flush%s",
-                len(outcome.failed),
-                self._writer.retry_count,
-                one_line(outcome.error) if outcome.error else "unknown error",
-                f", {dropped} dropped (buffer full)" if dropped else "",
-            )
-        return outcome.written
+            outcome = await self._writer.write(batch)
+            if outcome.failed:
+                dropped = self._buffer.restore(outcome.failed)
+                self._log.warning(
+                    "usage counters: %d counter(s) not saved after %d retries (%s); kept for the "
+                    "next flush%s",
+                    len(outcome.failed),
+                    self._writer.retry_count,
+                    one_line(outcome.error) if outcome.error else "unknown error",
+                    f", {dropped} dropped (buffer full)" if dropped else "",
+                )
+            return outcome.written
 
     # ------------------------------------------------------------------ rollups
 
@@ -289,7 +253,7 @@ class UsageCountersService:
         """Delete the registered domains' expired documents now; returns how many."""
         retention = {c.domain_id: c.retention_period_days for c in self._counters.values()}
         try:
-            deleted = await roll_usage_counters(self._store, retention, now=self.clock())
+            deleted = await roll_usage_counters(self.store, retention, now=self.clock())
         except Exception as exc:
             self._log.warning("usage counters rollup failed: %s", one_line(exc))
             return 0
@@ -303,7 +267,7 @@ class UsageCountersService:
         """Start the flush loop (it writes pre-start increments at once) and the rollups."""
         if self._state != "setup":
             return
-        if not self._enabled:
+        if not self.enabled:
             self._state = "stopped"
             self._buffer.clear()
             self._log.debug("usage counters are disabled (usageCounters.enabled: false)")
@@ -320,14 +284,13 @@ class UsageCountersService:
         await self._flushes.stop(_STOP_FLUSH_TIMEOUT_S)
         self._state = "stopped"
         await self._flushes.run_once()
-        lost = self._buffer.snapshot()
+        lost = self._buffer.take()
         if lost:
             self._log.warning(
                 "usage counters: %d counter(s) (%d increments) could not be saved before stop",
                 len(lost),
                 sum(lost.values()),
             )
-            self._buffer.clear()
 
     async def _flush_step(self) -> float:
         await self.flush()

@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 from telemetry_service.core import SavedObject
 
 from .collector import CollectorFetchContext, UsageCollector, make_usage_collector
-from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterSource, CounterStore
+from .counters_keys import CounterSource, CounterStore, iter_counter_documents
 from .schema import Schema
 
 __all__ = [
@@ -48,39 +48,29 @@ def _leaf(type_: str, description: str) -> dict[str, Any]:
     return {"type": type_, "_meta": {"description": description}}
 
 
-_LAST_UPDATED = _leaf("date", "Time at which the metric was last updated.")
-_FROM = _leaf("date", "Start of the UTC day the metric counts (the day of lastUpdatedAt).")
-_COUNTER_TYPE = _leaf("keyword", "Type of counter (count, click, loaded, …).")
-# Kibana declares `total` as an integer; a long is a superset that cannot overflow a busy day.
-_TOTAL = _leaf("long", "Number of times the event occurred that day.")
+def _daily_events(**names: dict[str, Any]) -> Schema:
+    """The ``dailyEvents`` array: the collector's two name fields, then the shared ones."""
+    items = {
+        **names,
+        "lastUpdatedAt": _leaf("date", "Time at which the metric was last updated."),
+        "fromTimestamp": _leaf(
+            "date", "Start of the UTC day the metric counts (the day of lastUpdatedAt)."
+        ),
+        "counterType": _leaf("keyword", "Type of counter (count, click, loaded, …)."),
+        # Kibana declares `total` as an integer; a long is a superset that cannot overflow.
+        "total": _leaf("long", "Number of times the event occurred that day."),
+    }
+    return {"dailyEvents": {"type": "array", "items": items}}
 
-USAGE_COUNTERS_SCHEMA: Schema = {
-    "dailyEvents": {
-        "type": "array",
-        "items": {
-            "domainId": _leaf("keyword", "Domain name of the metric (ie plugin name)."),
-            "counterName": _leaf("keyword", "Name of the counter that happened."),
-            "lastUpdatedAt": _LAST_UPDATED,
-            "fromTimestamp": _FROM,
-            "counterType": _COUNTER_TYPE,
-            "total": _TOTAL,
-        },
-    },
-}
 
-UI_COUNTERS_SCHEMA: Schema = {
-    "dailyEvents": {
-        "type": "array",
-        "items": {
-            "appName": _leaf("keyword", "Name of the app reporting ui counts."),
-            "eventName": _leaf("keyword", "Name of the event that happened."),
-            "lastUpdatedAt": _LAST_UPDATED,
-            "fromTimestamp": _FROM,
-            "counterType": _COUNTER_TYPE,
-            "total": _TOTAL,
-        },
-    },
-}
+USAGE_COUNTERS_SCHEMA = _daily_events(
+    domainId=_leaf("keyword", "Domain name of the metric (ie plugin name)."),
+    counterName=_leaf("keyword", "Name of the counter that happened."),
+)
+UI_COUNTERS_SCHEMA = _daily_events(
+    appName=_leaf("keyword", "Name of the app reporting ui counts."),
+    eventName=_leaf("keyword", "Name of the event that happened."),
+)
 
 
 @runtime_checkable
@@ -157,20 +147,11 @@ async def read_daily_events(
 ) -> list[DailyEvent]:
     """The merged server-shaped daily events of every stored counter of ``source``."""
     events: list[DailyEvent] = []
-    page = 1
-    while True:
-        # Sorted by id: stable while counters are incremented (their updated_at changes).
-        result = await store.find(
-            USAGE_COUNTER_SAVED_OBJECT_TYPE, page=page, per_page=page_size, sort_field="id"
-        )
-        for obj in result.saved_objects:
-            if obj.attributes.get("source") == source:
-                event = to_daily_event(obj)
-                if event is not None:
-                    events.append(event)
-        if not result.saved_objects or page * page_size >= result.total:
-            break
-        page += 1
+    # Sorted by id: stable while counters are incremented (their updated_at changes).
+    async for obj in iter_counter_documents(store, page_size=page_size, sort_field="id"):
+        event = to_daily_event(obj) if obj.attributes.get("source") == source else None
+        if event is not None:
+            events.append(event)
     return merge_daily_events(events)
 
 

@@ -11,7 +11,7 @@ Names may contain ``:`` (Kibana does not forbid it), but its docs ask app names 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -25,6 +25,7 @@ __all__ = [
     "CounterSource",
     "CounterStore",
     "day_of",
+    "iter_counter_documents",
     "normalize_namespace",
     "serialize_counter_key",
 ]
@@ -53,15 +54,29 @@ class CounterStore(Protocol):
         self,
         type_: str,
         *,
-        namespace: str | None = ...,
         page: int = 1,
         per_page: int = 100,
         updated_before: dt.datetime | None = None,
         sort_field: Literal["updated_at", "id"] = "updated_at",
-        sort_order: Literal["asc", "desc"] = "asc",
     ) -> FindResult: ...
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None: ...
+
+
+async def iter_counter_documents(
+    store: CounterStore, *, page_size: int, **query: Any
+) -> AsyncIterator[SavedObject]:
+    """Every ``usage-counter`` document that `CounterStore.find` matches with ``query``."""
+    page = 1
+    while True:
+        result = await store.find(
+            USAGE_COUNTER_SAVED_OBJECT_TYPE, page=page, per_page=page_size, **query
+        )
+        for obj in result.saved_objects:
+            yield obj
+        if not result.saved_objects or page * page_size >= result.total:
+            return
+        page += 1
 
 
 def normalize_namespace(namespace: str | None) -> str | None:

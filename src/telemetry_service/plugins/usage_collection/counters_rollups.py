@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from telemetry_service.core import SavedObjectNotFoundError
 
-from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterStore
+from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterStore, iter_counter_documents
 
 __all__ = [
     "DEFAULT_RETENTION_PERIOD_DAYS",
@@ -60,24 +60,14 @@ async def roll_usage_counters(
     # then checked against its own domain's cutoff (the store cannot filter by attribute).
     latest = max(cutoffs.values())
     expired: list[tuple[str | None, str]] = []
-    page = 1
-    while True:
-        result = await store.find(
-            USAGE_COUNTER_SAVED_OBJECT_TYPE,
-            page=page,
-            per_page=page_size,
-            updated_before=latest,
-            sort_field="updated_at",
-            sort_order="asc",
-        )
-        for obj in result.saved_objects:
-            domain = obj.attributes.get("domainId")
-            cutoff = cutoffs.get(domain) if isinstance(domain, str) else None
-            if cutoff is not None and obj.updated_at < cutoff:
-                expired.append((obj.namespace, obj.id))
-        if not result.saved_objects or page * page_size >= result.total:
-            break
-        page += 1
+    documents = iter_counter_documents(
+        store, page_size=page_size, updated_before=latest, sort_field="updated_at"
+    )
+    async for obj in documents:
+        domain = obj.attributes.get("domainId")
+        cutoff = cutoffs.get(domain) if isinstance(domain, str) else None
+        if cutoff is not None and obj.updated_at < cutoff:
+            expired.append((obj.namespace, obj.id))
     # Deleting only after the listing keeps the pages stable while they are read.
     deleted = 0
     for namespace, id_ in expired:

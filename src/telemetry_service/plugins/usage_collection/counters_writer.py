@@ -68,15 +68,11 @@ class CounterWriter:
                 "retry_count and backoff_base_s must be >= 0, max_concurrent_writes >= 1"
             )
         self.store = store
-        self._retry_count = retry_count
+        self.retry_count = retry_count
         self._backoff_base_s = backoff_base_s
         self._slots = asyncio.Semaphore(max_concurrent_writes)
         self._sleep = sleep
         self._log = logger
-
-    @property
-    def retry_count(self) -> int:
-        return self._retry_count
 
     async def write(self, batch: Mapping[CounterKey, int]) -> WriteOutcome:
         """Increment every key's document; see the module docstring for failures."""
@@ -98,12 +94,12 @@ class CounterWriter:
                         "usage counters: dropped counter %s: %s", key.document_id, one_line(error)
                     )
             pending = failed
-            if not pending or attempt >= self._retry_count:
+            if not pending or attempt >= self.retry_count:
                 break
             attempt += 1
             delay = retry_delay_s(attempt, self._backoff_base_s)
             self._log.debug(
-                "usage counters: retry %d of %d in %.1fs", attempt, self._retry_count, delay
+                "usage counters: retry %d of %d in %.1fs", attempt, self.retry_count, delay
             )
             await self._sleep(delay)
         outcome.failed = pending

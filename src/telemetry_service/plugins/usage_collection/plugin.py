@@ -8,11 +8,8 @@ from .collector import CollectorFetchContext
 from .collector_set import CollectorSet
 from .config import UsageCollectionConfig
 from .contracts import UsageCollectionSetup
-from .counters import (
-    UsageCountersService,
-    make_ui_counters_collector,
-    make_usage_counters_collector,
-)
+from .counters import UsageCountersService
+from .counters_collector import make_ui_counters_collector, make_usage_counters_collector
 from .routes import build_router
 
 __all__ = ["UsageCollectionPlugin"]
