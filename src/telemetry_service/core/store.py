@@ -22,7 +22,13 @@ import orjson
 
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.common.db import open_database
-from telemetry_service.common.db.base import Cursor, Database, StoreError, StoreUrlError
+from telemetry_service.common.db.base import (
+    Cursor,
+    Database,
+    StoreError,
+    StoreUrlError,
+    count_and_page,
+)
 from telemetry_service.common.db.migrations import apply_migrations
 
 from .errors import ConfigError
@@ -129,11 +135,7 @@ class SavedObjectStore:
 
     async def ping(self) -> bool:
         """True when the database answers."""
-        try:
-            await self._db.run(False, lambda cur: cur.execute("SELECT 1").fetchone())
-        except StoreError:
-            return False
-        return True
+        return await self._db.ping()
 
     # -- row helpers (inside a transaction) ------------------------------------------------
     def _select(self, cur: Cursor, type_: str, ns: str, id_: str, lock: bool) -> SavedObject:
@@ -286,16 +288,11 @@ class SavedObjectStore:
         order = f"{sort_field} {sort_order.upper()}, namespace, id"
 
         def op(cur: Cursor) -> FindResult:
-            cur.execute(self._sql(f"SELECT COUNT(*) FROM saved_objects WHERE {clause}"), params)
-            total = int(cur.fetchone()[0])
-            cur.execute(
-                self._sql(
-                    f"SELECT {_COLUMNS} FROM saved_objects WHERE {clause} ORDER BY {order} "
-                    "LIMIT ? OFFSET ?"
-                ),
-                [*params, per_page, (page - 1) * per_page],
+            source, offset = f"saved_objects WHERE {clause}", (page - 1) * per_page
+            total, rows = count_and_page(
+                cur, self._sql, _COLUMNS, source, order, params, per_page, offset
             )
-            return FindResult(total, page, per_page, [_row(r) for r in cur.fetchall()])
+            return FindResult(total, page, per_page, [_row(r) for r in rows])
 
         return await self._db.run(False, op)
 
