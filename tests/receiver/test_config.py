@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from telemetry_service.common.config_file import env_name, leaf_paths
-from telemetry_service.receiver import ConfigError, hash_api_key, load_config
+from telemetry_service.receiver import ConfigError, Receiver, hash_api_key, load_config
 from telemetry_service.receiver.config import ENV_PREFIX, ReceiverConfig
+from telemetry_service.receiver.errors import StartupError
 
 
 def test_defaults() -> None:
@@ -100,3 +101,41 @@ def test_overrides_are_validated() -> None:
     assert changed.server.port == 9000
     with pytest.raises(ConfigError, match=r"\[server.port\]"):
         config.with_overrides(**{"server.port": -1})
+
+
+def test_a_default_store_left_at_the_root_by_an_earlier_version_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0.2 the receiver read its default ``sqlite:///receiver-data/receiver.db`` from
+    the file system's root: the data must not be silently left behind by the fixed default."""
+    root, work = tmp_path / "root", tmp_path / "work"
+    (root / "receiver-data").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    config = load_config({})
+    assert config.misplaced_default_store(root) is None  # nothing at the old place
+
+    (root / "receiver-data" / "receiver.db").write_bytes(b"SQLite format 3\x00")
+    assert config.misplaced_default_store(root) == root / "receiver-data" / "receiver.db"
+
+    (work / "receiver-data").mkdir()
+    (work / "receiver-data" / "receiver.db").write_bytes(b"")
+    assert config.misplaced_default_store(root) is None  # the default file is in use
+
+    given = load_config({"store": {"url": "sqlite:other.db"}})
+    assert (
+        given.misplaced_default_store(root) is None
+    )  # an explicit store.url is never second-guessed
+
+
+def test_the_receiver_refuses_to_start_beside_a_misplaced_store(
+    tmp_path: Path, keys_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "receiver-data" / "receiver.db"
+    monkeypatch.setattr(ReceiverConfig, "misplaced_default_store", lambda self: old)
+    with pytest.raises(StartupError) as refused:
+        Receiver(load_config({"keys": str(keys_file)}, env={}))
+    assert str(refused.value) == (
+        f"the reports of an earlier version are in {old}: move that file (with its -wal and "
+        f"-shm files) to receiver-data/, or set store.url to sqlite://{old}"
+    )

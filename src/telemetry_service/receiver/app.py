@@ -74,6 +74,11 @@ class Receiver:
                 max_inflated_bytes=config.limits.max_inflated_bytes,
             )
         self.decryptor = decryptor
+        if store is None and (old := config.misplaced_default_store()):
+            raise StartupError(
+                f"the reports of an earlier version are in {old}: move that file (with its -wal "
+                f"and -shm files) to {config.path.data}/, or set store.url to sqlite://{old}"
+            )
         self.store = store or open_report_store(config.store_url)
         self.keys = ApiKeyRegistry(config.auth.api_keys)
         self.ingest = IngestService(

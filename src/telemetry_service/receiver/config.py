@@ -145,6 +145,16 @@ class ReceiverConfig(Section):
         """``store.url``, or the default SQLite file under ``path.data``."""
         return self.store.url or f"sqlite:{self.path.data / 'receiver.db'}"
 
+    def misplaced_default_store(self, root: Path = Path("/")) -> Path | None:
+        """Where versions before 0.2 put the default store, when it is there and the default
+        file is not: they read ``sqlite:///DATA/receiver.db`` with a relative ``path.data`` as a
+        path from the file system's root (``/receiver-data/receiver.db``)."""
+        data = self.path.data
+        if self.store.url or data.is_absolute():
+            return None
+        old = root / data / "receiver.db"
+        return old if old.is_file() and not (data / "receiver.db").exists() else None
+
     def with_overrides(self, **patch: Any) -> ReceiverConfig:
         """A copy with dotted-path overrides applied (``{"server.port": 1}``), validated."""
         raw = self.model_dump(by_alias=True, mode="json")
