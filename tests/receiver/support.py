@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from telemetry_service.wire import Encryptor, KeyPair, generate_key_pair
 from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
@@ -80,3 +82,18 @@ def write_private_keys(path: Path, *kids: str, mode: int = 0o600) -> Path:
     with os.fdopen(fd, "w") as handle:
         json.dump({"keys": keys}, handle)
     return path
+
+
+async def send(
+    client: httpx.AsyncClient, payload: dict[str, Any], *, channel: str = SNAPSHOT
+) -> None:
+    """POST ``payload`` encrypted to ``channel`` of an in-process receiver; expect 200."""
+    response = await client.post(
+        f"/v3/send/{channel}", content=encrypt(payload), headers=headers(payload["cluster_uuid"])
+    )
+    assert response.status_code == 200, response.text
+
+
+def at(day: int, hour: int = 10) -> str:
+    """An ISO timestamp on ``day`` of March 2026 (the receiver tests' fake month)."""
+    return f"2026-03-{day:02d}T{hour:02d}:00:00.000Z"

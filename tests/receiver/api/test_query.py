@@ -16,22 +16,9 @@ from telemetry_service.testing import FakeClock
 
 from ..conftest import ADMIN_KEY as ADMIN
 from ..conftest import VIEWER_KEY as VIEWER
-from ..support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
+from ..support import OPT_IN, at, opt_in, send, snapshot
 
 pytestmark = pytest.mark.anyio
-
-
-async def send(
-    client: httpx.AsyncClient, payload: dict[str, Any], *, channel: str = SNAPSHOT
-) -> None:
-    response = await client.post(
-        f"/v3/send/{channel}", content=encrypt(payload), headers=headers(payload["cluster_uuid"])
-    )
-    assert response.status_code == 200, response.text
-
-
-def at(day: int, hour: int = 10) -> str:
-    return f"2026-03-{day:02d}T{hour:02d}:00:00.000Z"
 
 
 @pytest.fixture
