@@ -105,6 +105,63 @@ async def test_nothing_leaves_without_consent_for_three_days(
     assert capture.requests == []
 
 
+async def test_legacy_stored_lock_never_overrides_a_stored_opt_out(
+    tmp_path: Path, capture: CaptureServer, keys: KeyPair
+) -> None:
+    """A legacy ``allowChangingOptInStatus: false`` stored beside an opt-out, with the config's
+    ``optIn: true``: Kibana's sender calls ``getTelemetryOptIn`` with the *config's*
+    ``allowChangingOptInStatus`` (``T/server/fetcher.ts``, ``getCurrentConfigs``; spec 2.2
+    rule 1 and 3.4), so the stored opt-out decides and nothing is sent."""
+    url = sqlite(tmp_path)
+    async with instance(config(url, capture, keys), SimClock()) as member:
+        await member.plugin.admin.state.update(
+            {"enabled": False, "lastVersionChecked": "8.0.0", "allowChangingOptInStatus": False}
+        )
+    clock = SimClock()
+    async with instance(config(url, capture, keys, optIn=True), clock) as member:
+        assert await member.platform.start_contracts["telemetry"].get_is_opted_in() is False
+        consent = await member.plugin.admin.state.consent()
+        assert (consent.value, consent.locked) == (False, True)
+        await simulate([member], clock, clock.ms + 3 * DAY_MS)
+        report = await member.plugin.send_now(force=True)
+        assert not report.sent
+        assert "not opted in" in report.reason
+    assert capture.requests == []
+
+
+async def test_opting_out_a_host_that_never_opted_in_sends_the_status_once(
+    tmp_path: Path, capture: CaptureServer, keys: KeyPair
+) -> None:
+    """Security review finding 12, kept on purpose: Kibana's opt-in route sends the opt-in
+    status on every change, whatever the previous state (``T/server/routes/telemetry_opt_in.ts``
+    calls ``sendTelemetryOptInStatus`` when ``sendUsageFrom`` is ``server``; spec 3.6). So a
+    host that was never opted in (``optIn: false``, nothing stored: undecided) reports its
+    opt-out once, and nothing else ever leaves it. docs/privacy.md says so."""
+    clock = SimClock()
+    async with instance(config(sqlite(tmp_path), capture, keys, optIn=False), clock) as member:
+        consent = await member.plugin.admin.state.consent()
+        assert consent.value is None  # undecided: never opted in
+        await simulate([member], clock, clock.ms + DAY_MS)
+        assert capture.requests == []
+        transport = httpx.ASGITransport(app=member.platform.asgi_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
+            response = await client.post(
+                "/internal/telemetry/optIn", json={"enabled": False}, headers=XSRF
+            )
+            assert response.status_code == 200
+        for _ in range(250):  # the report is sent in the background, not awaited by the route
+            if capture.requests:
+                break
+            await asyncio.sleep(0.02)
+        await simulate([member], clock, clock.ms + 3 * DAY_MS)
+    [message] = capture.requests
+    assert message.path == "/v3/send/telemetry-service-opt-in-reports"
+    assert Decryptor(keys.private_jwks).decrypt_json(message.body) == {
+        "cluster_uuid": member.platform.deployment_uuid,
+        "opt_in_status": False,
+    }
+
+
 async def test_opting_out_sends_one_last_message_then_nothing(
     tmp_path: Path, capture: CaptureServer, keys: KeyPair
 ) -> None:
