@@ -28,6 +28,7 @@ from typing import Any
 from telemetry_service.common.clock import to_ms
 from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import SavedObjectStore, StoreError
+from telemetry_service.core.leases import lease_holder
 
 from .delivery import NO_MANAGER, Delivery, SendReport
 from .endpoints import get_telemetry_url, is_placeholder_endpoint
@@ -71,7 +72,7 @@ class FetcherTask:
         self._delivery = delivery
         self._store = store
         self._sender = sender
-        self._instance = instance_id
+        self._instance = lease_holder(instance_id)  # one holder per process, not per path.data
         self._log = logger
         self._rng = rng or random.Random()
         self._started_ms: int | None = None
