@@ -42,8 +42,10 @@ VersionOption = Annotated[
 
 
 @asynccontextmanager
-async def _admin(config: Path | None, version: str | None) -> AsyncIterator[TelemetryAdmin]:
-    async with one_shot_platform(config, version) as platform:
+async def _admin(
+    config: Path | None, version: str | None, *, create_nothing: bool = False
+) -> AsyncIterator[TelemetryAdmin]:
+    async with one_shot_platform(config, version, create_nothing=create_nothing) as platform:
         for plugin in platform.plugins:
             if isinstance(plugin, TelemetryPlugin):
                 yield plugin.admin
@@ -124,10 +126,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     app_version: VersionOption = None,
 ) -> None:
-    """Show the effective opt-in, which rule or source decided it, and the send state."""
+    """Show the effective opt-in, which rule or source decided it, and the send state.
+    Creates no file: before the first start, it answers for an empty store."""
 
     async def run() -> dict[str, Any]:
-        async with _admin(config, app_version) as admin:
+        async with _admin(config, app_version, create_nothing=True) as admin:
             return await admin.status()
 
     result = asyncio.run(run())
