@@ -129,44 +129,21 @@ async def test_legacy_stored_lock_never_overrides_a_stored_opt_out(
     assert capture.requests == []
 
 
-async def test_opting_out_a_host_that_never_opted_in_sends_the_status_once(
-    tmp_path: Path, capture: CaptureServer, keys: KeyPair
-) -> None:
-    """Security review finding 12, kept on purpose: Kibana's opt-in route sends the opt-in
-    status on every change, whatever the previous state (``T/server/routes/telemetry_opt_in.ts``
-    calls ``sendTelemetryOptInStatus`` when ``sendUsageFrom`` is ``server``; spec 3.6). So a
-    host that was never opted in (``optIn: false``, nothing stored: undecided) reports its
-    opt-out once, and nothing else ever leaves it. docs/privacy.md says so."""
-    clock = SimClock()
-    async with instance(config(sqlite(tmp_path), capture, keys, optIn=False), clock) as member:
-        consent = await member.plugin.admin.state.consent()
-        assert consent.value is None  # undecided: never opted in
-        await simulate([member], clock, clock.ms + DAY_MS)
-        assert capture.requests == []
-        transport = httpx.ASGITransport(app=member.platform.asgi_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
-            response = await client.post(
-                "/internal/telemetry/optIn", json={"enabled": False}, headers=XSRF
-            )
-            assert response.status_code == 200
-        for _ in range(250):  # the report is sent in the background, not awaited by the route
-            if capture.requests:
-                break
-            await asyncio.sleep(0.02)
-        await simulate([member], clock, clock.ms + 3 * DAY_MS)
-    [message] = capture.requests
-    assert message.path == "/v3/send/telemetry-service-opt-in-reports"
-    assert Decryptor(keys.private_jwks).decrypt_json(message.body) == {
-        "cluster_uuid": member.platform.deployment_uuid,
-        "opt_in_status": False,
-    }
-
-
+@pytest.mark.parametrize("before", ["opted-in", "never-opted-in"])
 async def test_opting_out_sends_one_last_message_then_nothing(
-    tmp_path: Path, capture: CaptureServer, keys: KeyPair
+    tmp_path: Path, capture: CaptureServer, keys: KeyPair, before: str
 ) -> None:
+    """``never-opted-in`` pins security review finding 12, kept on purpose: Kibana's opt-in
+    route sends the opt-in status on every change, whatever the previous state
+    (``T/server/routes/telemetry_opt_in.ts`` calls ``sendTelemetryOptInStatus`` when
+    ``sendUsageFrom`` is ``server``; spec 3.6). So a host that was never opted in
+    (``optIn: false``, nothing stored: undecided) reports its opt-out once, and nothing else
+    ever leaves it. docs/privacy.md says so."""
     clock = SimClock()
-    async with instance(config(sqlite(tmp_path), capture, keys), clock) as member:
+    opt_in = before == "opted-in"
+    async with instance(config(sqlite(tmp_path), capture, keys, optIn=opt_in), clock) as member:
+        consent = await member.plugin.admin.state.consent()
+        assert consent.value is (True if opt_in else None)  # None: undecided, never opted in
         transport = httpx.ASGITransport(app=member.platform.asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
             response = await client.post(
