@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, Unpack, overload
 
 from .blocking import DEFAULT_MAX_THREADS
 from .bulk_fetch import (
@@ -26,8 +26,7 @@ from .collector import (
     AsyncFetch,
     Collector,
     CollectorFetchContext,
-    ExtendFetchContext,
-    IsReadyMethod,
+    CollectorOptions,
     SyncFetch,
     UsageCollector,
     make_stats_collector,
@@ -94,18 +93,11 @@ class CollectorSet:
         type: str,
         fetch: AsyncFetch[T],
         schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> UsageCollector[T]: ...
     @overload
     def make_usage_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[T],
-        schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        self, *, type: str, fetch: SyncFetch[T], schema: Schema, **options: Unpack[CollectorOptions]
     ) -> UsageCollector[T]: ...
     def make_usage_collector(
         self,
@@ -113,18 +105,11 @@ class CollectorSet:
         type: str,
         fetch: SyncFetch[Any],
         schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> UsageCollector[Any]:
         """Create (not register) a usage collector that logs under this set's logger."""
-        return make_usage_collector(
-            type=type,
-            fetch=fetch,
-            schema=schema,
-            is_ready=is_ready,
-            extend_fetch_context=extend_fetch_context,
-            logger=self._log.getChild(f"collector.{type}"),
-        )
+        logger = self._log.getChild(f"collector.{type}")
+        return make_usage_collector(type=type, fetch=fetch, schema=schema, logger=logger, **options)
 
     @overload
     def make_stats_collector(
@@ -132,9 +117,8 @@ class CollectorSet:
         *,
         type: str,
         fetch: AsyncFetch[T],
-        is_ready: IsReadyMethod | None = None,
         schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> Collector[T]: ...
     @overload
     def make_stats_collector(
@@ -142,28 +126,20 @@ class CollectorSet:
         *,
         type: str,
         fetch: SyncFetch[T],
-        is_ready: IsReadyMethod | None = None,
         schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> Collector[T]: ...
     def make_stats_collector(
         self,
         *,
         type: str,
         fetch: SyncFetch[Any],
-        is_ready: IsReadyMethod | None = None,
         schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> Collector[Any]:
         """Create (not register) a stats collector that logs under this set's logger."""
-        return make_stats_collector(
-            type=type,
-            fetch=fetch,
-            is_ready=is_ready,
-            schema=schema,
-            extend_fetch_context=extend_fetch_context,
-            logger=self._log.getChild(f"collector.{type}"),
-        )
+        logger = self._log.getChild(f"collector.{type}")
+        return make_stats_collector(type=type, fetch=fetch, schema=schema, logger=logger, **options)
 
     def register_collector(self, collector: AnyCollector) -> None:
         """Add a collector; its type must be unique (and its schema valid)."""
