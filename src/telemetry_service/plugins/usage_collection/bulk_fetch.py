@@ -211,18 +211,14 @@ class BulkFetcher:
         task.add_done_callback(forget)
         return task
 
-    def _slots(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        slots = self._fetch_slots.get(loop)
-        if slots is None:
-            slots = self._fetch_slots[loop] = asyncio.Semaphore(self.max_collector_concurrency)
-        return slots
-
     async def _fetch(
         self, collector: AnyCollector, context: CollectorFetchContext
     ) -> _FetchOutcome:
         """Fetch one collector with its timeout, then prune it to its schema; never raises."""
-        async with self._slots():
+        slots = self._fetch_slots.setdefault(
+            asyncio.get_running_loop(), asyncio.Semaphore(self.max_collector_concurrency)
+        )
+        async with slots:
             self._log.debug("Fetching data from %s collector", collector.type)
             start = self._clock()
             deadline = asyncio.timeout(self.fetch_timeout_s)

@@ -269,7 +269,7 @@ class UsageCountersService:
             return
         if not self.enabled:
             self._state = "stopped"
-            self._buffer.clear()
+            self._buffer.take()
             self._log.debug("usage counters are disabled (usageCounters.enabled: false)")
             return
         self._state = "running"

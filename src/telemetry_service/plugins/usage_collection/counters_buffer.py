@@ -33,11 +33,6 @@ class CounterBuffer:
         #: Increments dropped because the buffer was full, since the service was created.
         self.dropped = 0
 
-    def __len__(self) -> int:
-        """The number of distinct keys buffered."""
-        with self._lock:
-            return len(self._counts)
-
     def snapshot(self) -> dict[CounterKey, int]:
         """A copy of the buffered counts (for tests and diagnostics)."""
         with self._lock:
@@ -63,10 +58,6 @@ class CounterBuffer:
             counts, self._counts = self._counts, {}
             self._overflowing = False
         return counts
-
-    def clear(self) -> int:
-        """Drop everything buffered; returns the number of keys dropped."""
-        return len(self.take())
 
     def _add_locked(self, key: CounterKey, increment_by: int) -> bool:
         current = self._counts.get(key)
