@@ -31,13 +31,13 @@ from collections.abc import Callable
 
 from telemetry_service.common.clock import utc_now
 from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
+from telemetry_service.core import SavedObjectStore
 
 from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
 from .counters_keys import (
     COUNTER_SOURCES,
     CounterKey,
     CounterSource,
-    CounterStore,
     day_of,
     normalize_namespace,
 )
@@ -118,7 +118,7 @@ class UsageCountersService:
 
     def __init__(
         self,
-        store: CounterStore,
+        store: SavedObjectStore,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         buffer_duration_s: float = DEFAULT_BUFFER_DURATION_S,

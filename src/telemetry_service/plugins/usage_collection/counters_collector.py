@@ -16,10 +16,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol, cast, runtime_checkable
 
-from telemetry_service.core import SavedObject
+from telemetry_service.core import SavedObject, SavedObjectStore
 
 from .collector import CollectorFetchContext, UsageCollector, make_usage_collector
-from .counters_keys import CounterSource, CounterStore, iter_counter_documents
+from .counters_keys import CounterSource, iter_counter_documents
 from .schema import Schema
 
 __all__ = [
@@ -76,7 +76,7 @@ UI_COUNTERS_SCHEMA = _daily_events(
 @runtime_checkable
 class _HasStore(Protocol):
     @property
-    def store(self) -> CounterStore: ...
+    def store(self) -> SavedObjectStore: ...
 
 
 def iso_timestamp(moment: dt.datetime) -> str:
@@ -143,7 +143,7 @@ def _as_ui_event(event: DailyEvent) -> DailyEvent:
 
 
 async def read_daily_events(
-    store: CounterStore, source: CounterSource, *, page_size: int = READ_PAGE_SIZE
+    store: SavedObjectStore, source: CounterSource, *, page_size: int = READ_PAGE_SIZE
 ) -> list[DailyEvent]:
     """The merged server-shaped daily events of every stored counter of ``source``."""
     events: list[DailyEvent] = []
@@ -156,19 +156,19 @@ async def read_daily_events(
 
 
 def _resolve_store(
-    source: CounterStore | _HasStore | None, context: CollectorFetchContext
-) -> CounterStore:
+    source: SavedObjectStore | _HasStore | None, context: CollectorFetchContext
+) -> SavedObjectStore:
     if source is None:
         if context.store is None:
             raise RuntimeError("no saved-object store in the fetch context")
-        return cast(CounterStore, context.store)
+        return cast(SavedObjectStore, context.store)
     if isinstance(source, _HasStore):
         return source.store
     return source
 
 
 def make_usage_counters_collector(
-    store: CounterStore | _HasStore | None = None,
+    store: SavedObjectStore | _HasStore | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``usage_counters`` collector (server counters).
 
@@ -185,7 +185,7 @@ def make_usage_counters_collector(
 
 
 def make_ui_counters_collector(
-    store: CounterStore | _HasStore | None = None,
+    store: SavedObjectStore | _HasStore | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``ui_counters`` collector (counters reported by browsers); ``store`` as above."""
 

@@ -11,11 +11,11 @@ Names may contain ``:`` (Kibana does not forbid it), but its docs ask app names 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from telemetry_service.core import FindResult, SavedObject
+from telemetry_service.core import SavedObject, SavedObjectStore
 
 __all__ = [
     "COUNTER_SOURCES",
@@ -23,7 +23,6 @@ __all__ = [
     "USAGE_COUNTER_SAVED_OBJECT_TYPE",
     "CounterKey",
     "CounterSource",
-    "CounterStore",
     "day_of",
     "iter_counter_documents",
     "normalize_namespace",
@@ -37,36 +36,10 @@ CounterSource = Literal["server", "ui"]
 COUNTER_SOURCES: tuple[CounterSource, ...] = ("server", "ui")
 
 
-class CounterStore(Protocol):
-    """The saved-object store operations the usage counters need (`SavedObjectStore` has them)."""
-
-    async def increment_counter(
-        self,
-        type_: str,
-        id_: str,
-        fields: Mapping[str, int],
-        *,
-        upsert_attributes: Mapping[str, Any] | None = None,
-        namespace: str | None = None,
-    ) -> SavedObject: ...
-
-    async def find(
-        self,
-        type_: str,
-        *,
-        page: int = 1,
-        per_page: int = 100,
-        updated_before: dt.datetime | None = None,
-        sort_field: Literal["updated_at", "id"] = "updated_at",
-    ) -> FindResult: ...
-
-    async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None: ...
-
-
 async def iter_counter_documents(
-    store: CounterStore, *, page_size: int, **query: Any
+    store: SavedObjectStore, *, page_size: int, **query: Any
 ) -> AsyncIterator[SavedObject]:
-    """Every ``usage-counter`` document that `CounterStore.find` matches with ``query``."""
+    """Every ``usage-counter`` document that `SavedObjectStore.find` matches with ``query``."""
     page = 1
     while True:
         result = await store.find(

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from telemetry_service.core import SavedObjectNotFoundError
+from telemetry_service.core import SavedObjectNotFoundError, SavedObjectStore
 
-from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterStore, iter_counter_documents
+from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, iter_counter_documents
 
 __all__ = [
     "DEFAULT_RETENTION_PERIOD_DAYS",
@@ -43,7 +43,7 @@ def rollup_cutoff(now: dt.datetime, retention_period_days: int | None) -> dt.dat
 
 
 async def roll_usage_counters(
-    store: CounterStore,
+    store: SavedObjectStore,
     retention_by_domain: Mapping[str, int | None],
     *,
     now: dt.datetime,

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from telemetry_service.common.periodic import Sleep, one_line
-from telemetry_service.core import StoreError
+from telemetry_service.core import SavedObjectStore, StoreError
 
-from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterKey, CounterStore
+from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterKey
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -55,7 +55,7 @@ class WriteOutcome:
 class CounterWriter:
     def __init__(
         self,
-        store: CounterStore,
+        store: SavedObjectStore,
         *,
         retry_count: int = DEFAULT_RETRY_COUNT,
         backoff_base_s: float = BACKOFF_BASE_S,
