@@ -146,7 +146,6 @@ class Platform:
             p.id for p in plugins if p.disableable and not service.section_enabled(p.section())
         }
         self.plugins = resolve_order(plugins, disabled)
-        self._disabled = disabled
         self.config = service
         return service
 
@@ -165,7 +164,9 @@ class Platform:
             title=core.server.name,
             version=self.version,
         )
-        self._register_core_routes()
+        router = self._http.create_router()
+        add_status_route(router, self.status, lambda: service.core.server.name, self.version)
+        self._http.register_router(router)
         if self._store is None:
             self._store = open_store(core.store.url, data_path, clock=self.clock)
         try:
@@ -275,11 +276,3 @@ class Platform:
         if self._store is not None and await self._store.ping():
             return ServiceStatus(StatusLevel.AVAILABLE, f"{self._store.backend} store is available")
         return ServiceStatus(StatusLevel.UNAVAILABLE, "the saved-object store cannot be reached")
-
-    def _register_core_routes(self) -> None:
-        assert self._http is not None
-        config = self.config
-        assert config is not None
-        router = self._http.create_router()
-        add_status_route(router, self.status, lambda: config.core.server.name, self.version)
-        self._http.register_router(router)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from .schema import Schema
+from .schema import Schema, leaf
 
 __all__ = [
     "USAGE_COLLECTOR_STATS_SCHEMA",
@@ -72,38 +72,27 @@ def build_usage_collector_stats(
 
 def _names_count(what: str) -> Schema:
     return {
-        "count": {
-            "type": "short",
-            "_meta": {"description": f"The number of collectors that {what}"},
-        },
+        "count": leaf("short", f"The number of collectors that {what}"),
         "names": {
             "type": "array",
-            "items": {
-                "type": "keyword",
-                "_meta": {"description": f"The names of the collectors that {what}"},
-            },
+            "items": leaf("keyword", f"The names of the collectors that {what}"),
         },
     }
 
 
 def _breakdown(function: str) -> Schema:
-    return {
-        "type": "array",
-        "items": {
-            "name": {"type": "keyword", "_meta": {"description": "The name of the collector"}},
-            "duration": {
-                "type": "double",
-                "_meta": {
-                    "description": f"The execution duration of the {function} function "
-                    "for the collector in milliseconds"
-                },
-            },
-        },
+    duration = (
+        f"The execution duration of the {function} function for the collector in milliseconds"
+    )
+    items = {
+        "name": leaf("keyword", "The name of the collector"),
+        "duration": leaf("double", duration),
     }
+    return {"type": "array", "items": items}
 
 
 def _total(what: str) -> Schema:
-    return {"type": "double", "_meta": {"description": f"{what} in milliseconds"}}
+    return leaf("double", f"{what} in milliseconds")
 
 
 USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
@@ -116,14 +105,11 @@ USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
     ),
     "schema_violation_paths": {
         "type": "array",
-        "items": {
-            "type": "keyword",
-            "_meta": {
-                "description": "The paths (collector type, then the field path) dropped from "
-                "the collectors' output because they did not match the collector's schema "
-                "(at most 100 per collector)"
-            },
-        },
+        "items": leaf(
+            "keyword",
+            "The paths (collector type, then the field path) dropped from the collectors' output "
+            "because they did not match the collector's schema (at most 100 per collector)",
+        ),
     },
     "total_is_ready_duration": _total(
         "The total execution duration of the is_ready function for all collectors"

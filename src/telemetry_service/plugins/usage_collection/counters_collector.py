@@ -20,7 +20,7 @@ from telemetry_service.core import SavedObject, SavedObjectStore
 
 from .collector import CollectorFetchContext, UsageCollector, make_usage_collector
 from .counters_keys import CounterSource, iter_counter_documents
-from .schema import Schema
+from .schema import Schema, leaf
 
 __all__ = [
     "READ_PAGE_SIZE",
@@ -44,32 +44,28 @@ READ_PAGE_SIZE = 1000
 DailyEvent = dict[str, Any]
 
 
-def _leaf(type_: str, description: str) -> dict[str, Any]:
-    return {"type": type_, "_meta": {"description": description}}
-
-
 def _daily_events(**names: dict[str, Any]) -> Schema:
     """The ``dailyEvents`` array: the collector's two name fields, then the shared ones."""
     items = {
         **names,
-        "lastUpdatedAt": _leaf("date", "Time at which the metric was last updated."),
-        "fromTimestamp": _leaf(
+        "lastUpdatedAt": leaf("date", "Time at which the metric was last updated."),
+        "fromTimestamp": leaf(
             "date", "Start of the UTC day the metric counts (the day of lastUpdatedAt)."
         ),
-        "counterType": _leaf("keyword", "Type of counter (count, click, loaded, …)."),
+        "counterType": leaf("keyword", "Type of counter (count, click, loaded, …)."),
         # Kibana declares `total` as an integer; a long is a superset that cannot overflow.
-        "total": _leaf("long", "Number of times the event occurred that day."),
+        "total": leaf("long", "Number of times the event occurred that day."),
     }
     return {"dailyEvents": {"type": "array", "items": items}}
 
 
 USAGE_COUNTERS_SCHEMA = _daily_events(
-    domainId=_leaf("keyword", "Domain name of the metric (ie plugin name)."),
-    counterName=_leaf("keyword", "Name of the counter that happened."),
+    domainId=leaf("keyword", "Domain name of the metric (ie plugin name)."),
+    counterName=leaf("keyword", "Name of the counter that happened."),
 )
 UI_COUNTERS_SCHEMA = _daily_events(
-    appName=_leaf("keyword", "Name of the app reporting ui counts."),
-    eventName=_leaf("keyword", "Name of the event that happened."),
+    appName=leaf("keyword", "Name of the app reporting ui counts."),
+    eventName=leaf("keyword", "Name of the event that happened."),
 )
 
 

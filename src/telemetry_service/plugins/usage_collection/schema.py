@@ -34,6 +34,7 @@ __all__ = [
     "field_path",
     "is_typed",
     "iter_fields",
+    "leaf",
     "object_fields",
     "schema_from_json",
     "schema_to_json",
@@ -79,6 +80,11 @@ class FieldInfo(NamedTuple):
     path: str
     type: str
     description: str | None
+
+
+def leaf(type_: str, description: str) -> dict[str, Any]:
+    """A leaf schema: ``{"type": type_, "_meta": {"description": description}}``."""
+    return {"type": type_, "_meta": {"description": description}}
 
 
 def is_typed(node: Mapping[str, Any]) -> bool:
