@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
@@ -142,7 +142,6 @@ class ConfigService:
         self._schemas: dict[str, type[BaseModel] | None] = {}
         self._values: dict[str, BaseModel] = {}
         self._merged: dict[str, Any] = {}
-        self._listeners: list[Callable[[], None]] = []
         self.core: CoreConfig = CoreConfig()
         self._owns_enabled: frozenset[str] = frozenset()
 
@@ -221,12 +220,6 @@ class ConfigService:
         except ConfigError:
             self._raw, self._values, self.core = previous, previous_values, previous_core
             raise
-        for listener in list(self._listeners):
-            listener()
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each successful :meth:`update`."""
-        self._listeners.append(listener)
 
 
 class ConfigView(Generic[M]):
