@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
-from collections.abc import Callable
 from typing import Any
 
 from telemetry_service.common.clock import iso_ms, to_ms
+from telemetry_service.core import CoreSetup
 from telemetry_service.plugins.usage_collection import UsageCollectionSetup
 
 from .contracts import StatsContext
@@ -41,21 +40,12 @@ def _os_block() -> dict[str, Any]:
 class LocalStats:
     """Cluster details and stats getters for the ``local`` strategy."""
 
-    def __init__(
-        self,
-        usage_collection: UsageCollectionSetup,
-        *,
-        deployment_uuid: str,
-        cluster_name: Callable[[], str],
-        clock: Callable[[], dt.datetime],
-    ) -> None:
+    def __init__(self, usage_collection: UsageCollectionSetup, core: CoreSetup) -> None:
         self._usage = usage_collection
-        self._uuid = deployment_uuid
-        self._name = cluster_name
-        self._clock = clock
+        self._core = core
 
     async def cluster_uuids(self, context: StatsContext) -> list[str]:
-        return [self._uuid]
+        return [self._core.deployment_uuid]
 
     async def stats(self, cluster_uuids: list[str], context: StatsContext) -> list[dict[str, Any]]:
         results = await self._usage.bulk_fetch()
@@ -71,9 +61,9 @@ class LocalStats:
         }
         return [
             {
-                "timestamp": iso_ms(to_ms(self._clock())),
+                "timestamp": iso_ms(to_ms(self._core.clock())),
                 "cluster_uuid": uuid,
-                "cluster_name": self._name(),
+                "cluster_name": self._core.core_config.server.name,
                 "version": context.version,
                 "cluster_stats": {},
                 "collection": "local",

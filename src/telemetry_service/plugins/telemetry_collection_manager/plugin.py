@@ -27,12 +27,7 @@ class TelemetryCollectionManagerPlugin(Plugin):
             clock=core.clock,
             cache=PayloadCache(clock=lambda: core.clock().timestamp()),
         )
-        local = LocalStats(
-            usage,
-            deployment_uuid=core.deployment_uuid,
-            cluster_name=lambda: core.core_config.server.name,
-            clock=core.clock,
-        )
+        local = LocalStats(usage, core)
         self.manager.set_collection_strategy(
             title="local",
             priority=0,
