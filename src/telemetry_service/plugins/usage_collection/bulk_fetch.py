@@ -36,6 +36,7 @@ __all__ = [
     "MAX_DROPPED_PATHS",
     "BulkFetcher",
     "CollectorResult",
+    "FetchLimits",
 ]
 
 DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S = 1.0
@@ -47,6 +48,16 @@ DEFAULT_MAX_COLLECTOR_CONCURRENCY = 50
 
 MAX_DROPPED_PATHS = 100
 """How many dropped paths of one collector's output `usage_collector_stats` names."""
+
+
+class FetchLimits(TypedDict, total=False):
+    """`BulkFetcher`'s optional settings, which `CollectorSet` passes on."""
+
+    maximum_wait_time_for_all_collectors_s: float
+    fetch_timeout_s: float
+    max_collector_concurrency: int
+    max_threads: int
+    clock: Callable[[], float]
 
 
 class CollectorResult(TypedDict):

@@ -9,18 +9,10 @@ data that does not match its schema is left out, logged once, and named in the a
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TypeVar, Unpack, overload
 
-from .blocking import DEFAULT_MAX_THREADS
-from .bulk_fetch import (
-    DEFAULT_FETCH_TIMEOUT_S,
-    DEFAULT_MAX_COLLECTOR_CONCURRENCY,
-    DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
-    BulkFetcher,
-    CollectorResult,
-)
+from .bulk_fetch import BulkFetcher, CollectorResult, FetchLimits
 from .collector import (
     AnyCollector,
     AsyncFetch,
@@ -37,9 +29,6 @@ from .field_names import to_api_field_names
 from .schema import Schema, schema_to_json, validate_schema
 
 __all__ = [
-    "DEFAULT_FETCH_TIMEOUT_S",
-    "DEFAULT_MAX_COLLECTOR_CONCURRENCY",
-    "DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S",
     "UNCHECKED_SCHEMA",
     "CollectorResult",
     "CollectorSet",
@@ -64,22 +53,12 @@ class CollectorSet:
         self,
         *,
         logger: logging.Logger | None = None,
-        maximum_wait_time_for_all_collectors_s: float = DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
-        fetch_timeout_s: float = DEFAULT_FETCH_TIMEOUT_S,
-        max_collector_concurrency: int = DEFAULT_MAX_COLLECTOR_CONCURRENCY,
-        max_threads: int = DEFAULT_MAX_THREADS,
-        clock: Callable[[], float] = time.monotonic,
         collectors: Iterable[AnyCollector] = (),
+        **limits: Unpack[FetchLimits],
     ) -> None:
+        """``limits`` are `BulkFetcher`'s: timeouts, concurrency, threads and its clock."""
         self._log = logger or logging.getLogger("telemetry_service.usage_collection")
-        self._fetcher = BulkFetcher(
-            logger=self._log,
-            maximum_wait_time_for_all_collectors_s=maximum_wait_time_for_all_collectors_s,
-            fetch_timeout_s=fetch_timeout_s,
-            max_collector_concurrency=max_collector_concurrency,
-            max_threads=max_threads,
-            clock=clock,
-        )
+        self._fetcher = BulkFetcher(logger=self._log, **limits)
         self._collectors: dict[str, AnyCollector] = {}
         for collector in collectors:
             self.register_collector(collector)
