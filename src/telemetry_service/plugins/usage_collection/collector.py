@@ -26,6 +26,7 @@ __all__ = [
     "ExtendFetchContext",
     "FetchMethod",
     "IsReadyMethod",
+    "StatsCollectorOptions",
     "SyncFetch",
     "UsageCollector",
     "make_stats_collector",
@@ -122,6 +123,12 @@ class CollectorOptions(TypedDict, total=False):
 
     is_ready: IsReadyMethod | None
     extend_fetch_context: ExtendFetchContext | None
+
+
+class StatsCollectorOptions(CollectorOptions, total=False):
+    """`CollectorOptions` and a stats collector's optional schema."""
+
+    schema: Schema | None
 
 
 class _Options(CollectorOptions, total=False):

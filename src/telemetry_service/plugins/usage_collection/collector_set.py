@@ -19,6 +19,7 @@ from .collector import (
     Collector,
     CollectorFetchContext,
     CollectorOptions,
+    StatsCollectorOptions,
     SyncFetch,
     UsageCollector,
     make_stats_collector,
@@ -92,33 +93,18 @@ class CollectorSet:
 
     @overload
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: AsyncFetch[T],
-        schema: Schema | None = None,
-        **options: Unpack[CollectorOptions],
+        self, *, type: str, fetch: AsyncFetch[T], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[T]: ...
     @overload
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[T],
-        schema: Schema | None = None,
-        **options: Unpack[CollectorOptions],
+        self, *, type: str, fetch: SyncFetch[T], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[T]: ...
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[Any],
-        schema: Schema | None = None,
-        **options: Unpack[CollectorOptions],
+        self, *, type: str, fetch: SyncFetch[Any], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[Any]:
         """Create (not register) a stats collector that logs under this set's logger."""
         logger = self._log.getChild(f"collector.{type}")
-        return make_stats_collector(type=type, fetch=fetch, schema=schema, logger=logger, **options)
+        return make_stats_collector(type=type, fetch=fetch, logger=logger, **options)
 
     def register_collector(self, collector: AnyCollector) -> None:
         """Add a collector; its type must be unique (and its schema valid)."""
