@@ -138,7 +138,11 @@ def check(
             usage = platform.setup_contracts.get("usage_collection")
             if not isinstance(usage, UsageCollectionSetup):
                 raise fail("the usage_collection plugin is not enabled")
-            return usage.schemas(), await _live_problems(usage), event_catalogue(platform)
+            return (
+                usage.collector_set.to_schema_json(),
+                await _live_problems(usage),
+                event_catalogue(platform),
+            )
 
     plugins, problems, events = asyncio.run(run())
     root = {"properties": schema_to_json(ROOT_SCHEMA)["properties"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .collector import CollectorFetchContext
 from .collector_set import CollectorResult, CollectorSet
@@ -48,7 +48,3 @@ class UsageCollectionSetup:
         if request is not None:
             context = dataclasses.replace(context, request=request)
         return await self.collector_set.bulk_fetch(context)
-
-    def schemas(self) -> dict[str, Any]:
-        """Every registered collector's schema as JSON (``{properties: {type: …}}``)."""
-        return self.collector_set.to_schema_json()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, cast
 
 from telemetry_service.core import SavedObject, SavedObjectStore
 
 from .collector import CollectorFetchContext, UsageCollector, make_usage_collector
+from .counters import UsageCountersService
 from .counters_keys import CounterSource, iter_counter_documents
 from .schema import Schema, leaf
 
@@ -67,12 +68,6 @@ UI_COUNTERS_SCHEMA = _daily_events(
     appName=leaf("keyword", "Name of the app reporting ui counts."),
     eventName=leaf("keyword", "Name of the event that happened."),
 )
-
-
-@runtime_checkable
-class _HasStore(Protocol):
-    @property
-    def store(self) -> SavedObjectStore: ...
 
 
 def iso_timestamp(moment: dt.datetime) -> str:
@@ -152,19 +147,19 @@ async def read_daily_events(
 
 
 def _resolve_store(
-    source: SavedObjectStore | _HasStore | None, context: CollectorFetchContext
+    source: SavedObjectStore | UsageCountersService | None, context: CollectorFetchContext
 ) -> SavedObjectStore:
     if source is None:
         if context.store is None:
             raise RuntimeError("no saved-object store in the fetch context")
         return cast(SavedObjectStore, context.store)
-    if isinstance(source, _HasStore):
+    if isinstance(source, UsageCountersService):
         return source.store
     return source
 
 
 def make_usage_counters_collector(
-    store: SavedObjectStore | _HasStore | None = None,
+    store: SavedObjectStore | UsageCountersService | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``usage_counters`` collector (server counters).
 
@@ -181,7 +176,7 @@ def make_usage_counters_collector(
 
 
 def make_ui_counters_collector(
-    store: SavedObjectStore | _HasStore | None = None,
+    store: SavedObjectStore | UsageCountersService | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``ui_counters`` collector (counters reported by browsers); ``store`` as above."""
 
