@@ -138,11 +138,8 @@ def check(
             usage = platform.setup_contracts.get("usage_collection")
             if not isinstance(usage, UsageCollectionSetup):
                 raise fail("the usage_collection plugin is not enabled")
-            return (
-                usage.collector_set.to_schema_json(),
-                await _live_problems(usage),
-                event_catalogue(platform),
-            )
+            schemas = usage.collector_set.to_schema_json()
+            return schemas, await _live_problems(usage), event_catalogue(platform)
 
     plugins, problems, events = asyncio.run(run())
     root = {"properties": schema_to_json(ROOT_SCHEMA)["properties"]}

@@ -17,8 +17,8 @@ logged and the increments go back into the buffer for the next flush (Kibana dro
 Increments made before `start` are kept and written when it runs; `stop` writes everything
 buffered before it returns, so a clean shutdown loses nothing. With ``enabled=False`` (Kibana's
 ``usageCounters.enabled: false``) counters can still be created but increments are discarded.
-Keys and the hourly retention job are in `counters_keys`, the buffer in `counters_buffer`,
-writes and retries in `counters_writer`, the collectors in `counters_collector`.
+Keys and the hourly retention job are in `counters_keys`, the buffer, writes and retries in
+`counters_writer`, the collectors in `counters_collector`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from telemetry_service.common.clock import utc_now
 from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
 from telemetry_service.core import SavedObjectStore
 
-from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
 from .counters_keys import (
     COUNTER_SOURCES,
     ROLLUP_INITIAL_DELAY_S,
@@ -45,8 +44,10 @@ from .counters_keys import (
 )
 from .counters_writer import (
     BACKOFF_BASE_S,
+    DEFAULT_MAX_BUFFERED_KEYS,
     DEFAULT_MAX_CONCURRENT_WRITES,
     DEFAULT_RETRY_COUNT,
+    CounterBuffer,
     CounterWriter,
 )
 
