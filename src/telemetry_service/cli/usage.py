@@ -42,11 +42,9 @@ def _fields(schema_json: dict[str, Any]) -> dict[str, str]:
     return {f.path: f.type for f in iter_fields(schema_from_json(schema_json))}
 
 
-def _diff(kind: str, stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _diff(kind: str, old_props: dict[str, Any], new_props: dict[str, Any]) -> list[str]:
     """One line per changed collector (or root), naming the fields that changed."""
     problems = []
-    old_props = stored.get("properties", {})
-    new_props = current.get("properties", {})
     for name in sorted(set(old_props) | set(new_props)):
         if name not in new_props:
             problems.append(f"{kind} [{name}]: removed (the stored schema still has it)")
@@ -160,10 +158,10 @@ def check(
             except (OSError, ValueError):
                 problems.append(f"{path}: missing or unreadable; run `usage check --fix`")
                 continue
-            kind = "root" if path.name == "root.json" else "collector"
-            if kind == "root":
-                stored, data = {"properties": {"root": stored}}, {"properties": {"root": data}}
-            problems += _diff(kind, stored, data)
+            if path.name == "root.json":
+                problems += _diff("root", {"root": stored}, {"root": data})
+            else:
+                problems += _diff("collector", stored.get("properties", {}), data["properties"])
         problems += _stale_doc(docs, _payload_doc(root, plugins))
         problems += stale_catalogue(schema_dir, events_docs, events)
     if problems:

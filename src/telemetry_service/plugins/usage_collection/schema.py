@@ -123,11 +123,8 @@ def field_path(path: str, key: str) -> str:
 
 def _description(node: Mapping[str, Any]) -> str | None:
     meta = _meta_of(node)
-    if isinstance(meta, Mapping):
-        description = meta.get("description")
-        if isinstance(description, str):
-            return description
-    return None
+    description = meta.get("description") if isinstance(meta, Mapping) else None
+    return description if isinstance(description, str) else None
 
 
 # --------------------------------------------------------------------------- schema checks
