@@ -1,4 +1,5 @@
-"""The receiver's dashboard pages: an overview, a field explorer, the cluster list and pages.
+"""The receiver's dashboard pages: an overview, events, a field explorer, the cluster list and
+pages, and the sign-in page of one-time links.
 
 The pages are public shells, like the host's: they hold the receiver's version, whether API
 keys are configured, today's UTC date and (on a cluster page) the id from the URL, nothing
@@ -108,6 +109,11 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
     @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
     async def cluster(cluster_uuid: ClusterId) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
+
+    @router.get("/signin", response_model=None)
+    async def signin() -> Response:
+        """Spends the link's token (in the URL's fragment) from the page's script."""
+        return page("signin.html", title="Sign in", active="signin")
 
     add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})
     return router
