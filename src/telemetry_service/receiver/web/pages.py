@@ -45,6 +45,7 @@ STATIC_DIR = _HERE / "static"
 #: Each page of the navigation: its path, its label in the navigation and its title.
 _PAGES = {
     "overview": ("/", "Overview", "Overview"),
+    "events": ("/app/events", "Events", "Events"),
     "fields": ("/app/fields", "Fields", "Field explorer"),
     "clusters": ("/app/clusters", "Clusters", "Clusters"),
 }
