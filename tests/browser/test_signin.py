@@ -4,7 +4,6 @@ its page signed in, leaves no token in the address bar, and refuses a second use
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
