@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import yaml
-from playwright.sync_api import Page, expect
 
 from telemetry_service.receiver import hash_api_key
 from telemetry_service.wire.protocol import (
@@ -21,7 +20,6 @@ from telemetry_service.wire.protocol import (
     event_headers,
     events_to_ndjson,
 )
-from tests.browser.conftest import wait_ready
 from tests.receiver.processes import serve_receiver
 from tests.receiver.support import write_private_keys
 
@@ -82,14 +80,3 @@ def live_receiver(folder: Path) -> Iterator[LiveReceiver]:
     with serve_receiver(args, cwd=folder) as server:
         yield LiveReceiver(server.url)
         assert server.terminate() == 0
-
-
-def sign_in_with_key(page: Page, url: str, key: str = VIEWER_KEY) -> None:
-    """Open `url` and type the API key into the top bar; the page reloads with it."""
-    page.goto(url)
-    wait_ready(page)
-    page.get_by_label("API key").fill(key)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Use key").click()
-    wait_ready(page)
-    expect(page.locator("#load-error")).to_be_hidden()

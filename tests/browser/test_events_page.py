@@ -24,7 +24,8 @@ from telemetry_service.common.clock import iso_ms, to_ms
 from telemetry_service.receiver.samples import sample_reports, seed_store
 from telemetry_service.receiver.storage import open_report_store
 from tests.browser.conftest import wait_ready
-from tests.browser.receivers import LiveReceiver, live_receiver, sign_in_with_key
+from tests.browser.receivers import VIEWER_KEY, LiveReceiver, live_receiver
+from tests.browser.test_dashboard import chart_data, open_with_key, save_screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -101,19 +102,11 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveRec
         yield running, cluster
 
 
-def chart_data(page: Page, canvas_id: str) -> list[list[float | None]]:
-    data: list[list[float | None]] = page.evaluate(
-        "(id) => Chart.getChart(document.getElementById(id)).data.datasets.map((d) => d.data)",
-        canvas_id,
-    )
-    return data
-
-
 def test_the_events_page_shows_types_a_daily_chart_properties_and_latest_events(
     page: Page, receiver: tuple[LiveReceiver, str]
 ) -> None:
     live, cluster = receiver
-    sign_in_with_key(page, live.url + "/app/events")
+    open_with_key(page, live.url + "/app/events", VIEWER_KEY)
     types = {t["event_type"]: t for t in live.api("/api/events/types", days=30)["types"]}
     assert {TYPE, "page_view", HOSTILE_TYPE} <= set(types)
     rows = page.locator("#types-rows tr")
@@ -151,6 +144,7 @@ def test_the_events_page_shows_types_a_daily_chart_properties_and_latest_events(
         expect(shown.locator("td").nth(1)).to_have_text(f"{item['count']:,}")
     assert chart_data(page, "chart-property")[0] == [item["count"] for item in top]
     assert "property=action" in page.url
+    save_screenshot(page, "events")
 
     recent = live.api("/api/events", event_type=TYPE, limit=50)["events"]
     expect(page.locator("#recent-rows tr")).to_have_count(len(recent))
@@ -165,7 +159,9 @@ def test_a_boolean_property_and_the_downloads(
     page: Page, receiver: tuple[LiveReceiver, str]
 ) -> None:
     live, _ = receiver
-    sign_in_with_key(page, live.url + "/app/events?type=page_view&property=referrer_same_origin")
+    open_with_key(
+        page, live.url + "/app/events?type=page_view&property=referrer_same_origin", VIEWER_KEY
+    )
     answer = live.api("/api/events/types/page_view/properties/referrer_same_origin", days=30)
     assert (answer["kind"], answer["true"], answer["false"]) == ("boolean", 2, 1)
     for name in ("true", "false"):
@@ -186,7 +182,7 @@ def test_hostile_event_types_and_values_are_text(
     page: Page, receiver: tuple[LiveReceiver, str]
 ) -> None:
     live, _ = receiver
-    sign_in_with_key(page, live.url + "/app/events")
+    open_with_key(page, live.url + "/app/events", VIEWER_KEY)
     expect(page.get_by_role("link", name=HOSTILE_TYPE)).to_have_count(1)
     with page.expect_navigation():
         page.get_by_role("link", name=HOSTILE_TYPE).click()
@@ -204,7 +200,7 @@ def test_the_cluster_page_lists_the_clusters_latest_events(
     page: Page, receiver: tuple[LiveReceiver, str]
 ) -> None:
     live, cluster = receiver
-    sign_in_with_key(page, f"{live.url}/app/clusters/{cluster}")
+    open_with_key(page, f"{live.url}/app/clusters/{cluster}", VIEWER_KEY)
     recent = live.api("/api/events", cluster_uuid=cluster, limit=50)["events"]
     assert len(recent) == 16  # 15 of the shipper's and the hostile one
     rows = page.locator("#recent-rows tr")

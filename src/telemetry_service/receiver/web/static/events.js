@@ -6,7 +6,7 @@ import {
   $,
   api,
   cell,
-  downloadRoute,
+  initExportButtons,
   formatNumber,
   formatTime,
   pageConfig,
@@ -223,23 +223,7 @@ function initControls() {
   select.addEventListener('change', () => {
     window.location.href = pageUrl({ days: select.value });
   });
-  for (const button of document.querySelectorAll('[data-export]')) {
-    button.addEventListener('click', async () => {
-      const format = button.dataset.export;
-      button.disabled = true;
-      try {
-        await downloadRoute(
-          '/api/export',
-          { kind: 'event', format, ...span },
-          `events-${span.from}-${span.to}.${format}`,
-        );
-      } catch (error) {
-        toast(`Download failed: ${error.message}`, 'danger');
-      } finally {
-        button.disabled = false;
-      }
-    });
-  }
+  initExportButtons({ kind: 'event', ...span }, `events-${span.from}-${span.to}`);
 }
 
 initControls();
