@@ -4,8 +4,10 @@ pages, and the sign-in page of one-time links.
 The pages are public shells, like the host's: they hold the receiver's version, whether API
 keys are configured, today's UTC date and (on a cluster page) the id from the URL, nothing
 else. Their scripts read the data from the JSON routes with the API key that the user typed
-into the page (kept in ``sessionStorage``, sent as ``Authorization: ApiKey …``), so the data
-keeps the viewer role of those routes and deleting a cluster keeps the admin role.
+into the page, or the session credential of a one-time sign-in link (``/signin``, see
+:mod:`telemetry_service.receiver.signin`), kept in ``sessionStorage`` and sent as
+``Authorization: ApiKey …``, so the data keeps the viewer role of those routes and deleting a
+cluster keeps the admin role.
 
 Scripts and the style are ES modules under ``/static/receiver/`` on the shared front end of
 :mod:`telemetry_service.common.web`; Chart.js is its vendored, pinned copy under
