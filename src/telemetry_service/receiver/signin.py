@@ -40,6 +40,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 __all__ = [
     "LINK_TTL_S",
+    "LOCAL_PATH",
     "MAX_LINK_TTL_S",
     "SESSION_TTL_S",
     "SessionKeys",
@@ -53,6 +54,8 @@ LINK_TTL_S = 600
 MAX_LINK_TTL_S = 3600
 #: How long the session credential of a link stays valid (12 hours).
 SESSION_TTL_S = 12 * 3600
+#: The pages a link may open: a path of this receiver (never ``//host`` or another origin).
+LOCAL_PATH = r"^/([^/\\\s#][^\\\s#]*)?$"
 _PREFIX = "tss1."
 _MIGRATION_TABLE = "receiver_signin_migrations"
 _MIGRATION_LOCK = 0x7E1E_0002  # PostgreSQL advisory lock id, beside the report store's

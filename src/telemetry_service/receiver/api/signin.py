@@ -16,7 +16,7 @@ from telemetry_service.common.clock import iso_ms
 
 from ..errors import Rejection
 from ..http import require_role
-from ..signin import LINK_TTL_S, MAX_LINK_TTL_S, SignIn
+from ..signin import LINK_TTL_S, LOCAL_PATH, MAX_LINK_TTL_S, SignIn
 from .models import ErrorBody
 from .params import Keys, error_responses, from_state
 
@@ -49,7 +49,7 @@ class LinkRequest(_Body):
     next: str = Field(
         default="/",
         max_length=200,
-        pattern=r"^/([^/\\\s#][^\\\s#]*)?$",
+        pattern=LOCAL_PATH,
         description="The page to open once signed in (a path of this receiver).",
     )
     ttl_minutes: int = Field(
