@@ -41,7 +41,7 @@ def host_events(demo: dict[str, str]) -> list[dict[str, Any]]:
     """The events the demo host's own shipper posted (its context names it "Demo host")."""
     answer = httpx.get(
         demo["dashboard"].rstrip("/") + "/api/events",
-        params={"event_type": "platform_started", "limit": 1000},
+        params={"event_type": "platform_started", "limit": 500},
         headers={"Authorization": f"ApiKey {demo['receiver_key']}"},
         timeout=10,
     )

@@ -128,14 +128,14 @@ def test_the_events_page_shows_types_a_daily_chart_properties_and_latest_events(
     assert sum(d["events"] for d in daily) == 15
 
     # A number property: its statistics as the API gives them.
-    page.get_by_label("Property").select_option("greetings_served")
+    page.get_by_label("Property", exact=True).select_option("greetings_served")
     stats = live.api(f"/api/events/types/{TYPE}/properties/greetings_served", days=30)
     assert stats["kind"] == "number"
     p90 = page.locator("#property-rows tr", has_text="p90")
     expect(p90.locator("td").nth(1)).to_have_text(f"{stats['p90']:,.2f}".rstrip("0").rstrip("."))
     expect(page.locator("#property-note")).to_contain_text("number")
     # A keyword property: its top values and a bar per value.
-    page.get_by_label("Property").select_option("action")
+    page.get_by_label("Property", exact=True).select_option("action")
     top = live.api(f"/api/events/types/{TYPE}/properties/action", days=30, top=10)["top"]
     value_rows = page.locator("#property-rows tr")
     expect(value_rows).to_have_count(len(top))
@@ -190,7 +190,7 @@ def test_hostile_event_types_and_values_are_text(
     expect(page.locator("#type-title")).to_have_text(HOSTILE_TYPE)
     expect(page.locator("#recent-rows tr")).to_have_count(1)
     expect(page.locator("#recent-rows")).to_contain_text(HOSTILE_VALUE)
-    page.get_by_label("Property").select_option("label")
+    page.get_by_label("Property", exact=True).select_option("label")
     expect(page.locator("#property-rows td").first).to_have_text(HOSTILE_VALUE)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("main img, main b, main script").count() == 0
