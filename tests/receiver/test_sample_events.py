@@ -8,7 +8,11 @@ from collections import Counter
 import pytest
 
 from telemetry_service.common.clock import parse_timestamp, to_ms
-from telemetry_service.receiver.sample_events import sample_event_batches
+from telemetry_service.receiver.sample_events import (
+    EventBatch,
+    combine_batches,
+    sample_event_batches,
+)
 from telemetry_service.receiver.samples import sample_reports
 from telemetry_service.wire.protocol import events_to_ndjson
 
@@ -61,3 +65,18 @@ def test_no_event_is_later_than_now(hour: int) -> None:
     assert min(s for s in stamps if s is not None) >= to_ms(
         dt.datetime(2026, 12, 28, tzinfo=dt.UTC)
     )
+
+
+def test_combined_batches_hold_the_same_events_per_cluster_and_channel() -> None:
+    batches = list(sample_event_batches(clusters=10, days=7, now=NOW))
+    combined = combine_batches(batches, max_events=50)
+    assert len(combined) < len(batches)
+    assert all(1 <= len(batch.events) <= 50 for batch in combined)
+
+    def by_source(items: list[EventBatch]) -> dict[tuple[str, str], list[object]]:
+        found: dict[tuple[str, str], list[object]] = {}
+        for batch in items:
+            found.setdefault((batch.kind, batch.cluster_uuid), []).extend(batch.events)
+        return found
+
+    assert by_source(combined) == by_source(batches)

@@ -3,7 +3,8 @@
 Generates a receiver key set, starts a receiver and a host platform (the example plugin
 included) on loopback, opts in, sends a snapshot now, seeds the receiver with a few weeks of
 simulated installations (their snapshots through the store's write path, their events through
-the receiver's own NDJSON ingest route, as their shippers would post them), and prints the two
+the receiver's own NDJSON ingest route in the shippers' format, a cluster's month in batches of up
+to 1,000 events), and prints the two
 addresses, one-time links that open the dashboard signed in, and the admin keys. The host's own
 events (its shipper posts to the receiver's ``-server`` channel) arrive beside the simulated
 ones. Ctrl-C stops both.
@@ -27,7 +28,11 @@ from telemetry_service.plugins.telemetry import TelemetryPlugin
 from telemetry_service.receiver import Receiver
 from telemetry_service.receiver.config import load_config
 from telemetry_service.receiver.keyfile import PRIVATE_FILE, PUBLIC_FILE, write_key_files
-from telemetry_service.receiver.sample_events import EventBatch, sample_event_batches
+from telemetry_service.receiver.sample_events import (
+    EventBatch,
+    combine_batches,
+    sample_event_batches,
+)
 from telemetry_service.receiver.samples import sample_reports, seed_store
 from telemetry_service.receiver.signin import LINK_TTL_S
 from telemetry_service.wire.protocol import (
@@ -111,7 +116,7 @@ async def _seed_events(
         return
     if any(t["event_type"] == _SEEDED_TYPE for t in known.json()["types"]):
         return
-    batches = list(sample_event_batches(clusters=clusters, days=days, now=now))
+    batches = combine_batches(sample_event_batches(clusters=clusters, days=days, now=now))
     await _with_progress(
         console,
         "Seeding simulated events",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms
 
 from .samples import SimulatedCluster, simulated_clusters
 
-__all__ = ["EventBatch", "sample_event_batches"]
+__all__ = ["EventBatch", "combine_batches", "sample_event_batches"]
 
 _PAGES = {"/": 30, "/app/dashboards": 25, "/app/discover": 20, "/app/telemetry": 5,
           "/app/sample": 12, "/app/alerts": 8}  # fmt: skip
@@ -212,3 +212,22 @@ def sample_event_batches(
                 events = [e for e in make(cluster, day, day_ms, rng) if e["timestamp"] <= limit]
                 if events:
                     yield EventBatch(kind, cluster.uuid, version, events)
+
+
+def combine_batches(batches: Iterable[EventBatch], *, max_events: int = 1000) -> list[EventBatch]:
+    """The events of `batches` in fewer, larger batches: per channel kind and cluster, in their
+    order, at most `max_events` each, with the version of the last batch they hold (seeding a
+    store with a POST per batch of a day would cost a request per cluster and day)."""
+    groups: dict[tuple[Kind, str], list[EventBatch]] = {}
+    for batch in batches:
+        groups.setdefault((batch.kind, batch.cluster_uuid), []).append(batch)
+    combined = []
+    for (kind, cluster), group in groups.items():
+        chunk: list[dict[str, Any]] = []
+        for index, batch in enumerate(group):
+            chunk += batch.events
+            if len(chunk) >= max_events or index == len(group) - 1:
+                while chunk:
+                    combined.append(EventBatch(kind, cluster, batch.version, chunk[:max_events]))
+                    chunk = chunk[max_events:]
+    return combined
