@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 HOSTILE_TYPE = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_VALUE = "<script>window.__pwned=2</script><b>bold</b>"
+HOSTILE_KEY = "<svg onload=alert(3)>"  # a property name (no dot: a dotted path can name it)
 TYPE = "sample_app_action"
 
 
@@ -96,7 +97,7 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveRec
             "timestamp": iso_ms(to_ms(now - dt.timedelta(minutes=2))),
             "event_type": HOSTILE_TYPE,
             "context": {"note": HOSTILE_VALUE},
-            "properties": {HOSTILE_VALUE: HOSTILE_VALUE, "label": HOSTILE_VALUE},
+            "properties": {HOSTILE_KEY: 1, "label": HOSTILE_VALUE},
         }
         assert running.post_events([hostile], cluster_uuid=cluster).status_code == 200
         yield running, cluster
@@ -182,6 +183,8 @@ def test_hostile_event_types_and_values_are_text(
     page: Page, receiver: tuple[LiveReceiver, str]
 ) -> None:
     live, _ = receiver
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
     open_with_key(page, live.url + "/app/events", VIEWER_KEY)
     expect(page.get_by_role("link", name=HOSTILE_TYPE)).to_have_count(1)
     with page.expect_navigation():
@@ -192,8 +195,13 @@ def test_hostile_event_types_and_values_are_text(
     expect(page.locator("#recent-rows")).to_contain_text(HOSTILE_VALUE)
     page.get_by_label("Property", exact=True).select_option("label")
     expect(page.locator("#property-rows td").first).to_have_text(HOSTILE_VALUE)
+    # A hostile property name: an option's text, and its number statistics.
+    expect(page.locator("#property-select option", has_text=HOSTILE_KEY)).to_have_count(1)
+    page.get_by_label("Property", exact=True).select_option(HOSTILE_KEY)
+    expect(page.locator("#property-note")).to_have_text("number · in 1 events of the last 30 days")
     assert page.evaluate("window.__pwned") is None
-    assert page.locator("main img, main b, main script").count() == 0
+    assert page.locator("main img, main b, main script, main svg:not(.sparkline)").count() == 0
+    assert dialogs == []
 
 
 def test_the_cluster_page_lists_the_clusters_latest_events(

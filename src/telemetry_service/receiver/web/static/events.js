@@ -12,7 +12,6 @@ import {
   pageConfig,
   percent,
   runPage,
-  toast,
   withParams,
 } from './dashboard.js';
 import { COLORS, draw, horizontalBars, shortDate } from './charts.js';
@@ -162,9 +161,17 @@ function drawBreakdown(breakdown) {
   if (bars) horizontalBars($('chart-property'), bars[0], bars[1], { color: COLORS.teal });
 }
 
+/** Loads and draws one property; a failure stays in the property's panel. */
 async function loadBreakdown(path) {
   const url = `${typePath(selected)}/properties/${encodeURIComponent(path)}`;
-  drawBreakdown(await api(url, { days, top: 10 }));
+  try {
+    drawBreakdown(await api(url, { days, top: 10 }));
+  } catch (error) {
+    $('property-note').textContent = `Could not load this property: ${error.message}`;
+    $('property-head').replaceChildren();
+    $('property-rows').replaceChildren();
+    $('property-chart-box').hidden = true;
+  }
 }
 
 function drawProperties(properties) {
@@ -184,13 +191,9 @@ function drawProperties(properties) {
   const chosen = list.find((item) => item.path === wanted) || list[0];
   if (!chosen) return null;
   select.value = chosen.path;
-  select.addEventListener('change', async () => {
+  select.addEventListener('change', () => {
     window.history.replaceState(null, '', pageUrl({ property: select.value }));
-    try {
-      await loadBreakdown(select.value);
-    } catch (error) {
-      toast(`Could not load the property: ${error.message}`, 'danger');
-    }
+    loadBreakdown(select.value);
   });
   return loadBreakdown(chosen.path);
 }
