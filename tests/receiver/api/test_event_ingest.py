@@ -209,3 +209,8 @@ async def test_an_event_older_than_retention_is_refused(
             response = await post(client, ndjson(old, event()))
     assert response.json()["reasons"] == {"timestamp_out_of_range": 1}
     assert orjson.loads(response.content)["accepted"] == 1
+
+
+async def test_the_status_lists_the_event_channels(client: httpx.AsyncClient) -> None:
+    channels = (await client.get("/api/status")).json()["channels"]
+    assert {"telemetry-service-server", "telemetry-service-browser"} <= set(channels)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from telemetry_service.wire.protocol import (
@@ -76,9 +78,10 @@ async def _chunks(request: Request) -> Any:
         raise Rejection(400, "malformed", "the client disconnected mid-body") from None
 
 
-def _answer(outcome: EventOutcome) -> dict[str, Any]:
+def _answer(outcome: EventOutcome) -> Response:
+    """The answer, written directly (as ``EventsAnswer`` documents it)."""
     parsed = outcome.parsed
-    return {
+    answer = {
         "ok": True,
         "accepted": outcome.accepted,
         "rejected": parsed.rejected.total(),
@@ -87,18 +90,20 @@ def _answer(outcome: EventOutcome) -> dict[str, Any]:
         "duplicate": outcome.duplicate,
         "batch_id": outcome.batch_id,
     }
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 def _route(kind: str) -> None:
     @router.post(
         f"/v3/send/{{product}}-{kind}",
         response_model=EventsAnswer,
+        response_class=JSONResponse,
         responses=_RESPONSES,
         openapi_extra=_OPENAPI_EXTRA,
         summary=f"Receive a batch of {kind} events (NDJSON, Kibana's elastic_v3_{kind} shipper)",
         name=f"send_{kind}_events",
     )
-    async def send_events(request: Request, service: Service, product: Product) -> dict[str, Any]:
+    async def send_events(request: Request, service: Service, product: Product) -> Response:
         """Check each line; store the valid events once committed; answer the counts."""
         channel = f"{product}-{kind}"
         return _answer(await service.handle(channel, request.headers, _chunks(request)))

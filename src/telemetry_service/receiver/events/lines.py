@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -79,11 +79,12 @@ def parse_body(body: bytes, *, cluster_id: str, limits: LineLimits) -> ParsedBod
             413, "line_too_large", f"a line is larger than {limits.max_line_bytes} bytes"
         )
     parsed = ParsedBody()
+    names: dict[str, bool] = {}  # event types and cluster ids repeat: each checked once
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            parsed.events.append(_event(line, cluster_id, limits))
+            parsed.events.append(_event(line, cluster_id, limits, names))
         except _Refused as refused:
             parsed.rejected[refused.reason] += 1
             if len(parsed.errors) < MAX_ERRORS:
@@ -104,7 +105,17 @@ def _load(line: bytes) -> Any:
         raise _Refused("malformed_json") from None
 
 
-def _event(line: bytes, cluster_id: str, limits: LineLimits) -> NewEvent:
+def _name(text: object, names: dict[str, bool]) -> TypeGuard[str]:
+    """Whether `text` is a string :func:`is_identifier` accepts (remembered in `names`)."""
+    if type(text) is not str:
+        return False
+    ok = names.get(text)
+    if ok is None:
+        ok = names[text] = is_identifier(text)
+    return ok
+
+
+def _event(line: bytes, cluster_id: str, limits: LineLimits, names: dict[str, bool]) -> NewEvent:
     value = _load(line)
     if type(value) is not dict:
         raise _Refused("not_an_object")
@@ -115,7 +126,7 @@ def _event(line: bytes, cluster_id: str, limits: LineLimits) -> NewEvent:
     if not limits.oldest_ms <= ms <= limits.newest_ms:
         raise _Refused("timestamp_out_of_range")
     event_type = value.get("event_type")
-    if type(event_type) is not str or not is_identifier(event_type):
+    if not _name(event_type, names):
         raise _Refused("invalid_event_type")
     context = value.get("context")
     if type(context) is not dict:
@@ -131,7 +142,7 @@ def _event(line: bytes, cluster_id: str, limits: LineLimits) -> NewEvent:
     cluster = cluster_id
     if cluster == UNKNOWN_CLUSTER:
         candidate = context.get("cluster_uuid")
-        if type(candidate) is str and is_identifier(candidate):
+        if _name(candidate, names):
             cluster = candidate
     return NewEvent(
         ms, event_type, cluster, orjson.dumps(context).decode(), orjson.dumps(properties).decode()

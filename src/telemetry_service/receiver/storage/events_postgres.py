@@ -40,7 +40,8 @@ class PostgresEventStore(EventStore):
         self._partitions: set[str] = set()
 
     def _before_write(self, batches: list[EventBatch]) -> None:
-        months = {month_bounds(e.timestamp_ms)[0] for b in batches for e in b.events}
+        days = {e.timestamp_ms // DAY_MS for b in batches for e in b.events}
+        months = {month_bounds(day * DAY_MS)[0] for day in days}
         for start in sorted(months):
             if _partition(start) not in self._partitions:
                 self._db.transaction(True, functools.partial(self._create_partition, ms=start))

@@ -85,7 +85,8 @@ _DASHBOARD_INDEXES = """
     CREATE INDEX clusters_active_version ON clusters (report_ms, version);
     """
 
-#: Version 3, events. `id` orders events of the same millisecond (the keyset of exports).
+#: Version 3, events. `id` orders events of the same millisecond (the keyset of exports); a
+#: SQLite index holds the rowid (`id`) already.
 _EVENTS = """
     CREATE TABLE events (
         id {serial},
@@ -97,9 +98,9 @@ _EVENTS = """
         context TEXT NOT NULL,
         properties TEXT NOT NULL
     ){partition};
-    CREATE INDEX events_type_time ON events (event_type, timestamp_ms, id);
-    CREATE INDEX events_cluster_time ON events (cluster_uuid, timestamp_ms, id);
-    CREATE INDEX events_time ON events (timestamp_ms, id);
+    CREATE INDEX events_type_time ON events (event_type, timestamp_ms{id});
+    CREATE INDEX events_cluster_time ON events (cluster_uuid, timestamp_ms{id});
+    CREATE INDEX events_time ON events (timestamp_ms{id});
     CREATE TABLE event_batches (
         batch_key TEXT PRIMARY KEY,
         cluster_uuid TEXT NOT NULL,
@@ -144,7 +145,7 @@ SQLITE: tuple[str, ...] = (
         received_index="CREATE INDEX reports_received ON reports (received_ms);",
     ),
     _DASHBOARD_INDEXES.format(include=""),
-    _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition=""),
+    _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition="", id=""),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -158,6 +159,9 @@ POSTGRES: tuple[str, ...] = (
     ),
     _DASHBOARD_INDEXES.format(include=" INCLUDE (report_ms)"),
     _EVENTS.format(
-        serial="BIGSERIAL NOT NULL", int="BIGINT", partition=" PARTITION BY RANGE (timestamp_ms)"
+        serial="BIGSERIAL NOT NULL",
+        int="BIGINT",
+        partition=" PARTITION BY RANGE (timestamp_ms)",
+        id=", id",
     ),
 )

@@ -28,6 +28,7 @@ __all__ = [
 #: The columns of an event row, in the order of :data:`EventRow`.
 EVENT_COLUMNS = "timestamp_ms, received_ms, event_type, cluster_uuid, channel, context, properties"
 EventRow = tuple[int, int, str, str, str, str, str]
+_TEXT_COLUMNS = frozenset({"event_type", "cluster_uuid"})
 InsertRows = Callable[[Cursor, list[EventRow]], None]
 
 
@@ -42,19 +43,22 @@ def insert_event_batches(
     cur: Cursor, d: Dialect, batches: Sequence[EventBatch], insert: InsertRows
 ) -> list[EventAddResult]:
     """Store each batch whose key is new, with its aggregates; a known key stores nothing."""
+    values = ", ".join(["(?, ?, ?, ?)"] * len(batches))
+    cur.execute(
+        d.sql(
+            "INSERT INTO event_batches (batch_key, cluster_uuid, received_ms, events) "
+            f"VALUES {values} ON CONFLICT (batch_key) DO NOTHING RETURNING batch_key"
+        ),
+        [v for b in batches for v in (b.key, b.cluster_uuid, b.received_ms, len(b.events))],
+    )
+    new = {key for (key,) in cur.fetchall()}
     results: list[EventAddResult] = []
     rows: list[EventRow] = []
     for batch in batches:
-        cur.execute(
-            d.sql(
-                "INSERT INTO event_batches (batch_key, cluster_uuid, received_ms, events) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (batch_key) DO NOTHING"
-            ),
-            (batch.key, batch.cluster_uuid, batch.received_ms, len(batch.events)),
-        )
-        if cur.rowcount == 0:
+        if batch.key not in new:  # stored before, or earlier in this transaction
             results.append(EventAddResult(0, duplicate=True))
             continue
+        new.discard(batch.key)
         results.append(EventAddResult(len(batch.events), duplicate=False))
         received, channel = batch.received_ms, batch.channel
         rows += [
@@ -68,6 +72,26 @@ def insert_event_batches(
     return results
 
 
+def _upsert(
+    cur: Cursor, d: Dialect, table: str, key: str, values: str, rows: list[Any], update: str
+) -> None:
+    """Insert `rows` (``key`` then ``values`` columns, unique keys) into `table`, or update
+    the rows of their keys: SQLite with one prepared statement, PostgreSQL with one statement
+    over arrays (``unnest``). Columns named ``*_uuid`` or ``event_type`` are text, others
+    bigint."""
+    columns = [c.strip() for c in f"{key}, {values}".split(",")]
+    head = f"INSERT INTO {table} ({', '.join(columns)}) "
+    tail = f" ON CONFLICT ({key}) DO UPDATE SET {update}"
+    if d.name != "postgresql":
+        cur.executemany(f"{head}VALUES ({', '.join('?' * len(columns))}){tail}", rows)
+        return
+    types = ["text" if c in _TEXT_COLUMNS else "bigint" for c in columns]
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    cur.execute(
+        f"{head}SELECT * FROM unnest({arrays}){tail}", [list(c) for c in zip(*rows, strict=True)]
+    )
+
+
 def _add_aggregates(cur: Cursor, d: Dialect, rows: list[EventRow]) -> None:
     per_cluster_day: Counter[tuple[str, int, str]] = Counter()
     spans: dict[tuple[str, str], tuple[int, int]] = {}
@@ -75,37 +99,31 @@ def _add_aggregates(cur: Cursor, d: Dialect, rows: list[EventRow]) -> None:
         per_cluster_day[event_type, ts // DAY_MS, cluster] += 1
         key = (event_type, cluster)
         span = spans.get(key)
-        spans[key] = (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
+        if span is None:
+            spans[key] = (ts, ts)
+        elif not span[0] <= ts <= span[1]:
+            spans[key] = (min(span[0], ts), max(span[1], ts))
     per_day: Counter[tuple[str, int]] = Counter()
     for (event_type, day, _), count in per_cluster_day.items():
         per_day[event_type, day] += count
-    cur.executemany(
-        d.sql(
-            "INSERT INTO event_days (event_type, day, events) VALUES (?, ?, ?) "
-            "ON CONFLICT (event_type, day) DO UPDATE SET events = event_days.events + "
-            "excluded.events"
-        ),
+    _upsert(
+        cur, d, "event_days", "event_type, day", "events",
         [(t, day, n) for (t, day), n in sorted(per_day.items())],
-    )
-    cur.executemany(
-        d.sql(
-            "INSERT INTO event_day_clusters (event_type, day, cluster_uuid, events) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (event_type, day, cluster_uuid) DO UPDATE SET "
-            "events = event_day_clusters.events + excluded.events"
-        ),
+        "events = event_days.events + excluded.events",
+    )  # fmt: skip
+    _upsert(
+        cur, d, "event_day_clusters", "event_type, day, cluster_uuid", "events",
         [(*key, n) for key, n in sorted(per_cluster_day.items())],
-    )
-    cur.executemany(
-        d.sql(
-            "INSERT INTO event_type_clusters (event_type, cluster_uuid, first_ms, last_ms) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (event_type, cluster_uuid) DO UPDATE SET "
-            "first_ms = CASE WHEN excluded.first_ms < event_type_clusters.first_ms "
-            "THEN excluded.first_ms ELSE event_type_clusters.first_ms END, "
-            "last_ms = CASE WHEN excluded.last_ms > event_type_clusters.last_ms "
-            "THEN excluded.last_ms ELSE event_type_clusters.last_ms END"
-        ),
+        "events = event_day_clusters.events + excluded.events",
+    )  # fmt: skip
+    _upsert(
+        cur, d, "event_type_clusters", "event_type, cluster_uuid", "first_ms, last_ms",
         [(*key, first, last) for key, (first, last) in sorted(spans.items())],
-    )
+        "first_ms = CASE WHEN excluded.first_ms < event_type_clusters.first_ms "
+        "THEN excluded.first_ms ELSE event_type_clusters.first_ms END, "
+        "last_ms = CASE WHEN excluded.last_ms > event_type_clusters.last_ms "
+        "THEN excluded.last_ms ELSE event_type_clusters.last_ms END",
+    )  # fmt: skip
 
 
 def delete_cluster_events(cur: Cursor, d: Dialect, cluster_uuid: str) -> int:
