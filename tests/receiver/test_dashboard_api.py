@@ -271,7 +271,14 @@ async def test_the_openapi_document_lists_the_new_routes_and_their_statuses(
 
 
 # -- pages and static files -----------------------------------------------------------------
-PAGES = ["/", "/app/fields", "/app/clusters", "/app/clusters/5b2de169-2785"]
+PAGES = [
+    "/",
+    "/app/events",
+    "/app/fields",
+    "/app/clusters",
+    "/app/clusters/5b2de169-2785",
+    "/signin",
+]
 
 
 def page_config(html: str) -> dict[str, Any]:

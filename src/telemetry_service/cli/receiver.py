@@ -166,10 +166,13 @@ def forget(
         counts = asyncio.run(run())
     except StoreError as exc:
         raise CliFailure(str(exc)) from None
-    if counts.reports == 0 and counts.clusters == 0:
+    if counts.reports == 0 and counts.clusters == 0 and counts.events == 0:
         print(f"no records of cluster {cluster_uuid!r}; nothing deleted")
     else:
-        print(f"cluster {cluster_uuid!r} forgotten: {counts.reports} reports deleted")
+        print(
+            f"cluster {cluster_uuid!r} forgotten: {counts.reports} reports deleted, "
+            f"{counts.events} events deleted"
+        )
 
 
 @contextlib.asynccontextmanager

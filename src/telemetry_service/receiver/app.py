@@ -17,19 +17,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.wire import Decryptor
 
 from .api import routers
+from .api import signin as signin_api
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .errors import StartupError
+from .events import EventIngest
 from .http import install_error_handlers
 from .ingest import IngestService
 from .keyfile import load_decryptor
 from .metrics import Metrics
 from .retention import RetentionTask
+from .signin import SessionKeys, SignIn
 from .storage import ReportStore, open_report_store
 from .web.pages import DashboardPages, dashboard_router
 
@@ -80,13 +82,22 @@ class Receiver:
                 f"and -shm files) to {config.path.data}/, or set store.url to sqlite://{old}"
             )
         self.store = store or open_report_store(config.store_url)
-        self.keys = ApiKeyRegistry(config.auth.api_keys)
+        self.signin = SignIn(config.store_url, clock=clock)
+        self.keys = SessionKeys(config.auth.api_keys, self.signin)
         self.ingest = IngestService(
             decryptor=decryptor,
             store=self.store,
             products=config.products,
             limits=config.limits,
             max_body_bytes=config.server.max_body_bytes,
+            metrics=self.metrics,
+            clock=clock,
+        )
+        self.event_ingest = EventIngest(
+            store=self.store,
+            products=config.products,
+            limits=config.limits,
+            retention_days=config.retention.days,
             metrics=self.metrics,
             clock=clock,
         )
@@ -100,12 +111,12 @@ class Receiver:
         self.metrics.gauge(
             "telemetry_receiver_ingest_in_flight",
             "Ingest requests past admission.",
-            lambda: self.ingest.in_flight,
+            lambda: self.ingest.in_flight + self.event_ingest.in_flight,
         )
         self.metrics.gauge(
             "telemetry_receiver_store_write_queue",
             "Writes waiting for the store's writer thread.",
-            lambda: self.store.write_queue,
+            lambda: self.store.write_queue + self.store.events.write_queue,
         )
         self._started = False
         self.app = self._build_app()
@@ -115,6 +126,11 @@ class Receiver:
         if self._started:
             return
         await self.store.open()
+        try:
+            await self.signin.open()
+        except BaseException:
+            await self.store.close()
+            raise
         self._started = True
         self.retention.start()
 
@@ -124,6 +140,7 @@ class Receiver:
             return
         self._started = False
         await self.retention.stop()
+        await self.signin.close()
         await self.store.close()
 
     async def __aenter__(self) -> Receiver:
@@ -153,9 +170,19 @@ class Receiver:
         )
         install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
         app.add_middleware(IngestCors)
-        for name in ("config", "store", "metrics", "keys", "ingest", "decryptor", "clock"):
+        for name in (
+            "config",
+            "store",
+            "metrics",
+            "keys",
+            "ingest",
+            "event_ingest",
+            "decryptor",
+            "clock",
+            "signin",
+        ):
             setattr(app.state, name, getattr(self, name))
-        for router in routers():
+        for router in (*routers(), signin_api.router):
             app.include_router(router)
         pages = DashboardPages(
             version=_version(), auth_required=self.keys.configured, clock=self.clock

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from telemetry_service.wire import Decryptor
 
 from ..config import ReceiverConfig
+from ..events import event_channel_names
 from ..ingest import channel_names
 from ..metrics import CONTENT_TYPE
 from .models import Session, Status
@@ -35,7 +36,7 @@ async def status(store: Store, config: Config, decryptor: Keyset) -> Any:
         "status": "available",
         "store": store.backend,
         "products": list(config.products),
-        "channels": channel_names(config.products),
+        "channels": channel_names(config.products) + event_channel_names(config.products),
         "kids": list(decryptor.kids),
     }
     if not await store.ping():
