@@ -29,6 +29,8 @@ from .http import install_error_handlers
 from .ingest import IngestService
 from .keyfile import load_decryptor
 from .metrics import Metrics
+from .public.routes import public_router
+from .public.service import PublicStats
 from .retention import RetentionTask
 from .storage import ReportStore, open_report_store
 from .web.pages import DashboardPages, dashboard_router
@@ -97,6 +99,8 @@ class Receiver:
             clock=clock,
             interval_s=retention_interval_s,
         )
+        #: The public statistics (``public.enabled``), refreshed in the background.
+        self.public = PublicStats(self.store, config.public, clock=clock)
         self.metrics.gauge(
             "telemetry_receiver_ingest_in_flight",
             "Ingest requests past admission.",
@@ -117,6 +121,8 @@ class Receiver:
         await self.store.open()
         self._started = True
         self.retention.start()
+        if self.config.public.enabled:
+            self.public.start()
 
     async def stop(self) -> None:
         """Stop retention, finish queued writes and close the store."""
@@ -124,6 +130,7 @@ class Receiver:
             return
         self._started = False
         await self.retention.stop()
+        await self.public.stop()
         await self.store.close()
 
     async def __aenter__(self) -> Receiver:
@@ -161,6 +168,8 @@ class Receiver:
             version=_version(), auth_required=self.keys.configured, clock=self.clock
         )
         app.include_router(dashboard_router(pages))
+        if self.config.public.enabled:
+            app.include_router(public_router(self.public, version=_version()))
         return app
 
 

@@ -14,6 +14,10 @@ holds ``received_ms`` and it has no ``reports_received`` index.
 Version 2 adds the dashboard's indexes: ``reports_kind_day`` orders each UTC day's reports by
 cluster (per-day counts, distinct clusters per day and the sampled field trend read it
 alone), and ``clusters_active_version`` answers the versions of active clusters.
+
+Version 3 adds ``public_stats``: the published document of the public statistics (one row per
+name, ``current``), so that a restarted receiver serves the last figures at once and several
+receivers on one database publish the same ones.
 """
 
 from __future__ import annotations
@@ -75,6 +79,15 @@ _DASHBOARD_INDEXES = """
     CREATE INDEX clusters_active_version ON clusters (report_ms, version);
     """
 
+#: Version 3 (``public/``): the public statistics' published JSON document.
+_PUBLIC_STATS = """
+    CREATE TABLE public_stats (
+        name TEXT PRIMARY KEY,
+        computed_ms {int} NOT NULL,
+        body TEXT NOT NULL
+    );
+    """
+
 SQLITE: tuple[str, ...] = (
     _TABLES.format(
         id="PRIMARY KEY",
@@ -86,6 +99,7 @@ SQLITE: tuple[str, ...] = (
         received_index="CREATE INDEX reports_received ON reports (received_ms);",
     ),
     _DASHBOARD_INDEXES.format(include=""),
+    _PUBLIC_STATS.format(int="INTEGER"),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -98,4 +112,5 @@ POSTGRES: tuple[str, ...] = (
         received_index="",
     ),
     _DASHBOARD_INDEXES.format(include=" INCLUDE (report_ms)"),
+    _PUBLIC_STATS.format(int="BIGINT"),
 )
