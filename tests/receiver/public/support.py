@@ -57,7 +57,9 @@ async def seed_clusters(
     uuids = []
     for index in range(count):
         cluster_uuid = str(uuid.uuid4())
-        payload = snapshot(cluster_uuid, cluster_name=f"{prefix} deployment {index}", version=version, **extra)
+        payload = snapshot(
+            cluster_uuid, cluster_name=f"{prefix} deployment {index}", version=version, **extra
+        )
         await store.add(report(clock, payload))
         if opt_in is not None:
             await store.add(report(clock, payload, opt_in=opt_in))

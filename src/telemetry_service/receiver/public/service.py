@@ -103,6 +103,11 @@ class PublicStats:
         await self.refresh()
         return self.settings.refresh
 
+    @property
+    def running(self) -> bool:
+        """Whether the refresh loop runs (only with ``public.enabled``)."""
+        return self._loop.running
+
     def start(self) -> None:
         self._loop.start()
 

@@ -22,7 +22,9 @@ function bars(item) {
 }
 
 function drawActive() {
-  const days = doc.active_per_day;
+  // From the first day with a published count (the days before it had no data, or too little).
+  const first = doc.active_per_day.findIndex((day) => day.deployments !== null);
+  const days = first < 0 ? doc.active_per_day : doc.active_per_day.slice(first);
   lineChart(
     show(document.getElementById('chart-active')),
     days.map((day) => day.date),
