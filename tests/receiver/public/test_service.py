@@ -5,7 +5,8 @@ the rest of its interval; a document made with other settings is computed again 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -47,6 +48,15 @@ async def until(condition: Callable[[], Any]) -> None:
     raise AssertionError("timed out")
 
 
+@contextlib.asynccontextmanager
+async def running(stats: PublicStats) -> AsyncIterator[None]:
+    stats.start()
+    try:
+        yield
+    finally:
+        await stats.stop()
+
+
 def settings(**public: Any) -> Any:
     return load_config({"public": {"enabled": True, "refresh": "1h", **public}}, env={}).public
 
@@ -55,8 +65,7 @@ async def test_figures_change_only_after_a_refresh(store: ReportStore, clock: Fa
     await seed_clusters(store, clock, 10, prefix="a", version="8.13.0")
     sleep = GateSleep(clock)
     stats = PublicStats(store, settings(), clock=clock, sleep=sleep)
-    stats.start()
-    try:
+    async with running(stats):
         await until(lambda: sleep.delays)  # the first refresh ran at once, then it waits 1 h
         first = stats.published
         assert first is not None
@@ -75,8 +84,6 @@ async def test_figures_change_only_after_a_refresh(store: ReportStore, clock: Fa
         assert second.document["active_deployments"] == 20
         assert second.computed_ms - first.computed_ms == 3_600_000
         assert sleep.delays == [3600.0, 3600.0]
-    finally:
-        await stats.stop()
 
 
 async def test_a_restart_serves_the_stored_figures_and_waits_for_the_rest(
@@ -89,8 +96,7 @@ async def test_a_restart_serves_the_stored_figures_and_waits_for_the_rest(
 
     sleep = GateSleep(clock)
     restarted = PublicStats(store, settings(), clock=clock, sleep=sleep)
-    restarted.start()
-    try:
+    async with running(restarted):
         await until(lambda: sleep.delays)
         assert sleep.delays == [2700.0]  # 45 minutes left of the stored document's hour
         assert restarted.published is not None
@@ -100,8 +106,6 @@ async def test_a_restart_serves_the_stored_figures_and_waits_for_the_rest(
         sleep.open()
         await until(lambda: len(sleep.delays) == 2)
         assert restarted.published.document["active_deployments"] == 20
-    finally:
-        await restarted.stop()
 
 
 async def test_a_document_made_with_other_settings_is_not_served(
