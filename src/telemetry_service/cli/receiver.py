@@ -28,7 +28,7 @@ from telemetry_service.receiver import (
 )
 from telemetry_service.receiver.keyfile import load_decryptor
 from telemetry_service.receiver.server import run_server
-from telemetry_service.receiver.storage import StoreError
+from telemetry_service.receiver.storage import DeleteCounts, StoreError
 
 from .errors import CliFailure
 
@@ -176,23 +176,25 @@ def forget(
     """Delete every record of a cluster (a deletion request); writes an audit log line."""
     settings = _config(config, **{"store.url": store})
 
-    async def run() -> tuple[int, int]:
+    async def run() -> DeleteCounts:
         report_store = open_report_store(settings.store_url)
         await report_store.open()
         try:
-            counts = await forget_cluster(report_store, cluster_uuid, actor=f"CLI user {_user()}")
+            return await forget_cluster(report_store, cluster_uuid, actor=f"CLI user {_user()}")
         finally:
             await report_store.close()
-        return counts.reports, counts.clusters
 
     try:
-        reports, clusters = asyncio.run(run())
+        counts = asyncio.run(run())
     except StoreError as exc:
         raise CliFailure(str(exc)) from None
-    if reports == 0 and clusters == 0:
+    if counts.reports == 0 and counts.clusters == 0 and counts.events == 0:
         print(f"no records of cluster {cluster_uuid!r}; nothing deleted")
     else:
-        print(f"cluster {cluster_uuid!r} forgotten: {reports} reports deleted")
+        print(
+            f"cluster {cluster_uuid!r} forgotten: {counts.reports} reports deleted, "
+            f"{counts.events} events deleted"
+        )
 
 
 def _user() -> str:

@@ -25,6 +25,7 @@ from .api import routers
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .errors import StartupError
+from .events import EventIngest
 from .http import install_error_handlers
 from .ingest import IngestService
 from .keyfile import load_decryptor
@@ -92,6 +93,14 @@ class Receiver:
             metrics=self.metrics,
             clock=clock,
         )
+        self.event_ingest = EventIngest(
+            store=self.store,
+            products=config.products,
+            limits=config.limits,
+            retention_days=config.retention.days,
+            metrics=self.metrics,
+            clock=clock,
+        )
         self.retention = RetentionTask(
             self.store,
             days=config.retention.days,
@@ -104,12 +113,12 @@ class Receiver:
         self.metrics.gauge(
             "telemetry_receiver_ingest_in_flight",
             "Ingest requests past admission.",
-            lambda: self.ingest.in_flight,
+            lambda: self.ingest.in_flight + self.event_ingest.in_flight,
         )
         self.metrics.gauge(
             "telemetry_receiver_store_write_queue",
             "Writes waiting for the store's writer thread.",
-            lambda: self.store.write_queue,
+            lambda: self.store.write_queue + self.store.events.write_queue,
         )
         self._started = False
         self.app = self._build_app()
@@ -160,7 +169,16 @@ class Receiver:
         )
         install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
         app.add_middleware(IngestCors)
-        for name in ("config", "store", "metrics", "keys", "ingest", "decryptor", "clock"):
+        for name in (
+            "config",
+            "store",
+            "metrics",
+            "keys",
+            "ingest",
+            "event_ingest",
+            "decryptor",
+            "clock",
+        ):
             setattr(app.state, name, getattr(self, name))
         for router in routers():
             app.include_router(router)

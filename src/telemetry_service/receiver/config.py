@@ -18,6 +18,9 @@ Keys (defaults in brackets)::
     limits.maxDepth        deepest nesting of the decrypted JSON [100]
     limits.maxInFlight     ingest requests handled at once before answering 429 [64]
     limits.retryAfterSeconds  the Retry-After of 429 and 503 answers [5]
+    limits.maxEventBodyBytes  largest event batch body (NDJSON) [10485760 = 10 MiB]
+    limits.maxEventLineBytes  largest line (one event) of an event batch [262144 = 256 KiB]
+    limits.maxEventLines   most lines in one event batch [20000]
     logging.level          debug, info, warning or error [info]
     public.enabled         serve the public statistics at /public, without an API key [false]
     public.fields          payload fields published: [{path, kind: keyword|boolean|number,
@@ -119,6 +122,13 @@ class LimitsConfig(Section):
     max_depth: int = Field(default=100, ge=2, le=1000, alias="maxDepth")
     max_in_flight: int = Field(default=64, ge=1, le=100_000, alias="maxInFlight")
     retry_after_seconds: int = Field(default=5, ge=1, le=3600, alias="retryAfterSeconds")
+    max_event_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, le=1024**3, alias="maxEventBodyBytes"
+    )
+    max_event_line_bytes: int = Field(
+        default=256 * 1024, ge=256, le=64 * 1024**2, alias="maxEventLineBytes"
+    )
+    max_event_lines: int = Field(default=20_000, ge=1, le=10_000_000, alias="maxEventLines")
 
 
 class PublicFieldConfig(Section):

@@ -1,22 +1,37 @@
 """CORS for the ingest routes only: browsers send reports too (Kibana's browser sender).
 
-A preflight ``OPTIONS /v3/send/{channel}`` is answered 204 with the methods and the four
-headers the sender uses; every answer of an ingest route carries
-``Access-Control-Allow-Origin: *`` (ingest is open and uses no cookies). The query and
-admin APIs get no CORS headers.
+A preflight ``OPTIONS /v3/send/{channel}`` is answered 204 with the methods and the headers
+the senders use (the four of a report, an event batch's license and batch ids); every answer
+of an ingest route carries ``Access-Control-Allow-Origin: *`` (ingest is open and uses no
+cookies). The query and admin APIs get no CORS headers.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from telemetry_service.wire.protocol import SEND_PATH, report_headers
+from telemetry_service.wire.protocol import (
+    HEADER_BATCH_ID,
+    SEND_PATH,
+    event_headers,
+    report_headers,
+)
 
 __all__ = ["INGEST_PREFIX", "IngestCors"]
 
 INGEST_PREFIX = "/" + SEND_PATH
-# The names of the headers the sender uses, in its order.
-_ALLOW_HEADERS = ", ".join(report_headers("", "")).encode()
+
+
+def _allow_headers() -> bytes:
+    """The names of the headers the senders use: a report's, then those only an event
+    batch has (names compare in any case)."""
+    names: dict[str, str] = {}
+    for name in [*report_headers("", ""), *event_headers("", "", "x"), HEADER_BATCH_ID]:
+        names.setdefault(name.lower(), name)
+    return ", ".join(names.values()).encode()
+
+
+_ALLOW_HEADERS = _allow_headers()
 _PREFLIGHT = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, OPTIONS"),

@@ -21,6 +21,7 @@ from .storage import ClusterSummary, ReportStore, StoredReport
 __all__ = [
     "CSV_COLUMNS",
     "cluster_document",
+    "csv_cell",
     "csv_rows",
     "ndjson_lines",
     "report_document",
@@ -91,7 +92,8 @@ async def ndjson_lines(
         yield b"".join(batch)
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell: empty for None, true/false, a leading ``'`` before a formula start."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -110,7 +112,7 @@ async def csv_rows(
     count = 0
     async for report in store.iter_reports(from_ms, to_ms, kind=kind):
         meta = report_meta(report)
-        writer.writerow([_cell(meta[c]) for c in CSV_COLUMNS[:-1]] + [report.payload_text])
+        writer.writerow([csv_cell(meta[c]) for c in CSV_COLUMNS[:-1]] + [report.payload_text])
         count += 1
         if count % 100 == 0:
             yield buffer.getvalue().encode()

@@ -3,6 +3,8 @@
 Every ingest request ends in one outcome: ``stored``, ``duplicate`` or a rejection reason
 (``malformed``, ``unknown_kid``, ``too_large``…); ``telemetry_receiver_ingest_total`` counts
 them by channel (``unknown`` for channels that are not served, to bound the label values).
+Event batches also count their events: ``telemetry_receiver_events_accepted_total`` (stored)
+and ``telemetry_receiver_events_rejected_total`` by the reason of each refused line.
 """
 
 from __future__ import annotations
@@ -95,8 +97,21 @@ class Metrics:
             "Time from request to answer of ingest requests that stored a report (or found it).",
             (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.events_accepted = Counter(
+            "telemetry_receiver_events_accepted_total",
+            "Events stored, by channel (a batch stored before is not counted again).",
+            ("channel",),
+        )
+        self.events_rejected = Counter(
+            "telemetry_receiver_events_rejected_total",
+            "Lines of event batches refused, by channel and reason.",
+            ("channel", "reason"),
+        )
         self.retention_deleted = Counter(
             "telemetry_receiver_retention_deleted_total", "Reports deleted by retention."
+        )
+        self.retention_deleted_events = Counter(
+            "telemetry_receiver_retention_deleted_events_total", "Events deleted by retention."
         )
         self.deletions = Counter(
             "telemetry_receiver_cluster_deletions_total",
@@ -114,7 +129,10 @@ class Metrics:
             self.ingest,
             self.ingest_bytes,
             self.ingest_seconds,
+            self.events_accepted,
+            self.events_rejected,
             self.retention_deleted,
+            self.retention_deleted_events,
             self.deletions,
         ):
             lines += metric.render()

@@ -1,4 +1,5 @@
-"""Retention (a daily deletion of old reports) and deletion requests (forget a cluster).
+"""Retention (a daily deletion of old reports and events) and deletion requests (forget a
+cluster, its events too).
 
 Both log one audit line on ``telemetry_service.receiver.audit``; neither logs payloads.
 """
@@ -31,13 +32,14 @@ async def forget_cluster(
     """Remove every record of a cluster and write the audit line."""
     counts = await store.delete_cluster(cluster_uuid)
     audit.info(
-        "deletion request by %s: cluster %r forgotten (%d reports, %d cluster records)",
+        "deletion request by %s: cluster %r forgotten (%d reports, %d cluster records, %d events)",
         actor,
         cluster_uuid,
         counts.reports,
         counts.clusters,
+        counts.events,
     )
-    if metrics is not None and counts.clusters + counts.reports:
+    if metrics is not None and counts.clusters + counts.reports + counts.events:
         metrics.deletions.inc()
     return counts
 
@@ -66,12 +68,19 @@ class RetentionTask:
         )
 
     async def run_once(self) -> int:
-        """Delete what is older than ``retention.days``; return the number of reports."""
+        """Delete what is older than ``retention.days``; return the number of reports.
+
+        Events go by their own time, whole UTC days: those of the days before the cutoff's.
+        """
         cutoff = retention_cutoff(to_ms(self.clock()), self.days)
         deleted = await self.store.delete_older_than(cutoff)
         self.metrics.retention_deleted.inc(by=deleted)
         if deleted:
             audit.info("retention: deleted %d reports older than %d days", deleted, self.days)
+        events = await self.store.delete_events_before(cutoff)
+        self.metrics.retention_deleted_events.inc(by=events)
+        if events:
+            audit.info("retention: deleted %d events older than %d days", events, self.days)
         return deleted
 
     async def _step(self) -> float:

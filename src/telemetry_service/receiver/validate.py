@@ -23,6 +23,7 @@ __all__ = [
     "MAX_ID_CHARS",
     "ReportKind",
     "ValidatedReport",
+    "depth_exceeds",
     "is_identifier",
     "parse_payload",
     "validate_report",
@@ -84,7 +85,7 @@ def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
             _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
         except ValueError:
             _bad("malformed_json", "the decrypted payload is not valid JSON")
-    if _depth_exceeds(value, max_depth):
+    if depth_exceeds(value, max_depth):
         _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
     query_text = text
     if exotic or "\\u0000" in text:
@@ -138,7 +139,7 @@ def is_identifier(text: str) -> bool:
     )
 
 
-def _depth_exceeds(value: Any, limit: int) -> bool:
+def depth_exceeds(value: Any, limit: int) -> bool:
     """True when arrays and objects nest deeper than `limit` (iterative; stops early)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:

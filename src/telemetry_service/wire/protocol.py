@@ -22,6 +22,7 @@ __all__ = [
     "ENCRYPTED_KINDS",
     "EVENT_KINDS",
     "EXPORT_FORMAT",
+    "HEADER_BATCH_ID",
     "HEADER_CLUSTER_ID",
     "HEADER_CONTENT_ENCODING",
     "HEADER_LICENSE_ID",
@@ -55,6 +56,9 @@ HEADER_STACK_VERSION = "X-Elastic-Stack-Version"
 HEADER_CLUSTER_ID = "X-Elastic-Cluster-ID"
 HEADER_CONTENT_ENCODING = "X-Elastic-Content-Encoding"
 HEADER_LICENSE_ID = "X-Elastic-License-ID"
+#: Names one event batch, the same on every retry of it (ours: Kibana sends none), so that
+#: the receiver stores a retried batch once.
+HEADER_BATCH_ID = "X-Elastic-Batch-ID"
 #: Value of ``X-Elastic-Content-Encoding`` on an encrypted body.
 CONTENT_ENCODING = "aes256gcm"
 NDJSON_CONTENT_TYPE = "application/x-ndjson"

@@ -1,4 +1,4 @@
-"""The public statistics' storage on both backends: the ``public_stats`` table (migration 3),
+"""The public statistics' storage on both backends: the ``public_stats`` table (migration 4),
 its document kept unless a newer one is stored, and the opt-in counts."""
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 
+from telemetry_service.wire.protocol import HEADER_BATCH_ID
+
 __all__ = [
     "BATCH_BYTES",
     "BATCH_ID_HEADER",
@@ -37,7 +39,7 @@ MAX_BACKOFF_S = 3600.0
 OFFLINE_GIVE_UP_S = 24 * 3600.0
 
 #: Header naming one batch; the same value on every retry of that batch.
-BATCH_ID_HEADER = "x-elastic-batch-id"
+BATCH_ID_HEADER = HEADER_BATCH_ID.lower()
 #: Attempts per batch (the first one included) before its events count as ``failed``.
 MAX_ATTEMPTS = 5
 RETRY_BASE_S = 10.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import clusters, ingest, ops, reports, stats
+from . import clusters, event_ingest, events, ingest, ops, reports, stats
 
 __all__ = ["routers"]
 
@@ -13,11 +13,13 @@ __all__ = ["routers"]
 def routers() -> list[APIRouter]:
     """Every router of the API, for ``app.include_router``."""
     return [
+        event_ingest.router,  # before ingest's /v3/send/{channel}
         ingest.router,
         clusters.router,
         clusters.admin_router,
         reports.router,
         stats.router,
+        events.router,
         ops.router,
         ops.public_router,
     ]

@@ -11,6 +11,8 @@ from typing import Any
 from telemetry_service.common.db import open_database
 from telemetry_service.common.db.base import Cursor, StoreError, StoreUnavailableError
 
+from .event_records import EventAddResult, EventBatch, EventTypeSummary, NewEvent, StoredEvent
+from .events import EventStore
 from .postgres import PostgresReportStore
 from .records import (
     AddResult,
@@ -33,14 +35,20 @@ __all__ = [
     "ClusterSummary",
     "Cursor",
     "DeleteCounts",
+    "EventAddResult",
+    "EventBatch",
+    "EventStore",
+    "EventTypeSummary",
     "FieldKind",
     "FieldValue",
+    "NewEvent",
     "NewReport",
     "OptInChange",
     "ReportStore",
     "StoreBusyError",
     "StoreError",
     "StoreUnavailableError",
+    "StoredEvent",
     "StoredReport",
     "open_report_store",
 ]
@@ -53,5 +61,8 @@ def open_report_store(url: str, *, pool_size: int = 8, **kwargs: Any) -> ReportS
     The store is not opened yet: ``await store.open()`` connects and migrates.
     """
     db = open_database(url, dedicated_writer=True, pool_size=pool_size)
-    backend = SqliteReportStore if db.backend == "sqlite" else PostgresReportStore
-    return backend(db, **kwargs)
+    if db.backend == "sqlite":
+        return SqliteReportStore(db, **kwargs)
+    from .events_postgres import PostgresEventStore  # imports psycopg
+
+    return PostgresReportStore(db, event_store=PostgresEventStore, **kwargs)

@@ -15,7 +15,17 @@ Version 2 adds the dashboard's indexes: ``reports_kind_day`` orders each UTC day
 cluster (per-day counts, distinct clusters per day and the sampled field trend read it
 alone), and ``clusters_active_version`` answers the versions of active clusters.
 
-Version 3 adds ``public_stats``: the published document of the public statistics (one row per
+Version 3 adds event-based telemetry (see ``events.py``):
+
+- ``events``: every stored event, append-only (context and properties as JSON text);
+  PostgreSQL partitions it by month of ``timestamp_ms`` (``events_pYYYYMM``, on demand).
+- ``event_batches``: one row per stored batch key, which makes a retried batch idempotent.
+- ``event_days``: events per (event type, UTC day); ``event_day_clusters``: events per
+  (event type, UTC day, cluster); ``event_type_clusters``: the first and last event time of
+  each (event type, cluster). Kept up to date in the transaction that stores the events, so
+  the overview and the daily figures never read ``events``.
+
+Version 4 adds ``public_stats``: the published document of the public statistics (one row per
 name, ``current``), so that a restarted receiver serves the last figures at once and several
 receivers on one database publish the same ones.
 """
@@ -79,7 +89,55 @@ _DASHBOARD_INDEXES = """
     CREATE INDEX clusters_active_version ON clusters (report_ms, version);
     """
 
-#: Version 3 (``public/``): the public statistics' published JSON document.
+#: Version 3, events. `id` orders events of the same millisecond (the keyset of exports).
+_EVENTS = """
+    CREATE TABLE events (
+        id {serial},
+        timestamp_ms {int} NOT NULL,
+        received_ms {int} NOT NULL,
+        event_type TEXT NOT NULL,
+        cluster_uuid TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        context TEXT NOT NULL,
+        properties TEXT NOT NULL
+    ){partition};
+    CREATE INDEX events_type_time ON events (event_type, timestamp_ms, id);
+    CREATE INDEX events_cluster_time ON events (cluster_uuid, timestamp_ms, id);
+    CREATE INDEX events_time ON events (timestamp_ms, id);
+    CREATE TABLE event_batches (
+        batch_key TEXT PRIMARY KEY,
+        cluster_uuid TEXT NOT NULL,
+        received_ms {int} NOT NULL,
+        events {int} NOT NULL
+    );
+    CREATE INDEX event_batches_received ON event_batches (received_ms);
+    CREATE INDEX event_batches_cluster ON event_batches (cluster_uuid);
+    CREATE TABLE event_days (
+        event_type TEXT NOT NULL,
+        day {int} NOT NULL,
+        events {int} NOT NULL,
+        PRIMARY KEY (event_type, day)
+    );
+    CREATE TABLE event_day_clusters (
+        event_type TEXT NOT NULL,
+        day {int} NOT NULL,
+        cluster_uuid TEXT NOT NULL,
+        events {int} NOT NULL,
+        PRIMARY KEY (event_type, day, cluster_uuid)
+    );
+    CREATE INDEX event_day_clusters_cluster ON event_day_clusters (cluster_uuid);
+    CREATE INDEX event_day_clusters_day ON event_day_clusters (day);
+    CREATE TABLE event_type_clusters (
+        event_type TEXT NOT NULL,
+        cluster_uuid TEXT NOT NULL,
+        first_ms {int} NOT NULL,
+        last_ms {int} NOT NULL,
+        PRIMARY KEY (event_type, cluster_uuid)
+    );
+    CREATE INDEX event_type_clusters_cluster ON event_type_clusters (cluster_uuid);
+    """
+
+#: Version 4 (``public/``): the public statistics' published JSON document.
 _PUBLIC_STATS = """
     CREATE TABLE public_stats (
         name TEXT PRIMARY KEY,
@@ -99,6 +157,7 @@ SQLITE: tuple[str, ...] = (
         received_index="CREATE INDEX reports_received ON reports (received_ms);",
     ),
     _DASHBOARD_INDEXES.format(include=""),
+    _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition=""),
     _PUBLIC_STATS.format(int="INTEGER"),
 )
 POSTGRES: tuple[str, ...] = (
@@ -112,5 +171,8 @@ POSTGRES: tuple[str, ...] = (
         received_index="",
     ),
     _DASHBOARD_INDEXES.format(include=" INCLUDE (report_ms)"),
+    _EVENTS.format(
+        serial="BIGSERIAL NOT NULL", int="BIGINT", partition=" PARTITION BY RANGE (timestamp_ms)"
+    ),
     _PUBLIC_STATS.format(int="BIGINT"),
 )

@@ -112,3 +112,4 @@ class OptInChange:
 class DeleteCounts:
     reports: int
     clusters: int
+    events: int = 0

@@ -1,16 +1,17 @@
 """The report store: one interface, its SQL written once for SQLite and PostgreSQL.
 
 Writes (reports, deletions, retention) go through one :class:`BatchWriter` thread per
-process; reads run in worker threads on their own connections. A ``common.db`` database
-supplies connections, transactions and placeholders; the backends here supply migrations and
-the few expressions that differ (JSON paths, jsonb casts, monthly partitions).
-Times are UTC epoch milliseconds.
+process, events through their own (``store.events``, see ``events.py``); reads run in worker
+threads on their own connections. A ``common.db`` database supplies connections, transactions
+and placeholders; the backends here supply migrations and the few expressions that differ
+(JSON paths, jsonb casts, monthly partitions). Times are UTC epoch milliseconds.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -20,6 +21,7 @@ import anyio.to_thread
 from telemetry_service.common.db.base import Cursor, Database
 from telemetry_service.common.db.migrations import apply_migrations
 
+from .events import EventStore
 from .migrations import MIGRATION_TABLE
 from .queries import clusters, public, reports, stats, writes
 from .records import (
@@ -58,13 +60,22 @@ class ReportStore(abc.ABC):
     _json_param = "?"  # see Dialect.json_param
     _migrations: tuple[str, ...]
 
-    def __init__(self, db: Database, *, max_batch: int = 256, max_queue: int = 10_000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        max_queue: int = 10_000,
+        event_store: type[EventStore] = EventStore,
+    ) -> None:
         self._db = db
         self.backend = db.backend
         self.dialect = Dialect(db.backend, db.sql, self._field_select, self._json_param)
         self._writer = BatchWriter(
             self.backend, self._write_reports, max_batch=max_batch, max_queue=max_queue
         )
+        #: Event batches, their aggregates and the events API's reads.
+        self.events = event_store(db, self.dialect)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
@@ -87,6 +98,7 @@ class ReportStore(abc.ABC):
         """Connect, migrate and start the writer thread."""
         await anyio.to_thread.run_sync(self._open)
         self._writer.start()
+        self.events.start()
 
     def _open(self) -> None:
         self._db.open()
@@ -94,6 +106,7 @@ class ReportStore(abc.ABC):
 
     async def close(self) -> None:
         """Finish queued writes, then close connections (waiting for running reads)."""
+        await anyio.to_thread.run_sync(self.events.stop)
         await anyio.to_thread.run_sync(self._writer.stop)
         await anyio.to_thread.run_sync(self._db.close)
 
@@ -122,8 +135,14 @@ class ReportStore(abc.ABC):
         )
 
     async def delete_cluster(self, cluster_uuid: str) -> DeleteCounts:
-        """Remove every record of a cluster (a deletion request)."""
-        return await self._write(lambda cur: writes.delete_cluster(cur, self.dialect, cluster_uuid))
+        """Remove every record of a cluster (a deletion request), its events too."""
+
+        def op(cur: Cursor) -> DeleteCounts:
+            events = self.events.delete_cluster(cur, cluster_uuid)
+            counts = writes.delete_cluster(cur, self.dialect, cluster_uuid)
+            return dataclasses.replace(counts, events=events)
+
+        return await self._write(op)
 
     async def delete_older_than(self, cutoff_ms: int) -> int:
         """Delete reports received before `cutoff_ms`; clusters left without any report go
@@ -134,6 +153,11 @@ class ReportStore(abc.ABC):
             return dropped + writes.delete_older_than(cur, self.dialect, cutoff_ms)
 
         return await self._write(op)
+
+    async def delete_events_before(self, cutoff_ms: int) -> int:
+        """Delete the events of the UTC days before `cutoff_ms`'s day, with their aggregates
+        and the batch keys received before `cutoff_ms`. Returns the number of events."""
+        return await self._write(lambda cur: self.events.delete_before(cur, cutoff_ms))
 
     # -- reads: the query functions, run in a worker thread on a read connection ----------
     count_reports = _read(reports.count_reports)

@@ -1,5 +1,8 @@
 """One writer thread per store: group commit of reports, and other writes in turn.
 
+The writer is generic over what it commits in groups (reports, event batches): one writer
+thread per kind of item.
+
 Callers get a future that resolves only after the transaction that holds their report has
 committed (so a 200 answer means the report is durable). Reports waiting together are written
 in one transaction; when such a batch fails, each report is retried alone so one bad report
@@ -15,22 +18,22 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from telemetry_service.common.db.base import StoreError, StoreUnavailableError
-
-from .records import AddResult, NewReport
 
 __all__ = ["BatchWriter", "StoreBusyError"]
 
 T = TypeVar("T")
+Item = TypeVar("Item")  # what is committed in groups
+R = TypeVar("R")  # what committing one item answers
 log = logging.getLogger("telemetry_service.receiver.storage")
 
 
 @dataclass
-class _ReportJob:
-    report: NewReport
-    future: Future[AddResult]
+class _ReportJob(Generic[Item, R]):
+    report: Item
+    future: Future[R]
 
 
 @dataclass
@@ -46,13 +49,13 @@ class StoreBusyError(StoreError):
     """The write queue is full; retry later."""
 
 
-class BatchWriter:
+class BatchWriter(Generic[Item, R]):
     """Runs `write_reports` (a list in one transaction) and ops on one dedicated thread."""
 
     def __init__(
         self,
         name: str,
-        write_reports: Callable[[list[NewReport]], list[AddResult]],
+        write_reports: Callable[[list[Item]], list[R]],
         *,
         max_batch: int = 256,
         max_queue: int = 10_000,
@@ -85,9 +88,9 @@ class BatchWriter:
         """Jobs waiting for the writer."""
         return self._queue.qsize()
 
-    def submit_report(self, report: NewReport) -> Future[AddResult]:
-        """Queue a report; its future resolves after its transaction commits."""
-        future: Future[AddResult] = Future()
+    def submit_report(self, report: Item) -> Future[R]:
+        """Queue a report (an item); its future resolves after its transaction commits."""
+        future: Future[R] = Future()
         self._put(_ReportJob(report, future))
         return future
 
@@ -143,7 +146,7 @@ class BatchWriter:
         except BaseException as exc:  # delivered to the caller
             job.future.set_exception(exc)
 
-    def _run_batch(self, batch: list[_ReportJob]) -> None:
+    def _run_batch(self, batch: list[_ReportJob[Item, R]]) -> None:
         try:
             results = self._write_reports([job.report for job in batch])
         except BaseException as exc:

@@ -1,0 +1,108 @@
+"""``POST /v3/send/{product}-server`` and ``…-browser``: event batches (NDJSON, open like
+Elastic's endpoint; CORS comes from :mod:`..cors`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.requests import ClientDisconnect
+
+from telemetry_service.wire.protocol import (
+    HEADER_BATCH_ID,
+    HEADER_CLUSTER_ID,
+    HEADER_LICENSE_ID,
+    HEADER_STACK_VERSION,
+    NDJSON_CONTENT_TYPE,
+    UNKNOWN_CLUSTER,
+)
+
+from ..errors import Rejection
+from ..events import EventIngest, EventOutcome
+from .event_models import EventsAnswer
+from .models import ErrorBody
+from .params import from_state
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["ingest"])
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error(
+        "No line is a valid event (`no_valid_events`, the message counts them by reason), "
+        "an empty body, a missing or bad header."
+    ),
+    404: _error("The product is not served (products lists the served ones)."),
+    413: _error(
+        "The body exceeds limits.maxEventBodyBytes, a line limits.maxEventLineBytes, or "
+        "the lines limits.maxEventLines."
+    ),
+    415: _error("Content-Type is not application/x-ndjson, or Content-Encoding not identity."),
+    429: _error("Too many batches in progress; see Retry-After."),
+    503: _error("The store is unavailable or busy; see Retry-After."),
+}
+_HEADERS = [
+    (HEADER_CLUSTER_ID, True, f"The sender's cluster_uuid, or {UNKNOWN_CLUSTER}."),
+    (HEADER_STACK_VERSION, True, "The sender's version."),
+    (HEADER_LICENSE_ID, False, "The license id, when known."),
+    (HEADER_BATCH_ID, False, "The batch's id, the same on every retry: stored once."),
+]
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "parameters": [
+        {"name": name, "in": "header", "required": required, "schema": {"type": "string"},
+         "description": text}
+        for name, required, text in _HEADERS
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "One JSON event per line: {timestamp, event_type, context, properties}.",
+        "content": {NDJSON_CONTENT_TYPE: {"schema": {"type": "string"}}},
+    },
+}  # fmt: skip
+Product = Annotated[str, Path(max_length=100)]
+Service = Annotated[EventIngest, Depends(from_state("event_ingest"))]
+
+
+async def _chunks(request: Request) -> Any:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise Rejection(400, "malformed", "the client disconnected mid-body") from None
+
+
+def _answer(outcome: EventOutcome) -> dict[str, Any]:
+    parsed = outcome.parsed
+    return {
+        "ok": True,
+        "accepted": outcome.accepted,
+        "rejected": parsed.rejected.total(),
+        "reasons": dict(sorted(parsed.rejected.items())),
+        "errors": [{"line": line, "reason": reason} for line, reason in parsed.errors],
+        "duplicate": outcome.duplicate,
+        "batch_id": outcome.batch_id,
+    }
+
+
+def _route(kind: str) -> None:
+    @router.post(
+        f"/v3/send/{{product}}-{kind}",
+        response_model=EventsAnswer,
+        responses=_RESPONSES,
+        openapi_extra=_OPENAPI_EXTRA,
+        summary=f"Receive a batch of {kind} events (NDJSON, Kibana's elastic_v3_{kind} shipper)",
+        name=f"send_{kind}_events",
+    )
+    async def send_events(request: Request, service: Service, product: Product) -> dict[str, Any]:
+        """Check each line; store the valid events once committed; answer the counts."""
+        channel = f"{product}-{kind}"
+        return _answer(await service.handle(channel, request.headers, _chunks(request)))
+
+
+_route("server")
+_route("browser")
