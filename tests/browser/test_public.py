@@ -1,26 +1,30 @@
 """The public statistics page in Chromium, without an API key, against a real ``receiver serve``
 process with ``public.enabled`` whose store holds the demo's data (``receiver.samples``: 60
-deployments over 28 days, the demo's defaults)."""
+deployments over 28 days, the demo's defaults) and a month of events of those deployments."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime as dt
 import json
 import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
+from telemetry_service.common.clock import DAY_MS, to_ms
 from telemetry_service.receiver import hash_api_key
 from telemetry_service.receiver.samples import sample_reports, seed_store
-from telemetry_service.receiver.storage import open_report_store
+from telemetry_service.receiver.storage import EventBatch, NewEvent, open_report_store
 from tests.browser.conftest import ARTIFACTS, DOCS_SCREENSHOTS, wait_ready, wait_until
 from tests.browser.test_dashboard import painted_pixels, seeded_range
 from tests.receiver.processes import serve_receiver
@@ -29,6 +33,7 @@ from tests.receiver.support import write_private_keys
 pytestmark = pytest.mark.integration
 
 CLUSTERS, DAYS = 60, 28
+EVENTS = ["dashboard_opened", "report_generated"]
 FIELDS = [
     {"path": "license.type", "kind": "keyword", "title": "License",
      "values": ["basic", "gold", "platinum", "enterprise", "trial"]},
@@ -49,16 +54,38 @@ class PublicSite:
         return httpx.get(self.url + "/public/api/stats", timeout=10)
 
 
+def event_batches(clusters: list[str], end: dt.date) -> Iterator[EventBatch]:
+    """Each day of the range, ``dashboard_opened`` from most clusters, a few times each, and
+    ``report_generated`` from 6 of them (too few to publish)."""
+    rng = random.Random(5)
+    noon = to_ms(dt.datetime.combine(end, dt.time(12), tzinfo=dt.UTC))
+    for day in range(DAYS):
+        ms = noon - day * DAY_MS
+        for index, cluster in enumerate(clusters):
+            context = orjson.dumps({"cluster_uuid": cluster}).decode()
+            events = [NewEvent(ms, "dashboard_opened", cluster, context, "{}")] * rng.randint(0, 6)
+            if index < 6:
+                events.append(NewEvent(ms, "report_generated", cluster, context, "{}"))
+            if events:
+                yield EventBatch(
+                    f"{cluster}-{day}", "telemetry-service-server", cluster, ms, events
+                )
+
+
 def seed(url: str) -> set[str]:
-    """Seed the demo's data; return the uuids and names of its clusters."""
+    """Seed the demo's data, and events of its clusters; return the uuids and names of its
+    clusters."""
     end, now = seeded_range()
     reports = list(sample_reports(clusters=CLUSTERS, days=DAYS, end=end, now=now))
+    clusters = sorted({r.cluster_uuid for r in reports})
 
     async def run() -> None:
         store = open_report_store(url)
         await store.open()
         try:
             await seed_store(store, reports)
+            for batch in event_batches(clusters, end):
+                await store.events.add(batch)
         finally:
             await store.close()
 
@@ -76,7 +103,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublicSite]:
     api_keys = [{"name": "ops", "role": "admin", "hash": hash_api_key("public-test-admin-key")}]
     config.write_text(
         yaml.safe_dump(
-            {"auth": {"apiKeys": api_keys}, "public": {"enabled": True, "fields": FIELDS}}
+            {
+                "auth": {"apiKeys": api_keys},
+                "public": {"enabled": True, "fields": FIELDS, "events": EVENTS},
+            }
         )
     )
     keys = write_private_keys(folder / "receiver.private.jwks.json")
@@ -114,7 +144,8 @@ def test_public_page_shows_the_published_figures_without_a_key(
 
     expect(page.locator("#stat-active")).to_have_text(f"{doc['active_deployments']:,}")
     expect(page.locator("#stat-version")).to_have_text(doc["versions"]["buckets"][0]["value"])
-    charts = ["chart-active", "chart-versions"] + [f"chart-field-{i + 1}" for i in range(4)]
+    charts = ["chart-active", "chart-versions", "chart-events"]
+    charts += [f"chart-field-{i + 1}" for i in range(4)]
     assert page.evaluate("Object.keys(Chart.instances).length") == len(charts)
     for canvas in charts:
         assert painted_pixels(page, canvas) > 1500, canvas
@@ -123,6 +154,16 @@ def test_public_page_shows_the_published_figures_without_a_key(
     assert shown[: len(named)] == named
     assert all(b["deployments"] >= 10 for b in doc["versions"]["buckets"])
     assert all("authorization" not in headers for headers in requests)
+    opened, generated = doc["events"]
+    assert opened["deployments"] >= 40
+    assert generated["deployments"] is None
+    lines = page.evaluate(
+        "Chart.getChart(document.getElementById('chart-events')).data.datasets.map(d => d.label)"
+    )
+    assert lines == EVENTS
+    cells = page.locator("#table-events tbody tr").first.locator("td")
+    expect(cells.nth(0)).to_have_text("dashboard_opened")
+    expect(cells.nth(1)).to_have_text(f"{opened['deployments']:,}")
 
     html = page.content()
     for identity in site.identities:

@@ -1,5 +1,5 @@
-"""Helpers of the public statistics tests: reports written straight to the store, a store that
-counts its queries."""
+"""Helpers of the public statistics tests: reports and events written straight to the store, a
+store that counts its queries."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from telemetry_service.common.clock import to_ms
-from telemetry_service.receiver.storage import NewReport, ReportStore
+from telemetry_service.common.clock import DAY_MS, to_ms
+from telemetry_service.receiver.storage import EventBatch, NewEvent, NewReport, ReportStore
 from telemetry_service.testing import FakeClock
 from tests.receiver.support import OPT_IN, SNAPSHOT, snapshot
 
@@ -86,3 +86,27 @@ class CountingStore:
             return method(*args, **kwargs)
 
         return call
+
+
+async def send_events(
+    store: ReportStore,
+    clock: FakeClock,
+    event_type: str,
+    clusters: int,
+    *,
+    days_ago: int = 1,
+    per_cluster: int = 1,
+    prefix: str = "c",
+) -> None:
+    """`per_cluster` events of `event_type` from each of `clusters` clusters, `days_ago` days
+    before the clock's time."""
+    ms = to_ms(clock()) - days_ago * DAY_MS
+    for index in range(clusters):
+        cluster = f"{prefix}-{event_type}-{index}"
+        context = orjson.dumps({"cluster_uuid": cluster, "cluster_name": f"{cluster} name"})
+        events = [
+            NewEvent(ms, event_type, cluster, context.decode(), '{"n": 1}')
+            for _ in range(per_cluster)
+        ]
+        batch = EventBatch(uuid.uuid4().hex, "telemetry-service-server", cluster, ms, events)
+        await store.events.add(batch)

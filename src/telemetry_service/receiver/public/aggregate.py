@@ -6,12 +6,14 @@ cluster but these aggregates is read into the document.
 
 "Active" deployments are those whose latest snapshot is less than :data:`ACTIVE_DAYS` days old;
 the history covers the :data:`HISTORY_DAYS` whole UTC days before today (today is partial).
+Events come from the event store's daily aggregates (``store.events``), never raw events.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -21,7 +23,7 @@ from telemetry_service.common.clock import DAY_MS, iso_date, iso_ms
 from ..analysis import parse_field_path
 from ..config import PublicConfig, PublicFieldConfig
 from ..storage import ReportStore
-from .privacy import count, fold, is_version, quantiles, share
+from .privacy import count, fold, is_version, over, quantiles, share
 
 __all__ = ["ACTIVE_DAYS", "FORMAT", "HISTORY_DAYS", "compute", "settings_key"]
 
@@ -60,7 +62,37 @@ async def compute(store: ReportStore, settings: PublicConfig, now_ms: int) -> di
         "opt_in": {"opted_in": split["yes"], "opted_out": split["no"], "share": split["share"]},
         "versions": fold(versions, k, named=is_version),
         "fields": [await _field(store, field, since_ms, k) for field in settings.fields],
+        "events": await _events(store, settings.events, first, today, k),
     }
+
+
+async def _events(
+    store: ReportStore, event_types: Sequence[str], first: int, today: int, k: int
+) -> list[dict[str, Any]]:
+    """Each of ``public.events``: the deployments that sent it in the last :data:`ACTIVE_DAYS`
+    days, and per day of the history the deployments that sent it and its events (both None
+    on a day of fewer than k deployments). Deployments are told apart by cluster id (events
+    of unknown clusters count as one)."""
+    if not event_types:
+        return []
+    summaries = {s.event_type: s for s in await store.events.types(today - ACTIVE_DAYS, today)}
+    published = []
+    for event_type in event_types:
+        days = await store.events.days(event_type, first, today)
+        summary = summaries.get(event_type)
+        per_day = []
+        for day in range(first, today):
+            events, deployments = days.get(day, (0, 0))
+            per_day.append(
+                {
+                    "date": iso_date(day),
+                    "deployments": count(deployments, k),
+                    "events": over(deployments, events, k),
+                }
+            )
+        active = count(summary.clusters, k) if summary else None
+        published.append({"event_type": event_type, "deployments": active, "days": per_day})
+    return published
 
 
 async def _field(

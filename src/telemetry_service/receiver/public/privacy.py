@@ -17,7 +17,8 @@ a deployment:
   value only when at least k deployments have it; the others go to an anonymous ``other``
   bucket, itself published only when it holds 0 or at least k deployments (else ``null``).
 - **Numbers are counts and quantiles over at least k deployments**: :func:`count` publishes a
-  count of at least k (else ``null``), :func:`quantiles` the 25th, 50th, 75th and 90th
+  count of at least k (else ``null``), :func:`over` any figure about at least k deployments
+  (an event type's events on a day), :func:`quantiles` the 25th, 50th, 75th and 90th
   percentiles of at least k values (never a minimum, maximum or single value), :func:`share` a
   split whose both sides hold at least k.
 """
@@ -27,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..analysis import parse_field_path, percentile
 
@@ -41,10 +42,12 @@ __all__ = [
     "count",
     "fold",
     "is_version",
+    "over",
     "quantiles",
     "share",
 ]
 
+T = TypeVar("T")
 FieldKind = Literal["keyword", "boolean", "number"]
 FIELD_KINDS: tuple[FieldKind, ...] = ("keyword", "boolean", "number")
 QUANTILES = (25, 50, 75, 90)
@@ -112,9 +115,15 @@ def is_version(value: str | None) -> bool:
     return value is not None and bool(_VERSION.match(value))
 
 
+def over(deployments: int, figure: T, k: int) -> T | None:
+    """A figure about `deployments` deployments (their count, their events): published when
+    they are at least `k`, else None."""
+    return figure if deployments >= k else None
+
+
 def count(deployments: int, k: int) -> int | None:
     """A count of deployments: published when it is at least `k`, else None."""
-    return deployments if deployments >= k else None
+    return over(deployments, deployments, k)
 
 
 def fold(

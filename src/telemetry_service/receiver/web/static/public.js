@@ -21,15 +21,36 @@ function bars(item) {
   return [labels, counts];
 }
 
+/** The days from the first one with a published count in any of `series` (the days before
+ * it had no data, or too little). */
+function firstShown(series) {
+  const starts = series
+    .map((days) => days.findIndex((day) => day.deployments !== null))
+    .filter((index) => index >= 0);
+  return starts.length ? Math.min(...starts) : 0;
+}
+
 function drawActive() {
-  // From the first day with a published count (the days before it had no data, or too little).
-  const first = doc.active_per_day.findIndex((day) => day.deployments !== null);
-  const days = first < 0 ? doc.active_per_day : doc.active_per_day.slice(first);
+  const days = doc.active_per_day.slice(firstShown([doc.active_per_day]));
   lineChart(
     show(document.getElementById('chart-active')),
     days.map((day) => day.date),
     [{ label: 'Active deployments', data: days.map((day) => day.deployments), fill: true }],
     { legend: false },
+  );
+}
+
+function drawEvents() {
+  const canvas = document.getElementById('chart-events');
+  if (!canvas) return;
+  const first = firstShown(doc.events.map((item) => item.days));
+  lineChart(
+    show(canvas),
+    doc.active_per_day.slice(first).map((day) => day.date),
+    doc.events.map((item) => ({
+      label: item.event_type,
+      data: item.days.slice(first).map((day) => day.deployments),
+    })),
   );
 }
 
@@ -54,6 +75,7 @@ function drawField(canvas) {
 }
 
 drawActive();
+drawEvents();
 drawDistribution(document.getElementById('chart-versions'), doc.versions, COLORS.blue);
 for (const canvas of document.querySelectorAll('canvas[data-field]')) drawField(canvas);
 document.body.dataset.ready = 'true';
