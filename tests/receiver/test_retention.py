@@ -12,6 +12,7 @@ import pytest
 from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver import Receiver, load_config, retention_cutoff
 from telemetry_service.testing import FakeClock
+from telemetry_service.wire.protocol import event_headers, events_to_ndjson
 
 from .support import SNAPSHOT, encrypt, headers, snapshot
 
@@ -61,3 +62,42 @@ async def test_retention_failure_is_logged_and_retried(
     await asyncio.sleep(0.1)
     await receiver.retention.stop()
     assert any("retention failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_retention_and_forget_remove_events_and_their_counts(
+    receiver_settings: dict[str, Any], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telemetry_service.receiver.audit")
+    receiver_settings["retention"] = {"days": 10}
+    receiver = Receiver(load_config(receiver_settings, env={}), clock=clock)
+    async with receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+            for cluster in ("old", "new", "gone"):
+                event = {
+                    "timestamp": clock.now.isoformat(),
+                    "event_type": f"seen-{cluster}",
+                    "context": {},
+                    "properties": {},
+                }
+                response = await client.post(
+                    "/v3/send/telemetry-service-server",
+                    content=events_to_ndjson([event]),
+                    headers=event_headers(cluster, "8.1.0"),
+                )
+                assert response.status_code == 200, response.text
+                clock.advance(days=4)
+            # now: "old" sent 12 days ago, "new" and "gone" 8 and 4 days ago
+            forgotten = await client.delete("/api/clusters/gone")
+            assert forgotten.json()["deleted_events"] == 1
+            assert await receiver.retention.run_once() == 0
+            types = (await client.get("/api/events/types", params={"days": 30})).json()
+            assert [t["event_type"] for t in types["types"]] == ["seen-new"]
+            clock.advance(days=3)
+            await receiver.retention.run_once()
+            assert (await client.get("/api/events/types")).json() == {"types": []}
+            metrics = (await client.get("/metrics")).text
+            assert "telemetry_receiver_retention_deleted_events_total 2" in metrics
+    assert any("retention: deleted 1 events" in r.getMessage() for r in caplog.records)
+    assert any("'gone' forgotten (0 reports, 0 cluster records, 1 events)" in r.getMessage()
+               for r in caplog.records)  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -22,7 +22,9 @@ __all__ = [
     "CSV_COLUMNS",
     "cluster_document",
     "csv_cell",
+    "csv_chunks",
     "csv_rows",
+    "ndjson_chunks",
     "ndjson_lines",
     "report_document",
     "report_meta",
@@ -82,9 +84,16 @@ async def ndjson_lines(
     store: ReportStore, from_ms: int, to_ms: int, *, kind: str | None = None
 ) -> AsyncIterator[bytes]:
     """One JSON document per line, in report-time order."""
+    reports = store.iter_reports(from_ms, to_ms, kind=kind)
+    async for chunk in ndjson_chunks(report_document(report) async for report in reports):
+        yield chunk
+
+
+async def ndjson_chunks(documents: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """JSON documents one a line, sent 100 lines at a time."""
     batch: list[bytes] = []
-    async for report in store.iter_reports(from_ms, to_ms, kind=kind):
-        batch.append(report_document(report) + b"\n")
+    async for document in documents:
+        batch.append(document + b"\n")
         if len(batch) >= 100:
             yield b"".join(batch)
             batch.clear()
@@ -106,13 +115,27 @@ async def csv_rows(
     store: ReportStore, from_ms: int, to_ms: int, *, kind: str | None = None
 ) -> AsyncIterator[bytes]:
     """A header row, then one row per report; the payload column holds its JSON text."""
+
+    async def rows() -> AsyncIterator[list[str]]:
+        async for report in store.iter_reports(from_ms, to_ms, kind=kind):
+            meta = report_meta(report)
+            yield [csv_cell(meta[c]) for c in CSV_COLUMNS[:-1]] + [report.payload_text]
+
+    async for chunk in csv_chunks(CSV_COLUMNS, rows()):
+        yield chunk
+
+
+async def csv_chunks(
+    columns: Sequence[str], rows: AsyncIterator[Sequence[str]]
+) -> AsyncIterator[bytes]:
+    """A header row of `columns`, then the `rows` (cells made with :func:`csv_cell`), sent
+    100 rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     count = 0
-    async for report in store.iter_reports(from_ms, to_ms, kind=kind):
-        meta = report_meta(report)
-        writer.writerow([csv_cell(meta[c]) for c in CSV_COLUMNS[:-1]] + [report.payload_text])
+    async for row in rows:
+        writer.writerow(row)
         count += 1
         if count % 100 == 0:
             yield buffer.getvalue().encode()

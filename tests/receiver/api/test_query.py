@@ -207,7 +207,12 @@ async def test_delete_cluster_forgets_it_with_an_audit_line(
     caplog.set_level(logging.INFO, logger="telemetry_service.receiver.audit")
     response = await loaded.delete("/api/clusters/a")
     assert response.status_code == 200
-    assert response.json() == {"cluster_uuid": "a", "deleted_reports": 5, "deleted_clusters": 1}
+    assert response.json() == {
+        "cluster_uuid": "a",
+        "deleted_reports": 5,
+        "deleted_clusters": 1,
+        "deleted_events": 0,
+    }
     assert await receiver.store.count_reports("a") == 0
     assert (await loaded.get("/api/clusters/a")).status_code == 404
     assert (await loaded.delete("/api/clusters/a")).status_code == 404

@@ -132,10 +132,11 @@ async def delete_cluster(
     counts = await forget_cluster(
         store, cluster_uuid, actor=f"API key [{principal.name}]", metrics=metrics
     )
-    if counts.reports == 0 and counts.clusters == 0:
+    if counts.reports == 0 and counts.clusters == 0 and counts.events == 0:
         raise Rejection(404, "not_found", "no record of that cluster")
     return {
         "cluster_uuid": cluster_uuid,
         "deleted_reports": counts.reports,
         "deleted_clusters": counts.clusters,
+        "deleted_events": counts.events,
     }

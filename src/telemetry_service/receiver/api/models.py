@@ -148,6 +148,7 @@ class DeleteResult(_Model):
     cluster_uuid: str
     deleted_reports: int
     deleted_clusters: int
+    deleted_events: int
 
 
 class Session(_Model):

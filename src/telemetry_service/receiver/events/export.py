@@ -7,15 +7,13 @@ a formula are prefixed with ``'`` (the reports' rule).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Iterable
 
 import orjson
 
 from telemetry_service.common.clock import iso_ms
 
-from ..export import csv_cell
+from ..export import csv_cell, csv_chunks, ndjson_chunks
 from ..storage import EventStore, StoredEvent
 
 __all__ = ["EVENT_CSV_COLUMNS", "event_csv_rows", "event_document", "event_ndjson_lines",
@@ -53,28 +51,18 @@ def events_array(events: Iterable[StoredEvent]) -> bytes:
 
 async def event_ndjson_lines(store: EventStore, from_ms: int, to_ms: int) -> AsyncIterator[bytes]:
     """One event document per line, in time order."""
-    batch: list[bytes] = []
-    async for event in store.iter_events(from_ms, to_ms):
-        batch.append(event_document(event) + b"\n")
-        if len(batch) >= 500:
-            yield b"".join(batch)
-            batch.clear()
-    if batch:
-        yield b"".join(batch)
+    events = store.iter_events(from_ms, to_ms)
+    async for chunk in ndjson_chunks(event_document(event) async for event in events):
+        yield chunk
 
 
 async def event_csv_rows(store: EventStore, from_ms: int, to_ms: int) -> AsyncIterator[bytes]:
     """A header row, then one row per event; context and properties as JSON text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EVENT_CSV_COLUMNS)
-    count = 0
-    async for e in store.iter_events(from_ms, to_ms):
-        meta = (iso_ms(e.timestamp_ms), e.event_type, e.cluster_uuid, e.channel)
-        writer.writerow([*(csv_cell(v) for v in meta), e.context, e.properties])
-        count += 1
-        if count % 500 == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+
+    async def rows() -> AsyncIterator[list[str]]:
+        async for e in store.iter_events(from_ms, to_ms):
+            meta = (iso_ms(e.timestamp_ms), e.event_type, e.cluster_uuid, e.channel)
+            yield [*(csv_cell(v) for v in meta), e.context, e.properties]
+
+    async for chunk in csv_chunks(EVENT_CSV_COLUMNS, rows()):
+        yield chunk

@@ -143,8 +143,7 @@ class EventIngest:
             (HEADER_STACK_VERSION, True),
             (HEADER_BATCH_ID, False),
         ):
-            value = _header(headers, name)
-            value = None if value is None else value.strip()
+            value = (_header(headers, name) or "").strip() or None
             if (value is not None or required) and not is_identifier(value or ""):
                 raise Rejection(
                     400,
