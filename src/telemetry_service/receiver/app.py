@@ -30,6 +30,8 @@ from .http import install_error_handlers
 from .ingest import IngestService
 from .keyfile import load_decryptor
 from .metrics import Metrics
+from .public.routes import public_router
+from .public.service import PublicStats
 from .retention import RetentionTask
 from .signin import SessionKeys, SignIn
 from .storage import ReportStore, open_report_store
@@ -108,6 +110,8 @@ class Receiver:
             clock=clock,
             interval_s=retention_interval_s,
         )
+        #: The public statistics (``public.enabled``), refreshed in the background.
+        self.public = PublicStats(self.store, config.public, clock=clock)
         self.metrics.gauge(
             "telemetry_receiver_ingest_in_flight",
             "Ingest requests past admission.",
@@ -133,6 +137,8 @@ class Receiver:
             raise
         self._started = True
         self.retention.start()
+        if self.config.public.enabled:
+            self.public.start()
 
     async def stop(self) -> None:
         """Stop retention, finish queued writes and close the store."""
@@ -141,6 +147,7 @@ class Receiver:
         self._started = False
         await self.retention.stop()
         await self.signin.close()
+        await self.public.stop()
         await self.store.close()
 
     async def __aenter__(self) -> Receiver:
@@ -188,6 +195,8 @@ class Receiver:
             version=_version(), auth_required=self.keys.configured, clock=self.clock
         )
         app.include_router(dashboard_router(pages))
+        if self.config.public.enabled:
+            app.include_router(public_router(self.public, version=_version()))
         return app
 
 

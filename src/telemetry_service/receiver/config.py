@@ -22,6 +22,12 @@ Keys (defaults in brackets)::
     limits.maxEventLineBytes  largest line (one event) of an event batch [262144 = 256 KiB]
     limits.maxEventLines   most lines in one event batch [20000]
     logging.level          debug, info, warning or error [info]
+    public.enabled         serve the public statistics at /public, without an API key [false]
+    public.fields          payload fields published: [{path, kind: keyword|boolean|number,
+                           values (keyword: the values that may be named), title}] [[]]
+    public.events          event types published [[]]
+    public.minClusters     the fewest deployments a published bucket or figure holds [10]
+    public.refresh         how often the public figures are computed [1h]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -44,10 +50,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from telemetry_service.common.config_file import (
     AuthConfig,
+    Duration,
     Section,
     apply_env,
     config_errors_as,
@@ -60,6 +67,7 @@ from telemetry_service.common.config_file import (
 from telemetry_service.common.log import LoggingConfig
 
 from .errors import ConfigError
+from .public.privacy import FieldKind, check_field, check_word
 
 __all__ = [
     "CONFIG_ENV",
@@ -123,6 +131,45 @@ class LimitsConfig(Section):
     max_event_lines: int = Field(default=20_000, ge=1, le=10_000_000, alias="maxEventLines")
 
 
+class PublicFieldConfig(Section):
+    """A payload field of the public statistics; refused when its values could be free text
+    (the rules of ``public/privacy.py``)."""
+
+    path: str
+    kind: FieldKind
+    values: tuple[str, ...] = Field(default=(), max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _private(self) -> PublicFieldConfig:
+        check_field(self.path, self.kind, self.values)
+        return self
+
+
+class PublicConfig(Section):
+    enabled: bool = False
+    fields: tuple[PublicFieldConfig, ...] = Field(default=(), max_length=100)
+    events: tuple[str, ...] = Field(default=(), max_length=100)
+    min_clusters: int = Field(default=10, ge=2, le=1_000_000, alias="minClusters")
+    refresh: Duration = Field(default=3600.0, ge=60, le=7 * 86_400)
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_fields(cls, value: tuple[PublicFieldConfig, ...]) -> tuple[PublicFieldConfig, ...]:
+        if len({field.path for field in value}) != len(value):
+            raise ValueError("each path may be listed once")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for event_type in value:
+            check_word(event_type, "event type")
+        if len(set(value)) != len(value):
+            raise ValueError("each event type may be listed once")
+        return value
+
+
 class ReceiverConfig(Section):
     """The whole receiver config (see the module docstring for every key)."""
 
@@ -135,6 +182,7 @@ class ReceiverConfig(Section):
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()
+    public: PublicConfig = PublicConfig()
 
     @field_validator("products")
     @classmethod
