@@ -4,6 +4,8 @@ event loop in a thread, so that in-process tests and child processes can both be
 - ``flood``: ``200`` and then a chunked body of ``flood_bytes`` (endless when ``None``) as fast as
   the client reads it;
 - ``trickle``: ``200`` and then one chunk byte every ``trickle_s`` seconds, for ever;
+- ``drip``: the status line, then one header line every ``trickle_s`` seconds, for ever (the
+  answer never starts, yet no read waits long enough for a read timeout);
 - ``hang``: reads the request and never answers;
 - ``close``: closes each connection as soon as it is accepted (a connection failure).
 """
@@ -15,9 +17,9 @@ import threading
 from types import TracebackType
 from typing import Literal
 
-__all__ = ["HostileServer"]
+__all__ = ["HostileServer", "Mode"]
 
-Mode = Literal["flood", "trickle", "hang", "close"]
+Mode = Literal["flood", "trickle", "drip", "hang", "close"]
 _CHUNK = b"x" * 65536
 
 
@@ -81,6 +83,13 @@ class HostileServer:
             await reader.readuntil(b"\r\n\r\n")  # the body may follow; it is never read
             if self.mode == "hang":
                 await asyncio.sleep(3600)
+            if self.mode == "drip":
+                writer.write(b"HTTP/1.1 200 OK\r\n")
+                while True:
+                    writer.write(b"X-Drip: 1\r\n")
+                    await writer.drain()
+                    self.bytes_written += 11
+                    await asyncio.sleep(self.trickle_s)
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             if self.mode == "trickle":
                 while True:

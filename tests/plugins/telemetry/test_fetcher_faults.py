@@ -25,7 +25,6 @@ from telemetry_service.plugins.telemetry_collection_manager import (
 from telemetry_service.plugins.usage_collection import UsageCollectionPlugin
 from telemetry_service.testing import CaptureServer, FakeSleep, Reply
 from telemetry_service.wire import KeyPair, generate_key_pair
-from tests.support.hostile import HostileServer
 from tests.plugins.telemetry.sim import (
     DAY_MS,
     Instance,
@@ -34,6 +33,7 @@ from tests.plugins.telemetry.sim import (
     simulate,
     telemetry_config,
 )
+from tests.support.hostile import HostileServer
 
 pytestmark = pytest.mark.anyio
 HOUR_MS = 3_600_000
