@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from telemetry_service.wire import KeyPair, generate_key_pair
-from tests.support.hostile import HostileServer
+from tests.support.hostile import HostileServer, Mode
 from tests.support.processes import ServerProcess, free_port, run_cli
 
 pytestmark = pytest.mark.integration
@@ -74,26 +74,31 @@ def test_a_1_gib_answer_leaves_the_host_under_200_mb(tmp_path: Path, keys: KeyPa
         assert host.terminate() == 0
 
 
+@pytest.mark.parametrize("mode", ["trickle", "drip"])
 def test_sigterm_stops_serve_within_5_s_in_the_middle_of_a_trickled_send(
-    tmp_path: Path, keys: KeyPair
+    tmp_path: Path, keys: KeyPair, mode: Mode
 ) -> None:
-    """Findings 7 and 8: a send that a trickling endpoint holds (here for up to 10 minutes,
-    ``telemetry.timeouts.send``) does not hold a stopping host, and it stops without a
-    ``CancelledError`` traceback."""
-    with HostileServer("trickle", trickle_s=0.2) as trickle:
+    """Findings 7 and 8: a send that a trickling endpoint holds (the review's repro: a 200 and
+    then a body byte at a time; or the header lines a line at a time, with
+    ``telemetry.timeouts.send`` at 10 minutes) does not hold a stopping host, and it stops
+    without a ``CancelledError`` traceback."""
+    with HostileServer(mode, trickle_s=0.2) as trickle:
         config = host_config(tmp_path, trickle.url, keys, timeouts={"send": "10m"})
         with run_cli(["serve", "--config", str(config)], env={"DO_NOT_TRACK": ""}) as host:
             results: list[object] = []
+            before = trickle.connections
             worker = threading.Thread(target=lambda: results.append(_send_quietly(host)))
             worker.start()
             waited = time.monotonic()
-            while trickle.bytes_written < 3 and time.monotonic() - waited < 20:
+            while trickle.connections == before and time.monotonic() - waited < 20:
                 time.sleep(0.05)
-            assert trickle.bytes_written >= 3  # the send is in the middle of the answer
+            time.sleep(0.3)  # in the middle of the answer
             stopping = time.monotonic()
             assert host.terminate(signal.SIGTERM, timeout=10) == 0
             assert time.monotonic() - stopping < 5
             worker.join(timeout=10)
+            # the held send answers 503 ("The server is stopping."); a trickled one had its 200
+            assert results == [503 if mode == "drip" else 200]
             assert host.proc.stdout is not None
             output = host.proc.stdout.read()
     assert "Traceback" not in output

@@ -105,7 +105,7 @@ class HostileServer:
                 self.bytes_written += len(_CHUNK)
             writer.write(b"0\r\n\r\n")
             await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass  # the client went away: that is the point
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away (that is the point), or the server stops
         finally:
             writer.close()

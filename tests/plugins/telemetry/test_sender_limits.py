@@ -100,3 +100,12 @@ async def test_5xx_answers_are_retried_until_the_deadline(client: httpx.AsyncCli
     assert outcome.attempts > CONNECTION_ATTEMPTS
     assert sum(slept) < 60
     assert (outcome.status, outcome.answered) == (503, True)
+
+
+def test_the_limits_are_config_keys_with_safe_defaults() -> None:
+    config = TelemetryConfig()
+    assert (config.timeouts.send, config.max_response_bytes) == (25.0, 65_536)
+    assert TelemetryConfig.model_validate({"timeouts": {"send": "2m"}}).timeouts.send == 120
+    for bad in ({"timeouts": {"send": 0}}, {"timeouts": {"send": "2h"}}, {"maxResponseBytes": -1}):
+        with pytest.raises(ValueError, match=r"send|maxResponseBytes"):
+            TelemetryConfig.model_validate(bad)

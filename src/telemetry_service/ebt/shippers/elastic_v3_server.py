@@ -14,7 +14,6 @@ bounded too. Clock, sleep and transport are injected.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
@@ -55,6 +54,7 @@ class ElasticV3ServerShipper(Shipper):
         self._backoff = policy.CONNECTIVITY_INTERVAL_S
         self._next_check = 0.0
         self._check_task: asyncio.Task[None] | None = None
+        self._abandoned_check: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
@@ -96,9 +96,9 @@ class ElasticV3ServerShipper(Shipper):
     async def flush(self) -> None:
         """Send everything sendable now (whole queue, one request) and wait for it.
 
-        Ours: a connectivity check in flight (or due) is awaited first (up to ``flush_wait_s``),
-        so a short-lived program that opts in, reports and flushes does not lose its events
-        (cf. kibana #135647).
+        Ours: a connectivity check in flight (or due) is awaited first (once, up to
+        ``flush_wait_s``), so a short-lived program that opts in, reports and flushes does not
+        lose its events (cf. kibana #135647).
         """
         if self._shut_down:
             return
@@ -106,10 +106,13 @@ class ElasticV3ServerShipper(Shipper):
         if self.is_opted_in is True and not self.online:
             if self._check_task is None:
                 self._maybe_check()
-            if self._check_task is not None:
-                with contextlib.suppress(TimeoutError):  # a hanging endpoint cannot hold it
+            check = self._check_task
+            if check is not None and check is not self._abandoned_check:
+                try:
                     async with asyncio.timeout(self.config.flush_wait_s):
-                        await asyncio.shield(self._check_task)
+                        await asyncio.shield(check)
+                except TimeoutError:  # a hanging endpoint holds neither this flush nor the next
+                    self._abandoned_check = check
         await self._send(flush=True)
 
     async def shutdown(self) -> None:
@@ -271,18 +274,11 @@ class ElasticV3ServerShipper(Shipper):
         return since is not None and self._now() - since > policy.OFFLINE_GIVE_UP_S
 
     # -- helpers -----------------------------------------------------------------------------
-    async def _request(
-        self, method: str, *, content: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> BoundedAnswer:
+    async def _request(self, method: str, **kwargs: Any) -> BoundedAnswer:
         assert self._http is not None
+        cap = self.config.max_response_bytes
         return await bounded_request(
-            self._http,
-            method,
-            self.url,
-            content=content,
-            headers=headers,
-            deadline_s=self.config.timeout_s,
-            max_bytes=self.config.max_response_bytes,
+            self._http, method, self.url, deadline_s=self.config.timeout_s, max_bytes=cap, **kwargs
         )
 
     def state(self) -> dict[str, object]:
