@@ -109,3 +109,15 @@ def test_the_limits_are_config_keys_with_safe_defaults() -> None:
     for bad in ({"timeouts": {"send": 0}}, {"timeouts": {"send": "2h"}}, {"maxResponseBytes": -1}):
         with pytest.raises(ValueError, match=r"send|maxResponseBytes"):
             TelemetryConfig.model_validate(bad)
+
+
+async def test_a_tls_failure_is_named_as_such(client: httpx.AsyncClient) -> None:
+    async def sleep(seconds: float) -> None:
+        pass
+
+    config = telemetry_config()
+    with CaptureServer() as capture:  # plain HTTP: the TLS handshake fails
+        outcome = await TelemetrySender(lambda: client, config=lambda: config, sleep=sleep).post(
+            f"https://127.0.0.1:{capture.port}/", "{}", HEADERS
+        )
+    assert outcome.describe().startswith("TLS error: [SSL")

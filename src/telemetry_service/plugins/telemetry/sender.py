@@ -249,6 +249,8 @@ def _root_cause(exc: BaseException) -> str:
     """The innermost operating-system reason (``Connection refused``), else the message."""
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, ssl.SSLError):  # its errno says nothing; its text names the problem
+            return str(cause)
         if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
             return os.strerror(cause.errno)
         if isinstance(cause, OSError) and cause.strerror:  # e.g. socket.gaierror
