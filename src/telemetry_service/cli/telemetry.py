@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -173,6 +174,8 @@ def send(
     app_version: VersionOption = None,
 ) -> None:
     """Send the snapshot now if it is due. Never without consent, even with --force."""
+    # The outcome is this command's one line: the plugin's warning would say it twice.
+    logging.getLogger(f"telemetry_service.plugins.{TelemetryPlugin.id}").setLevel(logging.ERROR)
 
     async def run() -> SendReport:
         async with _admin(config, app_version) as admin:
@@ -181,7 +184,10 @@ def send(
     report = asyncio.run(run())
     if not report.sent:
         raise fail(f"nothing sent: {report.reason}")
-    print(f"Snapshot sent ({report.reason}).")
+    if report.printed:
+        print("Snapshot printed, not sent (telemetry.debug is on).")
+    else:
+        print(f"Snapshot sent ({report.reason}).")
 
 
 @telemetry_app.command()

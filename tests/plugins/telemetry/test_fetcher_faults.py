@@ -33,6 +33,7 @@ from tests.plugins.telemetry.sim import (
     simulate,
     telemetry_config,
 )
+from tests.support.hostile import HostileServer
 
 pytestmark = pytest.mark.anyio
 HOUR_MS = 3_600_000
@@ -99,7 +100,8 @@ async def test_endpoint_recovers_and_the_next_snapshot_goes_at_the_next_due_time
         await simulate([member], clock, start + HOUR_MS)
         attempts = len(capture.posts())
         assert attempts > 1  # retried within the attempt
-        assert (await saved(member))["reportFailureCount"] == 1
+        assert (await saved(member))["reportFailureCount"] == 0  # an answer: not counted
+        assert "lastReported" not in await saved(member)
         capture.default = Reply(200)
         await simulate([member], clock, start + 13 * HOUR_MS)
         state = await saved(member)
@@ -112,24 +114,52 @@ async def test_endpoint_recovers_and_the_next_snapshot_goes_at_the_next_due_time
         assert len(capture.posts()) == attempts + 2
 
 
-async def test_three_failures_on_one_version_stop_until_the_version_changes(
+async def test_three_connection_failures_on_one_version_stop_until_the_version_changes(
     tmp_path: Path, capture: CaptureServer, keys: KeyPair
 ) -> None:
     clock = SimClock()
-    capture.default = Reply(500)
+    with HostileServer("close") as closing:  # every connection closed unanswered
+        cfg = config(tmp_path, closing.url, keys)
+        async with instance(cfg, clock, deadline_s=5) as member:
+            await simulate([member], clock, clock.ms + 3 * DAY_MS)
+            assert (await saved(member))["reportFailureCount"] == 3
+            connections = closing.connections
+            await simulate([member], clock, clock.ms + 3 * DAY_MS)
+            assert closing.connections == connections
+            report = await member.plugin.send_now(force=True)
+            assert "stopped until the version changes" in report.reason
     cfg = config(tmp_path, capture.url, keys)
-    async with instance(cfg, clock, deadline_s=5) as member:
-        await simulate([member], clock, clock.ms + 3 * DAY_MS)
-        assert (await saved(member))["reportFailureCount"] == 3
-        posts = len(capture.posts())
-        await simulate([member], clock, clock.ms + 3 * DAY_MS)
-        assert len(capture.posts()) == posts
-        report = await member.plugin.send_now(force=True)
-        assert "stopped until the version changes" in report.reason
-    capture.default = Reply(200)
     async with instance(cfg, clock, version="8.0.1") as upgraded:
         await simulate([upgraded], clock, clock.ms + HOUR_MS)
         assert (await saved(upgraded))["reportFailureCount"] == 0
+        assert len(capture.posts("-snapshot")) == 1
+
+
+async def test_http_error_answers_never_stop_the_sender(
+    tmp_path: Path, capture: CaptureServer, keys: KeyPair
+) -> None:
+    """Kibana counts only failures without an answer: in
+    ``src/platform/plugins/shared/telemetry/server/fetcher.ts`` (``FetcherTask.sendIfDue``) the
+    ``fetch`` of the snapshot resolves on any HTTP status and only a throw reaches
+    ``updateReportFailure`` (``reportFailureCount + 1``); an answer takes the success path,
+    which writes ``reportFailureCount: 0`` (spec section 3.4, and ``fetcher.test.ts``). Ours
+    still waits for a 2xx before storing ``lastReported``, but three bad days at the vendor
+    must not silence the host until its next upgrade."""
+    clock = SimClock()
+    capture.default = Reply(500)
+    async with instance(config(tmp_path, capture.url, keys), clock, deadline_s=5) as member:
+        two = {"reportFailureCount": 2, "reportFailureVersion": "8.0.0"}
+        await member.platform.store.update("telemetry", "telemetry", two, upsert=two)
+        await simulate([member], clock, clock.ms + 4 * DAY_MS)
+        state = await saved(member)
+        assert state["reportFailureCount"] == 0  # reached: the count starts again
+        assert "lastReported" not in state
+        days_of_500 = len(capture.posts("-snapshot"))
+        assert days_of_500 >= 4  # tried on every one of those days, never stopped
+        capture.default = Reply(200)
+        await simulate([member], clock, clock.ms + DAY_MS)
+        assert len(capture.posts("-snapshot")) == days_of_500 + 1
+        assert "lastReported" in await saved(member)
 
 
 async def test_hanging_endpoint_times_out(
@@ -144,7 +174,7 @@ async def test_hanging_endpoint_times_out(
         assert time.monotonic() - began < 8
         assert (await saved(member))["reportFailureCount"] == 1
         history = await member.plugin.admin.history()
-        assert "read timeout" in history[0]["status"]
+        assert "no answer" in history[0]["status"]
         assert await host_is_serving(member)
 
 
@@ -170,7 +200,8 @@ async def test_400_is_a_failure_without_retries(
     async with instance(config(tmp_path, capture.url, keys), clock) as member:
         await simulate([member], clock, clock.ms + 10 * 60_000)
         assert len(capture.posts()) == 1
-        assert (await saved(member))["reportFailureCount"] == 1
+        assert (await saved(member))["reportFailureCount"] == 0  # answered: not counted
+        assert "lastReported" not in await saved(member)
 
 
 async def test_tls_error(tmp_path: Path, capture: CaptureServer, keys: KeyPair) -> None:

@@ -10,7 +10,8 @@ Each :meth:`FetcherTask.tick` decides what to do now and returns when to look ag
   day, re-checked every minute;
 - before sending, an instance takes a lease in the store and reads ``lastReported`` again, so
   instances sharing a store send one snapshot per interval, not one each;
-- a failed attempt counts towards Kibana's 3-failures rule and is tried again after 12 hours;
+- a failed attempt is tried again after 12 hours; as in Kibana, only a connection failure (no
+  answer at all) counts towards the 3-failures rule, an HTTP error answer does not;
 - a failed config load is retried after 8, 16, 32, 64 and 64 s, then logged once, and the
   next try is the 12 h tick after the first failure (Kibana's ``validateConnectivity``).
 
@@ -250,7 +251,8 @@ class FetcherTask:
             self._online = False
             self._next_connectivity_ms = self._now_ms() + CONNECTIVITY_CHECK_PERIOD_MS
             self._retry_after_failure_ms = self._next_connectivity_ms
-            await self._record_failure()
+            if not all(outcome.answered for outcome in report.outcomes):
+                await self._record_failure()
         return report
 
     # -- lifecycle ---------------------------------------------------------------------------
