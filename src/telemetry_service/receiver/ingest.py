@@ -1,21 +1,27 @@
 """The ingest pipeline shared by ``POST /v3/send/{channel}`` and ``receiver import``.
 
-channel (404) -> headers (415, 400) -> admission (429) -> body limit (413) -> decrypt
+channel (404) -> headers (415, 400) -> body (413, 408, 429) -> admission (429) -> decrypt
 (400 / 413) -> JSON and root shape (400) -> store (503) -> 200 once committed.
 
-Decryption and parsing run in worker threads (the crypto releases the GIL). At most
-``limits.maxInFlight`` requests are past admission at once, which bounds memory to about
-that many bodies; beyond, the answer is 429 with ``Retry-After``.
+A body must arrive within ``limits.bodyTimeoutSeconds`` (else 408, and the connection is
+closed), and the bodies held at once by a process, from their first byte until their answer,
+stay within ``limits.maxBufferedBytes`` (counted as bytes arrive, so that slow senders hold
+only what they sent; beyond, 429). A request takes one of the ``limits.maxInFlight`` slots
+only once its body has arrived, so slow or idle senders cannot lock others out. Decryption
+and parsing run in at most ``limits.decryptThreads`` worker threads (the crypto releases the
+GIL). docs/receiver.md gives the memory bound these make.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -53,7 +59,7 @@ from .validate import (
     validate_report,
 )
 
-__all__ = ["Channel", "IngestOutcome", "IngestService", "channel_names"]
+__all__ = ["BodyBudget", "Channel", "IngestOutcome", "IngestService", "channel_names"]
 
 log = logging.getLogger("telemetry_service.receiver.ingest")
 
@@ -61,6 +67,42 @@ log = logging.getLogger("telemetry_service.receiver.ingest")
 _STORED_KINDS: dict[ChannelKind, ReportKind] = {"snapshot": "snapshot", "opt-in-reports": "opt-in"}
 _CONTENT_TYPES = frozenset({"application/json", "text/plain"})
 BodyReader = Callable[[int], Awaitable[bytes]]
+
+
+class BodyBudget:
+    """The ingest body bytes a process holds at once (``limits.maxBufferedBytes``).
+
+    Each HTTP body takes a :meth:`lease` for as long as its request runs; the reader charges
+    it as bytes arrive, so that a slow sender holds only what it has sent.
+    """
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._retry_after = retry_after
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Callable[[int], None]]:
+        """A ``charge(size)`` for one body; its bytes are given back when the block ends.
+        ``charge`` raises a 429 :class:`Rejection` when the budget is spent."""
+        held = 0
+
+        def charge(size: int) -> None:
+            nonlocal held
+            if self.used + size > self.limit:
+                raise Rejection(
+                    429,
+                    "overloaded",
+                    "too many report bytes are being received; retry later",
+                    retry_after=self._retry_after,
+                )
+            self.used += size
+            held += size
+
+        try:
+            yield charge
+        finally:
+            self.used -= held
 
 
 @dataclass(frozen=True)
@@ -111,7 +153,11 @@ class IngestService:
     in_flight: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self._limiter = anyio.CapacityLimiter(self.threads or os.cpu_count() or 2)
+        threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
+        self._limiter = anyio.CapacityLimiter(threads)
+        # Never below one largest body, which could not be received otherwise.
+        budget = max(self.limits.max_buffered_bytes, self.max_body_bytes)
+        self.budget = BodyBudget(budget, self.limits.retry_after_seconds)
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
@@ -130,16 +176,11 @@ class IngestService:
             channel = self.channel(name)
             label = channel.name
             cluster_id, stack_version = self.check_headers(headers)
-            if self.in_flight >= self.limits.max_in_flight:
-                raise Rejection(
-                    429,
-                    "overloaded",
-                    "too many reports are being processed; retry later",
-                    retry_after=self.limits.retry_after_seconds,
-                )
+            self._admit()  # before reading: an overloaded receiver reads no more bodies
+            body = await self._receive(read_body)
+            self._admit()
             self.in_flight += 1
             try:
-                body = await read_body(self.max_body_bytes)
                 self.metrics.ingest_bytes.inc(by=len(body))
                 outcome = await self.ingest(channel, body, cluster_id, stack_version)
             finally:
@@ -151,6 +192,27 @@ class IngestService:
         self.metrics.ingest.inc(label, "duplicate" if outcome.duplicate else "stored")
         self.metrics.ingest_seconds.observe(time.perf_counter() - started)
         return outcome
+
+    def _admit(self) -> None:
+        if self.in_flight >= self.limits.max_in_flight:
+            raise Rejection(
+                429,
+                "overloaded",
+                "too many reports are being processed; retry later",
+                retry_after=self.limits.retry_after_seconds,
+            )
+
+    async def _receive(self, read_body: BodyReader) -> bytes:
+        """The body, within ``limits.bodyTimeoutSeconds`` (else 408)."""
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_seconds):
+                return await read_body(self.max_body_bytes)
+        except TimeoutError:
+            raise Rejection(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {self.limits.body_timeout_seconds:g} s",
+            ) from None
 
     def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str]:
         """Kibana's headers (spec 3.4); return the cluster id and the stack version."""
