@@ -8,6 +8,7 @@ an existing file is narrowed to 0600 when the store opens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Sequence
@@ -47,10 +48,8 @@ class SqliteReportStore(ReportStore):
 
     def _open(self) -> None:
         if isinstance(self._db, SqliteDatabase):
-            try:
+            with contextlib.suppress(OSError):  # the database's own open names the problem
                 make_private(self._db.path)
-            except OSError:
-                pass  # the database's own open names the problem
         super()._open()
 
     def _field_select(self, path: Sequence[str]) -> tuple[str, list[Any]]:
