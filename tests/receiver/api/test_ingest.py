@@ -408,3 +408,36 @@ async def test_out_of_range_numbers_and_repeated_keys_are_400_on_both_backends(
                 assert_refused(await post(client, encrypt(text)), 400, "invalid_payload")
             assert (await client.get("/api/clusters")).json()["total"] == 0
     assert marker not in "\n".join(record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_outage_answers_503_within_the_pool_timeout(
+    postgres_url: str, keys_file: Any, clock: FakeClock
+) -> None:
+    """Security review finding 14: while PostgreSQL refuses connections, each report gets its
+    503 within store.poolTimeoutSeconds (2 s by default; 4 s asserted). Before, each waited the
+    pool's 10 s."""
+    import time
+
+    import psycopg
+
+    server, _, name = postgres_url.rpartition("/")
+    config = load_config({"keys": str(keys_file), "store": {"url": postgres_url}}, env={})
+    async with Receiver(config, clock=clock) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+            assert (await post(client, encrypt(snapshot("c-0")), cluster="c-0")).status_code == 200
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [name],
+                )
+                try:
+                    for i in range(1, 4):
+                        began = time.monotonic()
+                        response = await post(client, encrypt(snapshot(f"c-{i}")), cluster=f"c-{i}")
+                        assert_refused(response, 503, "store_unavailable")
+                        assert time.monotonic() - began < 4
+                finally:
+                    admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
