@@ -36,12 +36,13 @@ from .web import HostCheck
 __all__ = [
     "HEADER_TIMEOUT_S",
     "KEEP_ALIVE_S",
+    "GuardedConfig",
+    "HeaderDeadlineProtocol",
     "HttpGuards",
     "QuietServer",
     "ServingError",
     "bind",
     "display_url",
-    "guarded_protocol",
     "host_checked",
     "is_loopback",
     "refuse_public_without_keys",
@@ -111,44 +112,52 @@ class HttpGuards:
     allowed_hosts: tuple[str, ...] = ()
 
 
-def guarded_protocol(header_timeout_s: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a deadline for each request's line and headers: counted from
-    the connection, or from the first byte of a request on a kept-alive connection; a client
-    that has not sent them all by then is disconnected."""
+class GuardedConfig(uvicorn.Config):
+    """uvicorn's config plus the header deadline that :class:`HeaderDeadlineProtocol` reads."""
 
-    class HeaderDeadlineProtocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
+    header_timeout_s: float = HEADER_TIMEOUT_S
 
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(cast(asyncio.Transport, transport))
-            self._arm()
 
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.conn.their_state is h11.IDLE:  # still waiting for the headers
-                if self._header_timer is None:
-                    self._arm()
-            else:
-                self._disarm()
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's line and headers (the
+    config's ``header_timeout_s``): counted from the connection, or from the first byte of a
+    request on a kept-alive connection; a client that has not sent them all by then is
+    disconnected. A module-level class: ``--workers`` pickles the config."""
 
-        def connection_lost(self, exc: Exception | None) -> None:
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._header_timeout_s = float(getattr(config, "header_timeout_s", HEADER_TIMEOUT_S))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(cast(asyncio.Transport, transport))
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:  # still waiting for the headers
+            if self._header_timer is None:
+                self._arm()
+        else:
             self._disarm()
-            super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._header_timer = self.loop.call_later(header_timeout_s, self._expire)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self._header_timeout_s, self._expire)
 
-        def _expire(self) -> None:
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
             self._header_timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
 
-    return HeaderDeadlineProtocol
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class QuietServer(uvicorn.Server):
@@ -192,15 +201,17 @@ def uvicorn_config(
     (or from the process's level when higher), a graceful shutdown bounded by `grace_s`, the
     header deadline and keep-alive of `guards`."""
     level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    return uvicorn.Config(
+    config = GuardedConfig(
         app,
         log_level=level,
         access_log=False,
         timeout_graceful_shutdown=grace_s,
-        http=guarded_protocol(guards.header_timeout_s),
+        http=HeaderDeadlineProtocol,
         timeout_keep_alive=guards.keep_alive_s,
         **options,
     )
+    config.header_timeout_s = guards.header_timeout_s
+    return config
 
 
 def host_checked(app: ASGIApp, bound: str, guards: HttpGuards = HttpGuards()) -> ASGIApp:
