@@ -15,13 +15,12 @@ GIL). docs/receiver.md gives the memory bound these make.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -46,6 +45,7 @@ from telemetry_service.wire.protocol import (
     parse_channel,
 )
 
+from .budget import BodyBudget
 from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics
@@ -59,7 +59,7 @@ from .validate import (
     validate_report,
 )
 
-__all__ = ["BodyBudget", "Channel", "IngestOutcome", "IngestService", "channel_names"]
+__all__ = ["Channel", "IngestOutcome", "IngestService", "channel_names"]
 
 log = logging.getLogger("telemetry_service.receiver.ingest")
 
@@ -67,42 +67,6 @@ log = logging.getLogger("telemetry_service.receiver.ingest")
 _STORED_KINDS: dict[ChannelKind, ReportKind] = {"snapshot": "snapshot", "opt-in-reports": "opt-in"}
 _CONTENT_TYPES = frozenset({"application/json", "text/plain"})
 BodyReader = Callable[[int], Awaitable[bytes]]
-
-
-class BodyBudget:
-    """The ingest body bytes a process holds at once (``limits.maxBufferedBytes``).
-
-    Each HTTP body takes a :meth:`lease` for as long as its request runs; the reader charges
-    it as bytes arrive, so that a slow sender holds only what it has sent.
-    """
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._retry_after = retry_after
-
-    @contextlib.contextmanager
-    def lease(self) -> Iterator[Callable[[int], None]]:
-        """A ``charge(size)`` for one body; its bytes are given back when the block ends.
-        ``charge`` raises a 429 :class:`Rejection` when the budget is spent."""
-        held = 0
-
-        def charge(size: int) -> None:
-            nonlocal held
-            if self.used + size > self.limit:
-                raise Rejection(
-                    429,
-                    "overloaded",
-                    "too many report bytes are being received; retry later",
-                    retry_after=self._retry_after,
-                )
-            self.used += size
-            held += size
-
-        try:
-            yield charge
-        finally:
-            self.used -= held
 
 
 @dataclass(frozen=True)
