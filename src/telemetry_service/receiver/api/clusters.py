@@ -21,6 +21,7 @@ from ..retention import forget_cluster
 from ..storage import ClusterPage
 from .models import ClusterList, ClusterModel, DeleteResult, ReportModel
 from .params import (
+    CLUSTER_ID_PATH,
     RESPONSES,
     VIEWER,
     ClusterId,
@@ -80,7 +81,7 @@ async def search_clusters(
 
 
 @router.get(
-    "/api/clusters/{cluster_uuid:path}/latest",
+    "/api/clusters/" + CLUSTER_ID_PATH + "/latest",
     response_model=ReportModel,
     response_class=JSONResponse,
     responses=not_found("snapshot"),
@@ -94,7 +95,7 @@ async def latest_snapshot(store: Store, cluster_uuid: ClusterId) -> Response:
 
 
 @router.get(
-    "/api/clusters/{cluster_uuid:path}/reports",
+    "/api/clusters/" + CLUSTER_ID_PATH + "/reports",
     response_model=list[ReportModel],
     response_class=JSONResponse,
 )
@@ -116,7 +117,9 @@ async def cluster_history(
 
 
 @router.get(
-    "/api/clusters/{cluster_uuid:path}", response_model=ClusterModel, responses=not_found("record")
+    "/api/clusters/" + CLUSTER_ID_PATH,
+    response_model=ClusterModel,
+    responses=not_found("record"),
 )
 async def get_cluster(store: Store, cluster_uuid: ClusterId) -> dict[str, Any]:
     cluster = await store.get_cluster(cluster_uuid)
@@ -125,7 +128,7 @@ async def get_cluster(store: Store, cluster_uuid: ClusterId) -> dict[str, Any]:
     return cluster_document(cluster)
 
 
-@admin_router.delete("/api/clusters/{cluster_uuid:path}", response_model=DeleteResult)
+@admin_router.delete("/api/clusters/" + CLUSTER_ID_PATH, response_model=DeleteResult)
 async def delete_cluster(
     store: Store,
     metrics: MetricsDep,
