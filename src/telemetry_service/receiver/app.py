@@ -83,7 +83,9 @@ class Receiver:
                 f"the reports of an earlier version are in {old}: move that file (with its -wal "
                 f"and -shm files) to {config.path.data}/, or set store.url to sqlite://{old}"
             )
-        self.store = store or open_report_store(config.store_url)
+        self.store = store or open_report_store(
+            config.store_url, pool_timeout_s=config.store.pool_timeout_seconds
+        )
         self.signin = SignIn(config.store_url, clock=clock)
         self.keys = SessionKeys(config.auth.api_keys, self.signin)
         self.ingest = IngestService(

@@ -28,6 +28,14 @@ Keys (defaults in brackets)::
     public.events          event types published [[]]
     public.minClusters     the fewest deployments a published bucket or figure holds [10]
     public.refresh         how often the public figures are computed [1h]
+    server.headerTimeoutSeconds  time a client has to send a request's line and headers [10]
+    server.keepAliveSeconds  an idle keep-alive connection is closed after this [5]
+    server.allowedHosts    Host names answered besides loopback ones (DNS rebinding) [[]]
+    limits.bodyTimeoutSeconds  time to receive a whole ingest body; then 408 [30]
+    limits.maxBufferedBytes  ingest body bytes held at once by a process; beyond, 429 [67108864]
+    limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
+    limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
+    store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -95,6 +103,9 @@ class ServerConfig(Section):
     port: int = Field(default=5602, ge=0, le=65535)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="maxBodyBytes")
     workers: int = Field(default=1, ge=1, le=64)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=3600, alias="headerTimeoutSeconds")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=3600, alias="keepAliveSeconds")
+    allowed_hosts: tuple[str, ...] = Field(default=(), alias="allowedHosts")
 
 
 class PathConfig(Section):
@@ -111,6 +122,8 @@ class StoreConfig(Section):
         if value is not None and not value.startswith(("sqlite:", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite: or postgresql://")
         return value
+
+    pool_timeout_seconds: float = Field(default=2, gt=0, le=600, alias="poolTimeoutSeconds")
 
 
 class RetentionConfig(Section):
@@ -129,6 +142,13 @@ class LimitsConfig(Section):
         default=256 * 1024, ge=256, le=64 * 1024**2, alias="maxEventLineBytes"
     )
     max_event_lines: int = Field(default=20_000, ge=1, le=10_000_000, alias="maxEventLines")
+
+    body_timeout_seconds: float = Field(default=30, gt=0, le=3600, alias="bodyTimeoutSeconds")
+    max_buffered_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, alias="maxBufferedBytes")
+    decrypt_threads: int = Field(default=2, ge=1, le=256, alias="decryptThreads")
+    fields_payload_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, le=1 << 30, alias="fieldsPayloadBytes"
+    )
 
 
 class PublicFieldConfig(Section):

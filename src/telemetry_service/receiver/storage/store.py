@@ -172,6 +172,7 @@ class ReportStore(abc.ABC):
     version_counts = _read(stats.version_counts)
     field_values = _read(stats.field_values)
     latest_payloads = _read(stats.latest_payloads)
+    visit_latest_payloads = _read(stats.visit_latest_payloads)
     field_samples = _read(stats.field_samples)
     opt_in_changes = _read(stats.opt_in_changes)
     opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)

@@ -32,7 +32,7 @@ from telemetry_service.common.web import (
     template_environment,
 )
 
-from ..api.params import ClusterId
+from ..api.params import CLUSTER_ID_PATH, ClusterId
 
 __all__ = ["CHART_JS", "PATHS", "STATIC_PREFIX", "DashboardPages", "dashboard_router"]
 
@@ -109,7 +109,7 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
     for name, (path, _, title) in _PAGES.items():
         router.add_api_route(path, shell(name, title), response_model=None)
 
-    @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
+    @router.get(PATHS["clusters"] + "/" + CLUSTER_ID_PATH, response_model=None)
     async def cluster(cluster_uuid: ClusterId) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
 
