@@ -27,7 +27,7 @@ from telemetry_service.wire import Decryptor, generate_key_pair
 from .expected import all_cases, legacy_matrix, main_matrix
 from .harness import Host, Lane, Observed, run_matrix
 
-MATRIX_MODULE = "tests/consent/test_consent_matrix.py"
+MATRIX_PATH = Path(__file__).with_name("test_consent_matrix.py")
 _outcomes: Counter[str] = Counter()
 _run: list[tuple[int, float]] = []
 #: Combinations run side by side (each lane has its own store and clock).
@@ -100,7 +100,9 @@ async def observed(host: Host, request: pytest.FixtureRequest) -> dict[int, Obse
     selected = {
         item.callspec.params["index"]
         for item in request.session.items
-        if isinstance(item, pytest.Function) and item.originalname == "test_combination"
+        if isinstance(item, pytest.Function)
+        and item.path == MATRIX_PATH
+        and item.originalname == "test_combination"
     }
     started = time.monotonic()
     results = await run_matrix(host, {i: cases[i] for i in selected})
@@ -109,7 +111,7 @@ async def observed(host: Host, request: pytest.FixtureRequest) -> dict[int, Obse
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not report.nodeid.startswith(MATRIX_MODULE + "::test_combination"):
+    if "consent/test_consent_matrix.py::test_combination[" not in report.nodeid:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome

@@ -89,7 +89,8 @@ class Phase:
     traffic: Counter[tuple[str, str]] = field(default_factory=Counter)
     strays: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[bytes] = field(default_factory=list)
+    """The opt-in status reports as sent (encrypted; the check decrypts them)."""
     requests: int = 0
 
 
@@ -151,7 +152,7 @@ def _classify(host: Host, requests: list[Captured], prefix: str) -> Phase:
         if key[0] == "POST" and request.headers.get("x-elastic-cluster-id") != host.cluster_uuid:
             phase.strays.append(f"POST {request.path} for another cluster")
         if key == ("POST", "opt-in-reports"):
-            phase.reports.append(host.decryptor.decrypt_json(request.body))
+            phase.reports.append(request.body)
     return phase
 
 

@@ -100,7 +100,8 @@ def check_second_phase(host: Host, case: Case, seen: Observed) -> None:
     expected = expected_phase(snapshot, events, probe_online=events_flow(case))
     if flip.report:
         expected[("POST", "opt-in-reports")] = 1
-        assert phase.reports == [{"cluster_uuid": host.cluster_uuid, "opt_in_status": flip.choice}]
+        [report] = [host.decryptor.decrypt_json(body) for body in phase.reports]
+        assert report == {"cluster_uuid": host.cluster_uuid, "opt_in_status": flip.choice}
     assert phase.traffic == expected
     if events:
         assert "after-change" in phase.events
