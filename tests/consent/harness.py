@@ -1,6 +1,6 @@
 """Runs one consent combination through the host's real consent, sender and event pieces.
 
-What is real: the ``telemetry`` saved object in a real SQLite store (the platform's), the
+What is real: the ``telemetry`` saved object in a real SQLite store (``core.open_store``), the
 config parsed by ``TelemetryConfig`` (Kibana's ``enabled: false`` meta rule included), the
 plugin's ``TelemetryState`` (its consent decision with the environment), ``OptInWatcher`` (the
 ``get_is_opted_in()`` value, which drives ``EventTelemetry.apply`` and so the analytics
@@ -10,6 +10,9 @@ sender: its connectivity check, lease, payload from the platform's real
 ``POST /internal/telemetry/optIn`` and the CLI call) with its opt-in status report, a fresh
 ``AnalyticsClient`` and ``ElasticV3ServerShipper``, and HTTP to a ``CaptureServer`` on
 127.0.0.1. Time is a ``FakeClock`` moved by the test (the sender's waits are ``FakeSleep``).
+Combinations run side by side on lanes; each lane has its own store and clock (so its own
+saved object and send lease) and runs one combination at a time; each combination posts under
+its own path prefix (``/c{index}/``), so every request is attributed to exactly one of them.
 
 What is not the plugin's own wiring: these pieces are constructed here, per combination,
 instead of by ``TelemetryPlugin.setup`` (a platform per combination would take minutes); the
