@@ -215,7 +215,9 @@ async def run_case(host: Host, lane: Lane, case: Case, index: int) -> Observed:
         ),
     )
     watcher = OptInWatcher(state, logger=LOG, on_consent=events.apply)
-    sender = TelemetrySender(lambda: host.http, deadline_s=60.0, sleep=FakeSleep(clock))
+    sender = TelemetrySender(
+        lambda: host.http, config=lambda: config, deadline_s=60.0, sleep=FakeSleep(clock)
+    )
     history = SendHistory(store)
     delivery = Delivery(state=state, manager=host.manager, sender=sender, history=history, log=LOG)
     fetcher = FetcherTask(
