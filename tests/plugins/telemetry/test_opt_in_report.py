@@ -36,7 +36,7 @@ def capture() -> Iterator[CaptureServer]:
     ("config_from", "stored_from", "reported"),
     [("server", "browser", True), ("browser", "server", False)],
 )
-async def test_the_config_sendUsageFrom_decides_the_opt_in_report(
+async def test_the_config_send_usage_from_decides_the_opt_in_report(
     tmp_path: Path,
     capture: CaptureServer,
     keys: KeyPair,
