@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import logging
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,25 +21,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from telemetry_service.core import SavedObjectStore, open_store
+from telemetry_service.core import SavedObjectStore
 from telemetry_service.ebt import AnalyticsClient
 from telemetry_service.ebt.shippers import ElasticV3ServerShipper
-from telemetry_service.plugins.telemetry.config import TelemetryConfig
-from telemetry_service.plugins.telemetry.events import EventTelemetry
-from telemetry_service.testing import CaptureServer, FakeClock
+from telemetry_service.testing import CaptureServer
+from tests.plugins.telemetry.support import event_telemetry
 from tests.support.hostile import HostileServer
 
 pytestmark = pytest.mark.anyio
 CHANNEL = "/v3/send/telemetry-service-server"
 SCHEMA = {"n": {"type": "long", "_meta": {"description": "n"}}}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SavedObjectStore]:
-    opened = open_store(None, tmp_path)
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
@@ -53,18 +43,9 @@ async def shipper_for(
     analytics: AnalyticsClient, store: SavedObjectStore, endpoint: str, **telemetry: Any
 ) -> ElasticV3ServerShipper:
     """The telemetry plugin's shipper for this config, opted in (its OPTIONS check starts)."""
-    section = {"endpoints": {"prod": endpoint, "staging": endpoint}, **telemetry}
-    config = TelemetryConfig.model_validate(section)
     analytics.register_event_type("e", SCHEMA)
-    driver = EventTelemetry(
-        analytics,
-        lambda: config,
-        version="9.0.0",
-        store=store,
-        instance_uuid="instance-1",
-        clock=FakeClock(),
-        logger=logging.getLogger("test"),
-    )
+    endpoints = {"prod": endpoint, "staging": endpoint}
+    driver = event_telemetry(analytics, store, endpoints=endpoints, **telemetry)
     driver.register_shipper()
     assert driver.shipper is not None
     driver.apply(True)
