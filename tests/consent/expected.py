@@ -128,7 +128,11 @@ def decide(case: Case) -> Decision:
     # (T/server/telemetry_config/get_telemetry_allow_changing_opt_in_status.ts, used by
     # T/server/routes/telemetry_opt_in.ts to answer 400).
     route_allows = case.allow if case.legacy_allow is None else case.legacy_allow
-    locked = not route_allows
+    # Ours, on purpose (docs/privacy.md "Who decides" 3): any lock stops changes, so the
+    # config's allowChangingOptInStatus: false also locks when a legacy stored `true` would
+    # let Kibana's route record a choice. The config is the administrator's newer, stronger
+    # statement; the stored legacy value is read-only in Kibana (spec 2.1).
+    locked = not route_allows or not case.allow
     # Rule 1 of getTelemetryOptIn (T/server/telemetry_config/get_telemetry_opt_in.ts), called
     # by the sender and by getIsOptedIn with the *config's* allowChangingOptInStatus
     # (T/server/fetcher.ts getCurrentConfigs; T/server/plugin.ts getOptInStatus): a locked
@@ -178,7 +182,8 @@ class Change:
     choice: bool
     refused: bool
     """Kibana answers 400 when the route's lock holds; ours also while DO_NOT_TRACK or
-    telemetry.enabled: false force the opt-out (docs/privacy.md: nobody can opt in)."""
+    telemetry.enabled: false force the opt-out (docs/privacy.md: nobody can opt in), and
+    under the config's lock whatever a legacy stored value says (``decide``)."""
     report: bool
     """An opt-in status report {cluster_uuid, opt_in_status: choice} leaves the server."""
     after: Case
@@ -199,17 +204,7 @@ def change(case: Case) -> Change:
 
 
 def known_differences(case: Case) -> str | None:
-    """Where this project differs from Kibana (a strict xfail with this reason), else None.
-
-    1. Kibana's optIn route locks on getTelemetryAllowChangingOptInStatus (SO ?? config), so a
-       legacy stored ``allowChangingOptInStatus: true`` lets an administrator record a choice
-       under the config's lock (no effect on sending, rule 1; the server still sends the
-       opt-in status report); ours refuses with 400 (T/server/routes/telemetry_opt_in.ts).
-    2. Kibana's optIn route sends the report when the *config's* sendUsageFrom is 'server';
-       ours reads the stored legacy sendUsageFrom first (same file).
-    """
-    if case.legacy_allow is True and not case.allow:
-        return "Kibana: a stored allowChangingOptInStatus:true unlocks the optIn route; ours: 400"
-    if not decide(case).locked and case.legacy_from not in (None, case.send_from):
-        return "Kibana: opt-in report follows config sendUsageFrom; ours: the stored one"
+    """Where this project differs from Kibana without having chosen to (a strict xfail with
+    this reason), else None. None are left: the deliberate differences are rules of
+    ``decide`` and ``change``, each with its reason, and docs/privacy.md names them."""
     return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from telemetry_service.common.log import configure_logging
 from telemetry_service.common.serving import (
+    HttpGuards,
     QuietServer,
     bind,
     refuse_public_without_keys,
@@ -37,7 +38,11 @@ async def serve_platform(config: Path | None, host: str | None, port: int | None
     port = core.server.port if port is None else port
     with bind(bind_host, port) as sock:  # before the plugins start: a taken port stops nothing
         async with platform:
-            async with serving(platform.asgi_app, sock) as server, stop_on_signals(server):
+            guards = HttpGuards(allowed_hosts=core.server.allowed_hosts)
+            async with (
+                serving(platform.asgi_app, sock, guards=guards) as server,
+                stop_on_signals(server),
+            ):
                 platform.http.server_url = server.url
                 print(f"telemetry-service {platform.version} listening on {server.url}", flush=True)
                 await _serve_until_stopped(server, platform.http)

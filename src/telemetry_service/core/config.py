@@ -64,6 +64,8 @@ class ServerConfig(Section):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="maxBodyBytes")
     name: str = "telemetry-service"
     auth: AuthConfig = AuthConfig()
+    allowed_hosts: tuple[str, ...] = Field(default=(), alias="allowedHosts")
+    """``Host`` names answered besides loopback ones (DNS rebinding: others get 421)."""
 
 
 class PathConfig(Section):

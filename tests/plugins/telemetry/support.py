@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,8 +10,12 @@ from typing import Any
 
 import httpx
 
-from telemetry_service.core import Platform, Plugin
+from telemetry_service.core import Platform, Plugin, SavedObjectStore
+from telemetry_service.ebt import AnalyticsClient
 from telemetry_service.plugins.telemetry import TelemetryPlugin, TelemetrySetup, TelemetryStart
+from telemetry_service.plugins.telemetry.config import TelemetryConfig
+from telemetry_service.plugins.telemetry.events import EventTelemetry
+from telemetry_service.testing import FakeClock
 
 XSRF = {"kbn-xsrf": "true"}
 
@@ -48,3 +53,20 @@ def setup_contract(platform: Platform) -> TelemetrySetup:
 
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def event_telemetry(
+    client: AnalyticsClient, store: SavedObjectStore, printed: list[str] | None = None, **cfg: Any
+) -> EventTelemetry:
+    """The plugin's event side for ``telemetry`` config ``cfg`` (prints go to ``printed``)."""
+    config = TelemetryConfig.model_validate(cfg)
+    return EventTelemetry(
+        client,
+        lambda: config,
+        version="9.0.0",
+        store=store,
+        instance_uuid="instance-1",
+        clock=FakeClock(),
+        logger=logging.getLogger("test"),
+        debug_print=(printed if printed is not None else []).append,
+    )

@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from telemetry_service.core import SavedObjectStore, open_store
+from telemetry_service.core import SavedObjectStore
 from telemetry_service.ebt import AnalyticsClient
-from telemetry_service.plugins.telemetry.config import TelemetryConfig
-from telemetry_service.plugins.telemetry.events import EventTelemetry, read_events_state
-from telemetry_service.testing import FakeClock
+from telemetry_service.plugins.telemetry.events import read_events_state
 from tests.ebt.fakes import RecordingShipper
+from tests.plugins.telemetry.support import event_telemetry
 
 pytestmark = pytest.mark.anyio
 ENDPOINTS = {"prod": "https://prod.example/", "staging": "https://staging.example/"}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SavedObjectStore]:
-    opened = open_store(None, tmp_path)
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
-def events(
-    client: AnalyticsClient, store: SavedObjectStore, printed: list[str] | None = None, **cfg: Any
-) -> EventTelemetry:
-    config = TelemetryConfig.model_validate(cfg)
-    return EventTelemetry(
-        client,
-        lambda: config,
-        version="9.0.0",
-        store=store,
-        instance_uuid="instance-1",
-        clock=FakeClock(),
-        logger=logging.getLogger("test"),
-        debug_print=(printed if printed is not None else []).append,
-    )
 
 
 async def test_consent_becomes_opt_in_and_undecided_after_a_decision_is_opted_out(
@@ -49,7 +19,7 @@ async def test_consent_becomes_opt_in_and_undecided_after_a_decision_is_opted_ou
 ) -> None:
     client = AnalyticsClient()
     recorder = client.register_shipper(RecordingShipper, None)
-    driver = events(client, store)
+    driver = event_telemetry(client, store)
     driver.apply(None)  # undecided from the start: nothing pushed, events wait
     assert recorder.opt_ins == []
     driver.apply(True)
@@ -62,7 +32,7 @@ async def test_consent_becomes_opt_in_and_undecided_after_a_decision_is_opted_ou
 
 async def test_labels_are_the_context_labels(store: SavedObjectStore) -> None:
     client = AnalyticsClient()
-    events(client, store, labels={"environment": "qa", "prId": 12})
+    event_telemetry(client, store, labels={"environment": "qa", "prId": 12})
     assert client.context["labels"] == {"environment": "qa", "prId": 12}
     await client.shutdown()
 
@@ -78,7 +48,9 @@ async def test_the_shipper_goes_to_the_configured_endpoint(
     store: SavedObjectStore, send_to: str, url: str
 ) -> None:
     client = AnalyticsClient()
-    driver = events(client, store, endpoints=ENDPOINTS, sendUsageTo=send_to, product="acme")
+    driver = event_telemetry(
+        client, store, endpoints=ENDPOINTS, sendUsageTo=send_to, product="acme"
+    )
     driver.register_shipper()
     assert driver.shipper is not None
     assert driver.shipper.url == url
@@ -88,7 +60,7 @@ async def test_the_shipper_goes_to_the_configured_endpoint(
 
 async def test_no_shipper_while_the_endpoint_is_a_placeholder(store: SavedObjectStore) -> None:
     client = AnalyticsClient()
-    driver = events(client, store)
+    driver = event_telemetry(client, store)
     driver.register_shipper()
     assert driver.shipper is None
     assert driver.state() == {"shipper": None, "queuedBeforeOptIn": 0}
@@ -99,7 +71,7 @@ async def test_debug_prints_the_events_instead_of_sending(store: SavedObjectStor
     client = AnalyticsClient()
     client.register_event_type("e", {"n": {"type": "long", "_meta": {"description": "n"}}})
     printed: list[str] = []
-    driver = events(client, store, printed, endpoints=ENDPOINTS, debug=True)
+    driver = event_telemetry(client, store, printed, endpoints=ENDPOINTS, debug=True)
     driver.register_shipper()
     driver.apply(True)
     client.report_event("e", {"n": 1})
@@ -112,7 +84,7 @@ async def test_debug_prints_the_events_instead_of_sending(store: SavedObjectStor
 
 async def test_the_state_is_saved_for_telemetry_status(store: SavedObjectStore) -> None:
     client = AnalyticsClient()
-    driver = events(client, store, endpoints=ENDPOINTS)
+    driver = event_telemetry(client, store, endpoints=ENDPOINTS)
     driver.register_shipper()
     assert await read_events_state(store, "instance-1") is None
     await driver.stop()

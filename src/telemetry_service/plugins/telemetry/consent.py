@@ -75,7 +75,9 @@ def decide_consent(
     its ``getIsOptedIn`` do (``T/server/fetcher.ts``, ``T/server/plugin.ts``): a legacy
     ``allowChangingOptInStatus: false`` stored in the saved object never lets
     ``telemetry.optIn: true`` override a stored opt-out. The stored value still locks the
-    choice (Kibana's optIn route refuses changes with it), and so does the config's lock.
+    choice (Kibana's optIn route refuses changes with it), and so does the config's lock, even
+    over a stored ``true`` that Kibana's route would read first: any lock stops changes, a
+    deliberate difference (docs/privacy.md, "Who decides").
     """
     variable = environment_opt_out(env)
     if variable is not None:

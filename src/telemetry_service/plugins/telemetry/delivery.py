@@ -124,8 +124,10 @@ class Delivery:
         task.add_done_callback(self.tasks.discard)
 
     async def opt_in_status(self, enabled: bool) -> SendReport:
+        """Kibana's optIn route reports when the *config's* ``sendUsageFrom`` is ``server``; a
+        legacy stored value does not count (``T/server/routes/telemetry_opt_in.ts``)."""
         config = self.state.config()
-        if self.state.send_usage_from(await self.state.get()) != "server":
+        if config.send_usage_from != "server":
             return SendReport(False, "telemetry.sendUsageFrom is browser")
         manager = self.manager
         if manager is None or (is_placeholder_endpoint(config) and not self.state.debug()):

@@ -8,6 +8,11 @@ and when the routes or the CLI change it. Until the first decision nothing is pu
 wait in the client's bounded queue; a decision that becomes undecided again counts as opted out.
 A running host keeps its shipper's state in the store (``telemetry-events``, one object per
 instance), where ``telemetry status`` reads it.
+
+The shipper reaches the vendor as the snapshot sender does: through a client built like the
+sender's (``telemetry.proxy``, ``telemetry.ssl``, ``telemetry.timeouts.connect``/``.read``), with
+``telemetry.timeouts.send`` as the deadline of each request and ``telemetry.maxResponseBytes``
+as the most of an answer it reads (read when the shipper is registered, at start).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+
+import httpx
 
 from telemetry_service.common.clock import Clock, to_ms
 from telemetry_service.common.periodic import PeriodicTask
@@ -24,8 +31,9 @@ from telemetry_service.ebt.shippers import ElasticV3ServerShipper, ElasticV3Serv
 
 from .config import TelemetryConfig
 from .endpoints import get_base_url, is_placeholder_endpoint
+from .sender import build_client
 
-__all__ = ["EVENTS_STATE_TYPE", "EventTelemetry", "read_events_state"]
+__all__ = ["EVENTS_STATE_TYPE", "ClientTransport", "EventTelemetry", "read_events_state"]
 
 EVENTS_STATE_TYPE = "telemetry-events"
 SAVE_INTERVAL_S = 10.0
@@ -36,6 +44,26 @@ _LABELS_SCHEMA = {
 
 def _labels(config: TelemetryConfig) -> dict[str, Any]:
     return {"labels": config.labels.model_dump(by_alias=True, exclude_none=True)}
+
+
+class ClientTransport(httpx.AsyncBaseTransport):
+    """Sends each request through a client of the snapshot sender's :func:`.build_client`
+    (``telemetry.proxy`` with ``noProxy``, ``telemetry.ssl``, the connect and read timeouts),
+    built at the first request and closed with the transport."""
+
+    def __init__(self, config: TelemetryConfig) -> None:
+        self._config = config
+        self._client: httpx.AsyncClient | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._client is None:
+            self._client = build_client(self._config)
+        request.extensions = {**request.extensions, "timeout": self._client.timeout.as_dict()}
+        return await self._client.send(request, stream=True)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
 
 class EventTelemetry:
@@ -69,8 +97,9 @@ class EventTelemetry:
         )
 
     def register_shipper(self) -> None:
-        """The Elastic V3 server shipper on ``{endpoint}v3/send/{product}-server``; none while
-        the endpoint is the shipped placeholder (nothing could be delivered)."""
+        """The Elastic V3 server shipper on ``{endpoint}v3/send/{product}-server``, with the
+        snapshot sender's network settings and limits; none while the endpoint is the shipped
+        placeholder (nothing could be delivered)."""
         config = self._config()
         if is_placeholder_endpoint(config):
             self._log.info("telemetry.endpoints is a placeholder: events are not shipped")
@@ -81,6 +110,9 @@ class EventTelemetry:
                 base_url=get_base_url(config, config.send_usage_to),
                 version=self._version,
                 product=config.product,
+                transport=ClientTransport(config),
+                timeout_s=config.timeouts.send,
+                max_response_bytes=config.max_response_bytes,
                 print_to=self._print if config.debug else None,
             ),
         )
