@@ -17,14 +17,12 @@ import statistics
 import sys
 import time
 
+from telemetry_service.plugins.usage_collection.bulk_fetch import DEFAULT_MAX_COLLECTOR_CONCURRENCY
 from telemetry_service.plugins.usage_collection.collector import (
     CollectorFetchContext,
     make_usage_collector,
 )
-from telemetry_service.plugins.usage_collection.collector_set import (
-    DEFAULT_MAX_COLLECTOR_CONCURRENCY,
-    CollectorSet,
-)
+from telemetry_service.plugins.usage_collection.collector_set import CollectorSet
 
 N_ASYNC = 100
 N_SYNC = 10

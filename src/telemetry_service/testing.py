@@ -32,7 +32,6 @@ import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from telemetry_service.common.clock import from_ms, to_ms
@@ -75,10 +74,9 @@ class FakeClock:
         hours: float = 0.0,
         days: float = 0.0,
     ) -> None:
-        delta = dt.timedelta(
+        self.now += dt.timedelta(
             seconds=seconds, milliseconds=ms, minutes=minutes, hours=hours, days=days
         )
-        self.now += delta
 
     def set(self, when: dt.datetime | int) -> None:
         """Jump to an aware datetime or to epoch milliseconds (backwards too)."""
@@ -208,7 +206,5 @@ class CaptureServer:
     def __enter__(self) -> CaptureServer:
         return self.start()
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

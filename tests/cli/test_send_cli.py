@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,4 +124,37 @@ def test_debug_prints_instead_of_sending(config: Path, capture: CaptureServer) -
     )
     assert result.returncode == 0, result.stderr
     assert '"collectionSource": "local"' in result.stdout
+    assert "telemetry.debug: snapshot printed, not sent:" in result.stdout
+    assert result.stdout.rstrip().endswith("Snapshot printed, not sent (telemetry.debug is on).")
+    assert "Snapshot sent" not in result.stdout
     assert capture.requests == []
+    status = cli("telemetry", "status", "--json", "-c", str(config), cwd=config.parent)
+    assert json.loads(status.stdout)["history"][0]["status"] == "debug: printed, not sent"
+
+
+def test_send_to_a_refused_port_fails_fast_with_one_line(tmp_path: Path, keys: KeyPair) -> None:
+    """Issue 11: it hung about 5 minutes before failing."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        config = tmp_path / "config.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "path": {"data": str(tmp_path / "data")},
+                    "telemetry": {
+                        "endpoints": {"prod": endpoint},
+                        "encryption": {"jwks": json.dumps(keys.public_jwks), "kid": "vendor"},
+                    },
+                }
+            )
+        )
+        began = time.monotonic()
+        result = cli("telemetry", "send", "-c", str(config), cwd=tmp_path)
+        elapsed = time.monotonic() - began
+    assert result.returncode == 1
+    assert elapsed < 30
+    assert result.stderr.splitlines() == [
+        "error: nothing sent: could not reach the endpoint: connection failed (Connection refused)"
+    ]
+    assert result.stdout == ""

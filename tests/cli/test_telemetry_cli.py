@@ -78,3 +78,32 @@ def test_help_works_without_config(tmp_path: Path) -> None:
         result = cli(*args, cwd=tmp_path)
         assert result.returncode == 0
         assert "Usage" in result.stdout
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its mode and size."""
+    return {str(p.relative_to(root)): (p.stat().st_mode, p.stat().st_size) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("data", ["empty", "missing"])
+def test_status_creates_no_files(tmp_path: Path, config: Path, data: str) -> None:
+    """Issue 11: ``telemetry status`` on a host that never ran answers without creating the
+    store, the ``uuid`` file or ``path.data`` itself."""
+    if data == "empty":
+        (tmp_path / "data").mkdir()
+    before = tree(tmp_path)
+    answer = status(config)
+    assert answer["optedIn"] is True
+    assert answer["lastReported"] is None
+    assert answer["history"] == []
+    assert tree(tmp_path) == before
+
+
+def test_status_of_a_host_that_ran_creates_no_files(tmp_path: Path, config: Path) -> None:
+    """Its store and ``uuid`` exist: they are read in place, and nothing new is left behind."""
+    out = cli("telemetry", "opt-out", "-c", str(config), cwd=config.parent)
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "data" / "uuid").unlink()  # e.g. a store kept while path.data was cleaned
+    before = tree(tmp_path)
+    assert status(config)["optedIn"] is False
+    assert tree(tmp_path) == before

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
+from telemetry_service.cli.usage import _live_problems
 from telemetry_service.plugins.telemetry_collection_manager.root_schema import payload_schema
-from telemetry_service.plugins.usage_collection import validate_value
+from telemetry_service.plugins.usage_collection import (
+    CollectorFetchContext,
+    CollectorSet,
+    UsageCollectionSetup,
+    validate_value,
+)
+from telemetry_service.plugins.usage_collection.counters import UsageCountersService
 from telemetry_service.plugins.usage_collection.schema import schema_from_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,3 +152,29 @@ def test_check_fails_on_stale_event_schemas_and_catalogue(tmp_path: Path) -> Non
     assert json.loads((events / "platform_started.json").read_text())["channel"] == "server"
     assert "## `page_view` (browser)" in catalogue.read_text()
     assert cli("usage", "check", cwd=tmp_path).returncode == 0
+
+
+def test_check_names_failed_collectors_and_the_paths_that_break_a_schema() -> None:
+    """The live part of ``usage check`` reads ``usage_collector_stats`` of one bulk fetch (Kibana's
+    telemetry_check runs no collector; ours also checks what they return)."""
+    collectors = CollectorSet(logger=logging.getLogger("test.usage_check"))
+    collectors.register_collector(
+        collectors.make_usage_collector(
+            type="bad",
+            fetch=lambda _: {"n": "text", "m": 1, "extra": 2},
+            schema={"n": {"type": "long"}, "m": {"type": "long"}},
+        )
+    )
+
+    async def boom(_: CollectorFetchContext) -> dict[str, int]:
+        raise RuntimeError("down")
+
+    collectors.register_collector(
+        collectors.make_usage_collector(type="boom", fetch=boom, schema={"n": {"type": "long"}})
+    )
+    counters = UsageCountersService(cast(Any, None))  # never started: it needs no store
+    usage = UsageCollectionSetup(collectors, counters, partial(CollectorFetchContext))
+    assert asyncio.run(_live_problems(usage)) == [
+        "collector [boom]: fetch failed",
+        "collector [bad]: live output does not match its schema: bad.n; bad.extra",
+    ]

@@ -15,12 +15,14 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from telemetry_service.common.serving import (
+    HttpGuards,
     ServingError,
     bind,
     display_url,
     is_loopback,
     refuse_public_without_keys,
     serve,
+    serving,
     uvicorn_config,
 )
 
@@ -118,3 +120,40 @@ async def test_a_request_in_progress_cannot_hold_a_stopping_server(
             await request
     assert urls == [f"http://127.0.0.1:{port}"]
     assert sock.fileno() == -1  # closed
+
+
+async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.mark.anyio
+async def test_a_loopback_server_refuses_a_foreign_host() -> None:
+    """Security review finding 4 (DNS rebinding), for both servers: on loopback, a request for
+    another site's name gets 421 and never reaches the app; server.allowedHosts names pass.
+    Before, the app answered every name."""
+    guards = HttpGuards(allowed_hosts=("telemetry.example.org",))
+    async with (
+        serving(_ok, bind("127.0.0.1", 0), guards=guards) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+    ):
+        refused = await client.get("/", headers={"Host": "attacker.example"})
+        assert refused.status_code == 421
+        assert refused.json()["reason"] == "host_not_allowed"
+        for host in ["localhost", "telemetry.example.org"]:
+            assert (await client.get("/", headers={"Host": host})).text == "ok"
+        assert (await client.get("/")).text == "ok"  # 127.0.0.1:port
+
+
+@pytest.mark.anyio
+async def test_half_sent_headers_are_dropped_after_the_header_timeout() -> None:
+    """Security review finding 1: a connection that never finishes its headers is closed
+    after header_timeout_s (uvicorn has no such limit: it stayed open for ever)."""
+    guards = HttpGuards(header_timeout_s=0.5)
+    async with serving(_ok, bind("127.0.0.1", 0), guards=guards) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        with anyio.fail_after(5):
+            assert await reader.read() == b""  # closed by the server
+        writer.close()

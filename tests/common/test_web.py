@@ -20,6 +20,7 @@ from telemetry_service.common.web import (
     StaticFolder,
     add_static_routes,
     content_security_policy,
+    host_allowed,
     page_response,
     template_environment,
 )
@@ -206,3 +207,28 @@ def test_every_shared_module_a_page_script_imports_exists() -> None:
     assert set(StaticFolder(COMMON_DIR).assets) == {"base.js", "base.css"}
     for path in COMMON_DIR.iterdir():
         assert "://" not in path.read_text(), path.name  # nothing from another origin
+
+
+@pytest.mark.parametrize(
+    ("host", "bound", "allowed", "answered"),
+    [
+        ("127.0.0.1:5602", "127.0.0.1", (), True),
+        ("localhost:5602", "127.0.0.1", (), True),
+        ("LOCALHOST.", "127.0.0.1", (), True),
+        ("app.localhost:5602", "127.0.0.1", (), True),
+        ("[::1]:5602", "::1", (), True),
+        ("127.0.0.2", "127.0.0.1", (), True),
+        ("attacker.example:5602", "127.0.0.1", (), False),
+        ("attacker.example", "::1", (), False),
+        ("10.0.0.5:5602", "127.0.0.1", (), False),
+        ("telemetry.example.org", "127.0.0.1", ("telemetry.example.org",), True),
+        ("Telemetry.Example.org:443", "127.0.0.1", ("telemetry.example.org:443",), True),
+        ("anything.example", "10.0.0.5", (), True),
+        ("10.0.0.5:5602", "10.0.0.5", ("telemetry.example.org",), True),
+        ("anything.example", "10.0.0.5", ("telemetry.example.org",), False),
+    ],
+)
+def test_host_allowed(host: str, bound: str, allowed: tuple[str, ...], answered: bool) -> None:
+    """Security review finding 4: loopback names, and the allowed ones; a public bind with no
+    list answers any name (its API keys protect it)."""
+    assert host_allowed(host, bound=bound, allowed=allowed) is answered

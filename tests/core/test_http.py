@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,11 @@ class Routes(Plugin):
         @router.post("/small", openapi_extra=route_options(max_body_bytes=10))
         async def small(request: Request) -> dict[str, Any]:
             return {"size": len(await request.body())}
+
+        @router.get("/slow")
+        async def slow() -> dict[str, Any]:
+            await asyncio.sleep(3600)  # a send held by a slow endpoint, say
+            return {}
 
         @router.get("/broken")
         async def broken() -> dict[str, Any]:
@@ -190,3 +196,32 @@ async def test_a_store_error_in_any_route_is_kibanas_503(open_client: httpx.Asyn
         "message": "Can't fetch telemetry at the moment because some services are down. "
         "Check the /status page for more details.",
     }
+
+
+async def test_a_stopping_server_cancels_what_outlasts_the_grace_with_a_503(
+    tmp_path: Path,
+) -> None:
+    """Security review finding 8: the request ends cleanly (no ``CancelledError`` reaches the
+    server, which would log a traceback) and the stop does not wait for it."""
+    async with Platform(config={"path": {"data": str(tmp_path)}}, plugins=[Routes()]) as platform:
+        transport = httpx.ASGITransport(app=platform.asgi_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            slow = asyncio.create_task(client.get("/api/routes/slow"))
+            while not platform.http.requests:
+                await asyncio.sleep(0.01)
+            began = asyncio.get_running_loop().time()
+            await platform.http.stop_requests(grace_s=0.2)
+            assert asyncio.get_running_loop().time() - began < 1
+            answer = await slow
+    assert answer.status_code == 503
+    assert answer.json()["message"] == "The server is stopping."
+
+
+async def test_a_request_cancelled_while_running_is_still_cancelled(
+    open_client: httpx.AsyncClient,
+) -> None:
+    slow = asyncio.create_task(open_client.get("/api/routes/slow"))
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.integration
 PATTERNS = {
     "settings": r"Host settings page:\s+(\S+)",
     "dashboard": r"Receiver dashboard:\s+(\S+)",
+    "dashboard_signin": r"Dashboard, signed in:\s+(\S+)",
+    "events_signin": r"Events, signed in:\s+(\S+)",
     "host_key": r"Host admin key:\s+(\S+)",
     "receiver_key": r"Receiver admin key:\s+(\S+)",
 }
@@ -86,12 +88,33 @@ def test_demo_brings_up_both_sides_with_data(tmp_path: Path) -> None:
         active = httpx.get(f"{receiver}/api/stats/active-clusters", headers=auth, timeout=10).json()
         assert sum(day["clusters"] for day in active["days"]) > 50
         assert httpx.get(found["dashboard"], timeout=10).status_code == 200
+        clicks = simulated_clicks(receiver, auth)
+        assert clicks > 100
+        # The printed links are one-time sign-in links (the key is in no URL).
+        for name in ("dashboard_signin", "events_signin"):
+            assert found[name].startswith(receiver + "/signin#token=")
+            assert found["receiver_key"] not in found[name]
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=20)
     assert code == 0
-    # A second run reuses the keys and the seeded data.
+    # A second run reuses the keys and the seeded data (the events are not posted again).
     proc, again = start_demo(tmp_path / "demo")
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
+    try:
+        auth = {"Authorization": f"ApiKey {again['receiver_key']}"}
+        assert simulated_clicks(again["dashboard"].rstrip("/"), auth) == clicks
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
     assert again["host_key"] != found["host_key"]
+
+
+def simulated_clicks(receiver: str, auth: dict[str, str]) -> int:
+    """The simulated deployments' `click` events of the demo's 14 days (the host sends none)."""
+    answer = httpx.get(
+        f"{receiver}/api/events/types", params={"days": 30}, headers=auth, timeout=10
+    ).json()
+    types = {t["event_type"]: t for t in answer["types"]}
+    assert {"click", "page_view", "page_load", "sample_app_action"} <= set(types)
+    assert types["click"]["clusters"] >= 10
+    return int(types["click"]["events"])

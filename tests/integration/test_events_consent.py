@@ -149,3 +149,31 @@ async def test_locked_configs(
             assert "platform_started" in {e["event_type"] for e in events(capture)}
         else:
             assert capture.requests == [], "not even a connectivity probe may leave"
+
+
+async def test_a_legacy_stored_lock_never_ships_events_over_a_stored_opt_out(
+    tmp_path: Path,
+) -> None:
+    """A legacy ``allowChangingOptInStatus: false`` stored beside an opt-out, with the config's
+    ``optIn: true``: Kibana's ``getIsOptedIn`` (``T/server/plugin.ts``, spec 2.4) runs
+    ``getTelemetryOptIn`` with the config's lock, so the stored opt-out decides and
+    ``analytics.optIn({global: {enabled: false}})``: no event leaves."""
+    with CaptureServer() as capture:
+        cfg = config(tmp_path, capture, opt_in=True)
+        async with host(cfg, background=False) as platform:
+            await platform.store.update(
+                "telemetry",
+                "telemetry",
+                {},
+                upsert={
+                    "enabled": False,
+                    "lastVersionChecked": NEW,
+                    "allowChangingOptInStatus": False,
+                },
+            )
+        async with host(cfg) as platform:
+            state = await telemetry(platform).admin.status()
+            assert platform.analytics.client.queued == 0  # opted out: discarded, not held
+        assert state["optedIn"] is False
+        assert state["consent"]["locked"] is True
+        assert capture.requests == [], "an event left over a stored opt-out"

@@ -89,3 +89,23 @@ def test_missing_or_invalid_key_files(tmp_path: Path) -> None:
     garbage.chmod(0o600)
     with pytest.raises(StartupError, match="not valid JSON"):
         load_decryptor(garbage, max_input_bytes=1 << 20, max_inflated_bytes=1000)
+
+
+def test_generate_creates_its_folder_0700_whatever_the_umask(tmp_path: Path) -> None:
+    """Security review finding 11: under umask 000 the --out folder was created 0777."""
+    old = os.umask(0)
+    try:
+        files = write_key_files(tmp_path / "new" / "keys", "k1")
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "new" / "keys") == 0o700
+    assert mode(files.private) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_key_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    """Security review finding 11: the start-up check looked at the mode only, not the owner."""
+    path = write_key_files(tmp_path, "k1").private
+    os.chown(path, 12345, -1)
+    with pytest.raises(StartupError, match="belongs to another user"):
+        check_private_key_file(path)

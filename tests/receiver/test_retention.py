@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +15,7 @@ import pytest
 
 from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver import Receiver, load_config, retention_cutoff
+from telemetry_service.receiver.storage import open_report_store
 from telemetry_service.testing import FakeClock
 from telemetry_service.wire.protocol import event_headers, events_to_ndjson
 
@@ -101,3 +106,62 @@ async def test_retention_and_forget_remove_events_and_their_counts(
     assert any("retention: deleted 1 events" in r.getMessage() for r in caplog.records)
     assert any("'gone' forgotten (0 reports, 0 cluster records, 1 events)" in r.getMessage()
                for r in caplog.records)  # fmt: skip
+
+
+def test_deletion_and_retention_audit_lines_reach_the_log_at_the_default_levels(
+    tmp_path: Path,
+) -> None:
+    """Issue 11: the audit lines are logged whatever the process's level: `receiver forget`
+    runs at the CLI's warning level, and a receiver may run at logging.level warning. Before,
+    both dropped the info-level audit lines."""
+    store = f"sqlite:///{tmp_path / 'r.db'}"
+    script = (
+        "import asyncio, logging\n"
+        "from telemetry_service.common.log import configure_logging\n"
+        "from telemetry_service.receiver.metrics import Metrics\n"
+        "from telemetry_service.receiver.retention import RetentionTask\n"
+        "from telemetry_service.receiver.storage import open_report_store\n"
+        "configure_logging('warning')\n"
+        "async def main():\n"
+        f"    s = open_report_store({store!r}); await s.open()\n"
+        "    await RetentionTask(s, days=1, metrics=Metrics()).run_once()\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    forget = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "telemetry_service.cli.main",
+            "receiver",
+            "forget",
+            "c-1",
+            "--store",
+            store,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert "deletion request by CLI user" in forget.stderr
+    # A report older than retention.days, then a run at the warning level.
+    asyncio.run(_add_old_report(store))
+    retention = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert retention.returncode == 0, retention.stderr
+    assert "retention: deleted 1 reports older than 1 days" in retention.stderr
+
+
+async def _add_old_report(url: str) -> None:
+    from tests.receiver.storage.test_store import report
+
+    store = open_report_store(url)
+    await store.open()
+    try:
+        await store.add(report(received_ms=0))
+    finally:
+        await store.close()

@@ -105,3 +105,38 @@ def test_names_are_cleaned_for_the_database() -> None:
     report = check("snapshot", snapshot(cluster_name="a\x00b\ud800", version="8\x00"))
     assert report.cluster_name == "a\ufffdb\ufffd"
     assert report.version == "8\ufffd"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":1,"a":2}',
+        b'{"x":{"dup":"first","dup":"last"}}',
+        b'[{"k":1},{"k":1,"k":1}]',
+        b'{"cluster_uuid":"OTHER","version":"1","cluster_uuid":"c-1"}',
+    ],
+)
+def test_a_repeated_key_is_refused(text: bytes) -> None:
+    """Security review finding 9: SQLite's json_extract reads a repeated key's first value,
+    orjson and jsonb its last, so such payloads are refused (400 invalid_payload), the first
+    cluster_uuid included. Before, they were stored."""
+    assert reason(text) == "invalid_payload"
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["1e400", "-1e999999", "1e-999999", "1e131072", "0.1e-400", "-1E+309", "1" + "0" * 309],
+)
+def test_a_number_outside_the_double_range_is_refused(number: str) -> None:
+    """Security review finding 6: numbers that JSON.parse reads as Infinity or 0 and that
+    PostgreSQL's jsonb refuses are a 400 invalid_payload, not a 503 at the store."""
+    assert reason(b'{"x":[1,{"y":%s}]}' % number.encode()) == "invalid_payload"
+    assert reason(number.encode()) == "invalid_payload"
+
+
+@pytest.mark.parametrize(
+    "number", ["1e308", "-1.7976931348623157e308", "5e-324", "0e-999999", "0.000", "1" + "0" * 300]
+)
+def test_numbers_in_the_double_range_are_kept(number: str) -> None:
+    value, text, query = parse(b'{"x":%s}' % number.encode())
+    assert text == query == f'{{"x":{number}}}'

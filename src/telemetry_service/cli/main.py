@@ -16,6 +16,7 @@ from telemetry_service.core import PlatformError, StoreError, generate_api_key, 
 from .errors import CliFailure, print_error
 from .host import ConfigOption
 from .receiver import receiver_app
+from .signin import signin_link
 from .telemetry import telemetry_app
 from .usage import usage_app
 
@@ -33,6 +34,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(usage_app, name="usage")
 app.add_typer(receiver_app, name="receiver")
+receiver_app.command("signin-link")(signin_link)
 
 
 @app.command()

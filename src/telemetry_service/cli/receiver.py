@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +18,9 @@ from telemetry_service.receiver import (
     ConfigError,
     ImportFileError,
     ImportResult,
-    IngestService,
-    Metrics,
+    Receiver,
     ReceiverConfig,
+    ReportStore,
     StartupError,
     forget_cluster,
     import_file,
@@ -26,7 +28,6 @@ from telemetry_service.receiver import (
     open_report_store,
     write_key_files,
 )
-from telemetry_service.receiver.keyfile import load_decryptor
 from telemetry_service.receiver.server import run_server
 from telemetry_service.receiver.storage import DeleteCounts, StoreError
 
@@ -127,30 +128,11 @@ def import_(
 ) -> None:
     """Ingest an air-gapped export file exactly as POST /v3/send/{channel} would."""
     settings = _config(config, **{"keys": None if keys is None else str(keys), "store.url": store})
-    if settings.keys is None:
-        raise CliFailure("no private key set: set `keys` in the receiver config or pass --keys")
 
     async def run() -> list[ImportResult]:
-        assert settings.keys is not None
-        decryptor = load_decryptor(
-            settings.keys,
-            max_input_bytes=settings.server.max_body_bytes,
-            max_inflated_bytes=settings.limits.max_inflated_bytes,
-        )
-        report_store = open_report_store(settings.store_url)
-        await report_store.open()
-        try:
-            service = IngestService(
-                decryptor=decryptor,
-                store=report_store,
-                products=settings.products,
-                limits=settings.limits,
-                max_body_bytes=settings.server.max_body_bytes,
-                metrics=Metrics(),
-            )
-            return await import_file(service, file)
-        finally:
-            await report_store.close()
+        receiver = Receiver(settings)  # the key set, limits and store of `receiver serve`
+        async with _opened(receiver.store):
+            return await import_file(receiver.ingest, file)
 
     try:
         results = asyncio.run(run())
@@ -177,12 +159,8 @@ def forget(
     settings = _config(config, **{"store.url": store})
 
     async def run() -> DeleteCounts:
-        report_store = open_report_store(settings.store_url)
-        await report_store.open()
-        try:
+        async with _opened(open_report_store(settings.store_url)) as report_store:
             return await forget_cluster(report_store, cluster_uuid, actor=f"CLI user {_user()}")
-        finally:
-            await report_store.close()
 
     try:
         counts = asyncio.run(run())
@@ -195,6 +173,16 @@ def forget(
             f"cluster {cluster_uuid!r} forgotten: {counts.reports} reports deleted, "
             f"{counts.events} events deleted"
         )
+
+
+@contextlib.asynccontextmanager
+async def _opened(store: ReportStore) -> AsyncIterator[ReportStore]:
+    """`store`, opened (connected, migrated) for the block and closed after it."""
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def _user() -> str:

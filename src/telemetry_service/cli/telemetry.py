@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,8 +43,10 @@ VersionOption = Annotated[
 
 
 @asynccontextmanager
-async def _admin(config: Path | None, version: str | None) -> AsyncIterator[TelemetryAdmin]:
-    async with one_shot_platform(config, version) as platform:
+async def _admin(
+    config: Path | None, version: str | None, *, create_nothing: bool = False
+) -> AsyncIterator[TelemetryAdmin]:
+    async with one_shot_platform(config, version, create_nothing=create_nothing) as platform:
         for plugin in platform.plugins:
             if isinstance(plugin, TelemetryPlugin):
                 yield plugin.admin
@@ -124,10 +127,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     app_version: VersionOption = None,
 ) -> None:
-    """Show the effective opt-in, which rule or source decided it, and the send state."""
+    """Show the effective opt-in, which rule or source decided it, and the send state.
+    Creates no file: before the first start, it answers for an empty store."""
 
     async def run() -> dict[str, Any]:
-        async with _admin(config, app_version) as admin:
+        async with _admin(config, app_version, create_nothing=True) as admin:
             return await admin.status()
 
     result = asyncio.run(run())
@@ -170,6 +174,8 @@ def send(
     app_version: VersionOption = None,
 ) -> None:
     """Send the snapshot now if it is due. Never without consent, even with --force."""
+    # The outcome is this command's one line: the plugin's warning would say it twice.
+    logging.getLogger(f"telemetry_service.plugins.{TelemetryPlugin.id}").setLevel(logging.ERROR)
 
     async def run() -> SendReport:
         async with _admin(config, app_version) as admin:
@@ -178,7 +184,10 @@ def send(
     report = asyncio.run(run())
     if not report.sent:
         raise fail(f"nothing sent: {report.reason}")
-    print(f"Snapshot sent ({report.reason}).")
+    if report.printed:
+        print("Snapshot printed, not sent (telemetry.debug is on).")
+    else:
+        print(f"Snapshot sent ({report.reason}).")
 
 
 @telemetry_app.command()

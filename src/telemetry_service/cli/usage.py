@@ -19,11 +19,9 @@ import typer
 
 from telemetry_service.plugins.telemetry_collection_manager.root_schema import ROOT_SCHEMA
 from telemetry_service.plugins.usage_collection import (
-    CollectorFetchContext,
     UsageCollectionSetup,
     iter_fields,
     schema_to_json,
-    validate_value,
 )
 from telemetry_service.plugins.usage_collection.schema import schema_from_json
 
@@ -44,11 +42,9 @@ def _fields(schema_json: dict[str, Any]) -> dict[str, str]:
     return {f.path: f.type for f in iter_fields(schema_from_json(schema_json))}
 
 
-def _diff(kind: str, stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def _diff(kind: str, old_props: dict[str, Any], new_props: dict[str, Any]) -> list[str]:
     """One line per changed collector (or root), naming the fields that changed."""
     problems = []
-    old_props = stored.get("properties", {})
-    new_props = current.get("properties", {})
     for name in sorted(set(old_props) | set(new_props)):
         if name not in new_props:
             problems.append(f"{kind} [{name}]: removed (the stored schema still has it)")
@@ -70,19 +66,14 @@ def _diff(kind: str, stored: dict[str, Any], current: dict[str, Any]) -> list[st
 
 
 async def _live_problems(usage: UsageCollectionSetup) -> list[str]:
-    results = await usage.bulk_fetch()
-    stats = usage.to_object(results).get("usage_collector_stats")
+    """The collectors whose live fetch failed, or whose output had parts that its schema does
+    not declare (named by `usage_collector_stats`)."""
+    stats = usage.to_object(await usage.bulk_fetch()).get("usage_collector_stats")
     assert isinstance(stats, dict)
     problems = [f"collector [{n}]: fetch failed" for n in stats["failed"]["names"]]
     for name in stats["schema_violation"]["names"]:
-        collector = usage.get_collector_by_type(name)
-        assert collector is not None
-        assert collector.schema is not None
-        value = collector.fetch(CollectorFetchContext())
-        if asyncio.iscoroutine(value):
-            value = await value
-        found = validate_value(collector.schema, value)
-        detail = "; ".join(f"{v.path}: {v.message}" for v in found[:3]) or "does not match"
+        paths = [p for p in stats["schema_violation_paths"] if p.split(".")[0] == name]
+        detail = "; ".join(paths[:3]) or "does not match"
         problems.append(f"collector [{name}]: live output does not match its schema: {detail}")
     return problems
 
@@ -100,15 +91,17 @@ def _payload_doc(root: dict[str, Any], plugins: dict[str, Any]) -> str:
         "| field | type | description |",
         "| --- | --- | --- |",
     ]
-    for field in iter_fields(schema_from_json(root)):
-        lines.append(f"| `{field.path}` | {field.type} | {field.description or ''} |")
+    lines += _field_rows(root)
     lines += ["", "## Collectors (`stack_stats.kibana.plugins.<type>`)", ""]
     for name, schema in plugins["properties"].items():
         lines += [f"### `{name}`", "", "| field | type | description |", "| --- | --- | --- |"]
-        for field in iter_fields(schema_from_json(schema)):
-            lines.append(f"| `{field.path}` | {field.type} | {field.description or ''} |")
-        lines.append("")
+        lines += [*_field_rows(schema), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _field_rows(schema_json: dict[str, Any]) -> list[str]:
+    fields = iter_fields(schema_from_json(schema_json))
+    return [f"| `{f.path}` | {f.type} | {f.description or ''} |" for f in fields]
 
 
 def _stale_doc(docs: Path, expected: str) -> list[str]:
@@ -143,7 +136,8 @@ def check(
             usage = platform.setup_contracts.get("usage_collection")
             if not isinstance(usage, UsageCollectionSetup):
                 raise fail("the usage_collection plugin is not enabled")
-            return usage.schemas(), await _live_problems(usage), event_catalogue(platform)
+            schemas = usage.collector_set.to_schema_json()
+            return schemas, await _live_problems(usage), event_catalogue(platform)
 
     plugins, problems, events = asyncio.run(run())
     root = {"properties": schema_to_json(ROOT_SCHEMA)["properties"]}
@@ -164,10 +158,10 @@ def check(
             except (OSError, ValueError):
                 problems.append(f"{path}: missing or unreadable; run `usage check --fix`")
                 continue
-            kind = "root" if path.name == "root.json" else "collector"
-            if kind == "root":
-                stored, data = {"properties": {"root": stored}}, {"properties": {"root": data}}
-            problems += _diff(kind, stored, data)
+            if path.name == "root.json":
+                problems += _diff("root", {"root": stored}, {"root": data})
+            else:
+                problems += _diff("collector", stored.get("properties", {}), data["properties"])
         problems += _stale_doc(docs, _payload_doc(root, plugins))
         problems += stale_catalogue(schema_dir, events_docs, events)
     if problems:

@@ -5,7 +5,8 @@ settable key path (:func:`leaf_paths`) can be overridden by an environment varia
 :func:`env_name`: the side's prefix, then the path in upper case with dots replaced by
 underscores. Variable names are matched case-insensitively; a variable with the prefix that
 matches no key is an error. Problems raise :class:`ConfigFileError`, which each side turns into
-its own ``ConfigError`` in one place.
+its own ``ConfigError`` in one place. :data:`Duration` is a config value in seconds that files may
+write as ``"500ms"``, ``"5s"`` or ``"1h"`` (both servers' durations).
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 __all__ = [
     "ApiKeyConfig",
     "AuthConfig",
     "ConfigFileError",
+    "Duration",
     "Section",
     "apply_env",
     "config_errors_as",
@@ -33,6 +36,7 @@ __all__ = [
     "expand_dotted",
     "first_error",
     "leaf_paths",
+    "parse_duration",
     "read_config_file",
 ]
 
@@ -53,6 +57,29 @@ def config_errors_as(error: Callable[[str, str], Exception]) -> Iterator[None]:
         yield
     except ConfigFileError as exc:
         raise error(exc.key, exc.message) from None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number (seconds) or a string such as ``"500ms"``, ``"5s"``, ``"2h"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 5s, 500ms or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError("expected a duration such as 5s, 500ms or 2h")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A duration in seconds; config files may write ``"5s"``, ``"500ms"`` or a number of seconds."""
 
 
 class Section(BaseModel):

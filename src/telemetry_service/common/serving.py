@@ -5,6 +5,12 @@ Owns the loopback check and the refusal to listen publicly without API keys, bin
 ``http://HOST:PORT`` shown to users, the signals (SIGINT or SIGTERM stops; a second one stops
 waiting for requests in progress) and the bounded graceful shutdown: a slow client cannot hold
 a stopping server up for more than ``grace_s`` seconds.
+
+Connections are guarded (:class:`HttpGuards`): a client has ``header_timeout_s`` to send a
+request's line and headers (uvicorn has no such limit, so idle or half-sent connections stayed
+open for ever), an idle keep-alive connection is closed after ``keep_alive_s``, and a request
+whose ``Host`` is not an allowed name is refused (:class:`~.web.HostCheck`, against DNS
+rebinding).
 """
 
 from __future__ import annotations
@@ -17,16 +23,27 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .web import HostCheck
 
 __all__ = [
+    "HEADER_TIMEOUT_S",
+    "KEEP_ALIVE_S",
+    "GuardedConfig",
+    "HeaderDeadlineProtocol",
+    "HttpGuards",
     "QuietServer",
     "ServingError",
     "bind",
     "display_url",
+    "host_checked",
     "is_loopback",
     "refuse_public_without_keys",
     "serve",
@@ -37,6 +54,10 @@ __all__ = [
 
 #: Seconds a stopping server waits for requests in progress.
 GRACE_S = 3
+#: Seconds a client has to send a request's line and headers.
+HEADER_TIMEOUT_S = 10.0
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE_S = 5
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -81,6 +102,64 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class HttpGuards:
+    """Connection limits of a server: the header deadline, the keep-alive of idle connections
+    and the ``Host`` names accepted besides loopback ones (see :class:`~.web.HostCheck`)."""
+
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    keep_alive_s: int = KEEP_ALIVE_S
+    allowed_hosts: tuple[str, ...] = ()
+
+
+class GuardedConfig(uvicorn.Config):
+    """uvicorn's config plus the header deadline that :class:`HeaderDeadlineProtocol` reads."""
+
+    header_timeout_s: float = HEADER_TIMEOUT_S
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's line and headers (the
+    config's ``header_timeout_s``): counted from the connection, or from the first byte of a
+    request on a kept-alive connection; a client that has not sent them all by then is
+    disconnected. A module-level class: ``--workers`` pickles the config."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._header_timeout_s = float(getattr(config, "header_timeout_s", HEADER_TIMEOUT_S))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(cast(asyncio.Transport, transport))
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:  # still waiting for the headers
+            if self._header_timer is None:
+                self._arm()
+        else:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self._header_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
 class QuietServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after shutdown; our callers handle signals instead."""
 
@@ -111,21 +190,45 @@ async def stop_on_signals(*servers: uvicorn.Server) -> AsyncIterator[None]:
             loop.remove_signal_handler(sig)
 
 
-def uvicorn_config(app: ASGIApp | str, *, grace_s: int = GRACE_S, **options: Any) -> uvicorn.Config:
+def uvicorn_config(
+    app: ASGIApp | str,
+    *,
+    grace_s: int = GRACE_S,
+    guards: HttpGuards = HttpGuards(),
+    **options: Any,
+) -> uvicorn.Config:
     """uvicorn's config for our servers: no access log, uvicorn's own lines from warning up
-    (or from the process's level when higher), a graceful shutdown bounded by `grace_s`."""
+    (or from the process's level when higher), a graceful shutdown bounded by `grace_s`, the
+    header deadline and keep-alive of `guards`."""
     level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    return uvicorn.Config(
-        app, log_level=level, access_log=False, timeout_graceful_shutdown=grace_s, **options
+    config = GuardedConfig(
+        app,
+        log_level=level,
+        access_log=False,
+        timeout_graceful_shutdown=grace_s,
+        http=HeaderDeadlineProtocol,
+        timeout_keep_alive=guards.keep_alive_s,
+        **options,
     )
+    config.header_timeout_s = guards.header_timeout_s
+    return config
+
+
+def host_checked(app: ASGIApp, bound: str, guards: HttpGuards = HttpGuards()) -> ASGIApp:
+    """`app` behind the ``Host`` check of a server listening on `bound`."""
+    return HostCheck(app, bound=bound, allowed=guards.allowed_hosts)
 
 
 @contextlib.asynccontextmanager
 async def serving(
-    app: ASGIApp, sock: socket.socket, *, grace_s: int = GRACE_S
+    app: ASGIApp, sock: socket.socket, *, grace_s: int = GRACE_S, guards: HttpGuards = HttpGuards()
 ) -> AsyncIterator[QuietServer]:
     """Serve `app` on a socket of :func:`bind` while the block runs; leaving it stops the server."""
-    server = QuietServer(uvicorn_config(app, grace_s=grace_s, lifespan="off"))
+    bound = str(sock.getsockname()[0])
+    config = uvicorn_config(
+        host_checked(app, bound, guards), grace_s=grace_s, guards=guards, lifespan="off"
+    )
+    server = QuietServer(config)
     server.url = display_url(*sock.getsockname()[:2])
     server.task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -137,11 +240,16 @@ async def serving(
 
 
 async def serve(
-    app: ASGIApp, sock: socket.socket, announce: Callable[[str], None], *, grace_s: int = GRACE_S
+    app: ASGIApp,
+    sock: socket.socket,
+    announce: Callable[[str], None],
+    *,
+    grace_s: int = GRACE_S,
+    guards: HttpGuards = HttpGuards(),
 ) -> None:
     """Serve `app` on `sock` until SIGINT or SIGTERM; `announce(url)` once it listens."""
     async with (
-        serving(app, sock, grace_s=grace_s) as server,
+        serving(app, sock, grace_s=grace_s, guards=guards) as server,
         stop_on_signals(server),
     ):
         announce(server.url)

@@ -6,11 +6,16 @@ style and script module) under ``/static/common/`` and ``static/vendor`` (pinned
 files, checked against their ``SHA256SUMS``) under ``/static/vendor/``, beside their own folder.
 Their templates extend ``templates/layout.html``: the top bar with the API key form, the page
 config block, the footer and the toasts.
+
+:class:`HostCheck` refuses requests whose ``Host`` header names another site: a page of
+``attacker.example`` that re-binds its name to 127.0.0.1 (DNS rebinding) is same-origin with a
+server on loopback and could otherwise use its key-less defaults.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,9 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .http_errors import error_response
 
 __all__ = [
     "COMMON_DIR",
@@ -28,9 +36,11 @@ __all__ = [
     "VENDOR_DIR",
     "VENDOR_PREFIX",
     "Asset",
+    "HostCheck",
     "StaticFolder",
     "add_static_routes",
     "content_security_policy",
+    "host_allowed",
     "page_response",
     "template_environment",
 ]
@@ -144,3 +154,65 @@ def page_response(env: jinja2.Environment, template: str, csp: str, **context: A
     :data:`PAGE_HEADERS` and the ``Content-Security-Policy`` ``csp``."""
     body = env.get_template(template).render(common=COMMON_PREFIX, **context)
     return HTMLResponse(body, headers={**PAGE_HEADERS, "Content-Security-Policy": csp})
+
+
+def _host_name(header: str) -> str:
+    """The name of a ``Host`` value, without its port, brackets or trailing dot, in lower case."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    return name.rstrip(".")
+
+
+def _is_loopback_name(name: str) -> bool:
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(header: str, *, bound: str, allowed: Iterable[str] = ()) -> bool:
+    """Whether a server listening on `bound` answers a request for ``Host: header``.
+
+    Loopback names (``localhost``, ``127.x.y.z``, ``[::1]``) and the `allowed` names always
+    are. A server on a public address (which needs API keys) with no `allowed` names answers
+    every name; with some, it answers those and its own address only.
+    """
+    name = _host_name(header)
+    names = {_host_name(a) for a in allowed}
+    if _is_loopback_name(name) or name in names:
+        return True
+    bound_name = _host_name(bound) if bound.startswith("[") else bound.strip("[]").lower()
+    if _is_loopback_name(bound_name):
+        return False
+    return not names or name == bound_name
+
+
+class HostCheck:
+    """ASGI middleware: a request whose ``Host`` is not allowed (:func:`host_allowed`) gets a
+    421 before any route or key check runs. A request without ``Host`` (HTTP/1.0) passes: a
+    browser always sends one."""
+
+    def __init__(self, app: ASGIApp, *, bound: str, allowed: Iterable[str] = ()) -> None:
+        self.app = app
+        self.bound = bound
+        self.allowed = tuple(allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = next((v for k, v in scope["headers"] if k == b"host"), None)
+            text = None if host is None else host.decode("latin-1")
+            if text is not None and not host_allowed(text, bound=self.bound, allowed=self.allowed):
+                refusal = error_response(
+                    421,
+                    "this server does not answer for that Host name; list it in the server's "
+                    "allowed hosts",
+                    reason="host_not_allowed",
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -13,16 +13,16 @@ key is an error, like an unknown key in the file. Reading and the overlay are
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from telemetry_service.common.config_file import (
     AuthConfig,
+    Duration,
     Section,
     apply_env,
     config_errors_as,
@@ -30,6 +30,7 @@ from telemetry_service.common.config_file import (
     expand_dotted,
     first_error,
     leaf_paths,
+    parse_duration,
     read_config_file,
 )
 from telemetry_service.common.log import LoggingConfig
@@ -55,28 +56,6 @@ DEFAULT_CONFIG_PATH = Path("config/telemetry_service.yml")
 ENV_PREFIX = "TELEMETRY_SERVICE_"
 #: Environment variables with the prefix that are not config keys.
 RESERVED_ENV = frozenset({"TELEMETRY_SERVICE_CONFIG", "TELEMETRY_SERVICE_DEBUG"})
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number (seconds) or a string such as ``"500ms"``, ``"5s"``, ``"2h"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 5s, 500ms or 2h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    else:
-        raise ValueError("expected a duration such as 5s, 500ms or 2h")
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""A duration in seconds; config files may write ``"5s"``, ``"500ms"`` or a number of seconds."""
 
 
 class ServerConfig(Section):
@@ -142,7 +121,6 @@ class ConfigService:
         self._schemas: dict[str, type[BaseModel] | None] = {}
         self._values: dict[str, BaseModel] = {}
         self._merged: dict[str, Any] = {}
-        self._listeners: list[Callable[[], None]] = []
         self.core: CoreConfig = CoreConfig()
         self._owns_enabled: frozenset[str] = frozenset()
 
@@ -221,12 +199,6 @@ class ConfigService:
         except ConfigError:
             self._raw, self._values, self.core = previous, previous_values, previous_core
             raise
-        for listener in list(self._listeners):
-            listener()
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each successful :meth:`update`."""
-        self._listeners.append(listener)
 
 
 class ConfigView(Generic[M]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from .private_files import narrow_file, write_private
 from .store import SavedObjectConflictError, SavedObjectNotFoundError, SavedObjectStore
 
 __all__ = ["ensure_deployment_uuid", "ensure_instance_uuid"]
@@ -33,14 +34,14 @@ async def ensure_deployment_uuid(store: SavedObjectStore) -> str:
 
 
 def ensure_instance_uuid(data_path: Path) -> str:
-    """This instance's UUID, kept in ``<path.data>/uuid``."""
+    """This instance's UUID, kept in ``<path.data>/uuid`` (a 0600 file in a 0700 folder)."""
     path = data_path / "uuid"
     try:
-        value = path.read_text(encoding="utf-8").strip()
-        return str(uuid.UUID(value))
+        value = str(uuid.UUID(path.read_text(encoding="utf-8").strip()))
+        narrow_file(path)
+        return value
     except (OSError, ValueError):
         pass
-    data_path.mkdir(parents=True, exist_ok=True)
     value = str(uuid.uuid4())
-    path.write_text(value + "\n", encoding="utf-8")
+    write_private(path, value + "\n")
     return value

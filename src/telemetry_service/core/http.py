@@ -8,10 +8,15 @@ Access defaults to ``viewer`` for GET/HEAD and ``admin`` for other methods. When
 configured every caller is an administrator (the server then refuses non-loopback addresses).
 Every POST, PUT, PATCH and DELETE needs the ``kbn-xsrf`` header, as in Kibana. A
 :class:`~telemetry_service.core.store.StoreError` raised by any route answers 503.
+
+When the server stops, :meth:`HttpService.stop_requests` gives the requests in progress a short
+grace, then cancels the rest (a send held by a slow endpoint, say); they answer 503 and end
+cleanly, without the ``CancelledError`` traceback of a request cancelled by the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, Literal
@@ -51,6 +56,10 @@ STORE_UNAVAILABLE = (
     "Can't fetch telemetry at the moment because some services are down. "
     "Check the /status page for more details."
 )
+STOPPING = "The server is stopping."
+#: Seconds the requests in progress get to finish once the server stops (less than the grace
+#: of :mod:`telemetry_service.common.serving`, after which the server cancels them itself).
+REQUEST_GRACE_S = 1.0
 
 
 def route_options(
@@ -84,11 +93,30 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        admitted = await self._admit(scope, receive)
-        if isinstance(admitted, Response):
-            await admitted(scope, receive, send)
-        else:
-            await self.app(scope, admitted, send)
+        task = asyncio.current_task()
+        assert task is not None
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        self.service.requests.add(task)
+        try:
+            admitted = await self._admit(scope, receive)
+            if isinstance(admitted, Response):
+                await admitted(scope, receive, tracked)
+            else:
+                await self.app(scope, admitted, tracked)
+        except asyncio.CancelledError:
+            if not self.service.stopping:
+                raise
+            task.uncancel()  # cancelled by the stopping server: answer and end cleanly
+            if not started:
+                await kibana_error(503, STOPPING)(scope, receive, send)
+        finally:
+            self.service.requests.discard(task)
 
     async def _admit(self, scope: Scope, receive: Receive) -> Response | Receive:
         """The refusal to send, or the ``receive`` to pass on (the body read and checked)."""
@@ -178,6 +206,21 @@ class HttpService:
         self.server_url: str | None = None
         #: (path regex, methods, options) of every registered route, for the guard.
         self.route_table: list[tuple[re.Pattern[str], frozenset[str], dict[str, Any]]] = []
+        #: Requests in progress, and whether the server is stopping (:meth:`stop_requests`).
+        self.requests: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+
+    async def stop_requests(self, grace_s: float = REQUEST_GRACE_S) -> None:
+        """The server is stopping: wait up to ``grace_s`` for the requests in progress, then
+        cancel the others (they answer 503) and wait up to ``grace_s`` for them to end."""
+        self.stopping = True
+        pending = {task for task in self.requests if not task.done()}
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace_s)
 
     @staticmethod
     async def _http_error(request: Request, exc: Exception) -> Response:

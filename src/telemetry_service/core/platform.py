@@ -9,8 +9,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import utc_now
@@ -104,9 +104,7 @@ class Platform:
 
     @property
     def asgi_app(self) -> Any:
-        if self._http is None:
-            raise PlatformError("the platform has not been started")
-        return self._http.app
+        return self.http.app
 
     @property
     def http(self) -> HttpService:
@@ -124,12 +122,7 @@ class Platform:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -148,7 +141,6 @@ class Platform:
             p.id for p in plugins if p.disableable and not service.section_enabled(p.section())
         }
         self.plugins = resolve_order(plugins, disabled)
-        self._disabled = disabled
         self.config = service
         return service
 
@@ -167,7 +159,9 @@ class Platform:
             title=core.server.name,
             version=self.version,
         )
-        self._register_core_routes()
+        router = self._http.create_router()
+        add_status_route(router, self.status, lambda: service.core.server.name, self.version)
+        self._http.register_router(router)
         if self._store is None:
             self._store = open_store(core.store.url, data_path, clock=self.clock)
         try:
@@ -189,30 +183,8 @@ class Platform:
             instance_uuid=self.instance_uuid,
         )
         try:
-            self.analytics.mark("setup", "start")
-            for plugin in self.plugins:
-                core_setup = CoreSetup(
-                    **self._core_args(plugin, data_path), http=HttpSetup(self._http)
-                )
-                contracts = self._contracts_for(plugin, self._setup)
-                try:
-                    self._setup[plugin.id] = await plugin.setup(core_setup, contracts)
-                except Exception as exc:
-                    raise PluginLifecycleError(plugin.id, "setup", exc) from exc
-            self.analytics.mark("setup", "end")
-            self.analytics.mark("start", "start")
-            for plugin in self.plugins:
-                core_start = CoreStart(
-                    **self._core_args(plugin, data_path), http=HttpSetup(self._http)
-                )
-                contracts = self._contracts_for(plugin, self._start)
-                try:
-                    self._start[plugin.id] = await plugin.start(core_start, contracts)
-                except Exception as exc:
-                    raise PluginLifecycleError(plugin.id, "start", exc) from exc
-                self._started.append(plugin)
-                self.status.set_plugin(plugin.id, self._plugin_default_status(plugin.id))
-            self.analytics.mark("start", "end")
+            await self._run_phase("setup", data_path)
+            await self._run_phase("start", data_path)
         except BaseException:
             await self._stop_started()
             await self.analytics.stop()
@@ -251,10 +223,34 @@ class Platform:
             self._store = None
 
     # -- helpers ---------------------------------------------------------------------------
+    async def _run_phase(self, phase: Literal["setup", "start"], data_path: Path) -> None:
+        """Every plugin's ``setup`` (or ``start``) in dependency order, marked for analytics."""
+        contracts = self._setup if phase == "setup" else self._start
+        self.analytics.mark(phase, "start")
+        for plugin in self.plugins:
+            declared = (*plugin.required_plugins, *plugin.optional_plugins)
+            deps = PluginContracts(plugin.id, {dep: contracts.get(dep) for dep in declared})
+            core = self._core_args(plugin, data_path)
+            try:
+                if phase == "setup":
+                    contracts[plugin.id] = await plugin.setup(CoreSetup(**core), deps)
+                else:
+                    contracts[plugin.id] = await plugin.start(CoreStart(**core), deps)
+            except Exception as exc:
+                raise PluginLifecycleError(plugin.id, phase, exc) from exc
+            if phase == "start":
+                self._started.append(plugin)
+                self.status.set_plugin(
+                    plugin.id, ServiceStatus(StatusLevel.AVAILABLE, f"{plugin.id} is available")
+                )
+        self.analytics.mark(phase, "end")
+
     def _core_args(self, plugin: Plugin, data_path: Path) -> dict[str, Any]:
         assert self.config is not None
         assert self._store is not None
+        assert self._http is not None
         return {
+            "http": HttpSetup(self._http),
             "plugin_id": plugin.id,
             "config": ConfigView(self.config, plugin.section()),
             "store": self._store,
@@ -271,24 +267,7 @@ class Platform:
             "_config_service": self.config,
         }
 
-    def _contracts_for(
-        self, plugin: Plugin, source: Mapping[str, object | None]
-    ) -> PluginContracts:
-        declared = (*plugin.required_plugins, *plugin.optional_plugins)
-        return PluginContracts(plugin.id, {dep: source.get(dep) for dep in declared})
-
-    def _plugin_default_status(self, plugin_id: str) -> ServiceStatus:
-        return ServiceStatus(StatusLevel.AVAILABLE, f"{plugin_id} is available")
-
     async def _store_status(self) -> ServiceStatus:
         if self._store is not None and await self._store.ping():
             return ServiceStatus(StatusLevel.AVAILABLE, f"{self._store.backend} store is available")
         return ServiceStatus(StatusLevel.UNAVAILABLE, "the saved-object store cannot be reached")
-
-    def _register_core_routes(self) -> None:
-        assert self._http is not None
-        config = self.config
-        assert config is not None
-        router = self._http.create_router()
-        add_status_route(router, self.status, lambda: config.core.server.name, self.version)
-        self._http.register_router(router)

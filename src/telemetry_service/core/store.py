@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,17 +20,29 @@ import anyio.to_thread
 import orjson
 
 from telemetry_service.common.clock import Clock, utc_now
-from telemetry_service.common.db import open_database
+from telemetry_service.common.db import open_database, parse_store_url
 from telemetry_service.common.db.base import (
     Cursor,
     Database,
-    StoreError,
     StoreUrlError,
     count_and_page,
 )
 from telemetry_service.common.db.migrations import apply_migrations
+from telemetry_service.common.db.sqlite import SqliteDatabase
 
+from . import leases
 from .errors import ConfigError
+from .private_files import prepare_sqlite_file
+from .saved_objects import (
+    COLUMNS,
+    MIGRATIONS,
+    FindResult,
+    SavedObject,
+    SavedObjectConflictError,
+    SavedObjectNotFoundError,
+    format_ts,
+    from_row,
+)
 
 __all__ = [
     "FindResult",
@@ -40,65 +51,12 @@ __all__ = [
     "SavedObjectNotFoundError",
     "SavedObjectStore",
     "open_store",
+    "store_file",
 ]
 
+DEFAULT_STORE_FILE = "telemetry_service.db"
 ALL_NAMESPACES = "*"
 _MIGRATION_LOCK = 0x7E1E  # PostgreSQL advisory lock id: one migrator at a time
-
-
-class SavedObjectNotFoundError(StoreError):
-    def __init__(self, type_: str, id_: str) -> None:
-        self.type, self.id = type_, id_
-        super().__init__(f"Saved object [{type_}/{id_}] not found")
-
-
-class SavedObjectConflictError(StoreError):
-    def __init__(self, type_: str, id_: str) -> None:
-        self.type, self.id = type_, id_
-        super().__init__(f"Saved object [{type_}/{id_}] conflict")
-
-
-@dataclass(frozen=True)
-class SavedObject:
-    type: str
-    id: str
-    attributes: dict[str, Any]
-    namespace: str | None
-    version: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class FindResult:
-    total: int
-    page: int
-    per_page: int
-    saved_objects: list[SavedObject] = field(default_factory=list)
-
-
-_COLUMNS = "type, namespace, id, attributes, version, created_at, updated_at"
-
-
-def _ts(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(value: str) -> dt.datetime:
-    return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
-
-
-def _row(row: Sequence[Any]) -> SavedObject:
-    type_, namespace, id_, attributes, version, created, updated = row
-    return SavedObject(
-        type=type_,
-        id=id_,
-        attributes=orjson.loads(attributes),
-        namespace=namespace or None,
-        version=int(version),
-        created_at=_parse_ts(created),
-        updated_at=_parse_ts(updated),
-    )
 
 
 def _ns(namespace: str | None) -> str:
@@ -127,6 +85,8 @@ class SavedObjectStore:
         await anyio.to_thread.run_sync(self._open)
 
     def _open(self) -> None:
+        if isinstance(self._db, SqliteDatabase):
+            prepare_sqlite_file(self._db.path)
         self._db.open()
         apply_migrations(self._db, "schema_migrations", MIGRATIONS, lock_id=_MIGRATION_LOCK)
 
@@ -140,18 +100,18 @@ class SavedObjectStore:
     # -- row helpers (inside a transaction) ------------------------------------------------
     def _select(self, cur: Cursor, type_: str, ns: str, id_: str, lock: bool) -> SavedObject:
         """The object, or :class:`SavedObjectNotFoundError`; ``lock`` takes its row lock."""
-        sql = f"SELECT {_COLUMNS} FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
+        sql = f"SELECT {COLUMNS} FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
         cur.execute(self._sql(sql + (self._for_update if lock else "")), (type_, ns, id_))
         row = cur.fetchone()
         if row is None:
             raise SavedObjectNotFoundError(type_, id_)
-        return _row(row)
+        return from_row(row)
 
     def _insert(self, cur: Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any]) -> bool:
-        now = _ts(self._clock())
+        now = format_ts(self._clock())
         cur.execute(
             self._sql(
-                f"INSERT INTO saved_objects ({_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?) "
+                f"INSERT INTO saved_objects ({COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?) "
                 "ON CONFLICT (type, namespace, id) DO NOTHING"
             ),
             (type_, ns, id_, orjson.dumps(dict(attrs)).decode(), now, now),
@@ -165,7 +125,13 @@ class SavedObjectStore:
                 "UPDATE saved_objects SET attributes = ?, version = version + 1, updated_at = ? "
                 "WHERE type = ? AND namespace = ? AND id = ?"
             ),
-            (orjson.dumps(dict(attrs)).decode(), _ts(now), obj.type, obj.namespace or "", obj.id),
+            (
+                orjson.dumps(dict(attrs)).decode(),
+                format_ts(now),
+                obj.type,
+                obj.namespace or "",
+                obj.id,
+            ),
         )
         return SavedObject(
             obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
@@ -283,74 +249,46 @@ class SavedObjectStore:
             params.append(namespace or "")
         if updated_before is not None:
             where.append("updated_at < ?")
-            params.append(_ts(updated_before))
+            params.append(format_ts(updated_before))
         clause = " AND ".join(where)
         order = f"{sort_field} {sort_order.upper()}, namespace, id"
 
         def op(cur: Cursor) -> FindResult:
             source, offset = f"saved_objects WHERE {clause}", (page - 1) * per_page
             total, rows = count_and_page(
-                cur, self._sql, _COLUMNS, source, order, params, per_page, offset
+                cur, self._sql, COLUMNS, source, order, params, per_page, offset
             )
-            return FindResult(total, page, per_page, [_row(r) for r in rows])
+            return FindResult(total, page, per_page, [from_row(r) for r in rows])
 
         return await self._db.run(False, op)
 
     async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
-        """Take or renew the lease ``name`` for ``holder``; false while another holds it."""
+        """Take or renew the lease ``name`` for ``holder``; false while another holds it.
+        Name a holder with :func:`~.leases.lease_holder`: one per process."""
         now = self._clock()
-        expires = _ts(now + dt.timedelta(seconds=ttl_s))
-
-        def op(cur: Cursor) -> bool:
-            cur.execute(
-                self._sql(
-                    "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                    "expires_at = excluded.expires_at "
-                    "WHERE leases.holder = excluded.holder OR leases.expires_at < ?"
-                ),
-                (name, holder, expires, _ts(now)),
-            )
-            cur.execute(self._sql("SELECT holder FROM leases WHERE name = ?"), (name,))
-            row = cur.fetchone()
-            return row is not None and row[0] == holder
-
-        return await self._db.run(True, op)
+        stamps = format_ts(now), format_ts(now + dt.timedelta(seconds=ttl_s))
+        return await self._db.run(
+            True, lambda cur: leases.acquire_lease(cur, self._sql, name, holder, *stamps)
+        )
 
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease if ``holder`` has it."""
-        sql = self._sql("DELETE FROM leases WHERE name = ? AND holder = ?")
-        await self._db.run(True, lambda cur: cur.execute(sql, (name, holder)))
+        await self._db.run(True, lambda c: leases.release_lease(c, self._sql, name, holder))
 
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE saved_objects (
-        type TEXT NOT NULL,
-        namespace TEXT NOT NULL DEFAULT '',
-        id TEXT NOT NULL,
-        attributes TEXT NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (type, namespace, id)
-    );
-    CREATE INDEX saved_objects_type_updated ON saved_objects (type, updated_at);
-    CREATE TABLE leases (
-        name TEXT PRIMARY KEY,
-        holder TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    """,
-)
-"""Versioned schema migrations, shared by both backends (plain SQL both understand)."""
+def store_file(url: str | None, data_path: Path) -> Path | None:
+    """The SQLite file of ``store.url`` (by default under ``path.data``); None for PostgreSQL.
+    A ``store.url`` of no known form is a :class:`ConfigError`."""
+    try:
+        target = parse_store_url(url, default_path=data_path / DEFAULT_STORE_FILE)
+    except StoreUrlError as exc:
+        raise ConfigError("store.url", exc.reason) from None
+    return target if isinstance(target, Path) else None
 
 
 def open_store(url: str | None, data_path: Path, clock: Clock | None = None) -> SavedObjectStore:
     """The store of ``store.url`` (see ``common.db``); by default ``telemetry_service.db`` under
-    ``path.data``. A ``store.url`` of no known form is a :class:`ConfigError`."""
-    try:
-        db = open_database(url, default_path=data_path / "telemetry_service.db")
-    except StoreUrlError as exc:
-        raise ConfigError("store.url", exc.reason) from None
-    return SavedObjectStore(db, clock)
+    ``path.data``, created 0600 in a 0700 folder. A ``store.url`` of no known form is a
+    :class:`ConfigError`."""
+    file = store_file(url, data_path)
+    return SavedObjectStore(open_database(url, default_path=file), clock)

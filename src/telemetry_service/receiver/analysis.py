@@ -20,6 +20,7 @@ __all__ = [
     "PERCENTILES",
     "TREND_PERCENTILES",
     "DateRange",
+    "LeafFields",
     "date_range",
     "distribution",
     "field_trend",
@@ -129,24 +130,33 @@ def distribution(values: Sequence[FieldValue], *, size: int) -> dict[str, Any]:
     return result
 
 
-def leaf_fields(
-    payloads: Iterable[Mapping[str, Any]], *, max_fields: int
-) -> tuple[list[dict[str, Any]], bool]:
-    """The dotted paths of the leaves (scalars, arrays) of `payloads`, sorted, each with the
-    number of payloads that hold it and the JSON kinds seen there; and whether more than
-    `max_fields` paths were found (the list then stops there). Keys that a dotted path cannot
-    name (``.``, ``"``, ``\\``, control characters) are skipped with what is under them."""
-    found: dict[str, Counter[str]] = {}
-    addressable: dict[str, bool] = {}  # keys repeat in every payload: check each once
-    truncated = False
-    for payload in payloads:
+class LeafFields:
+    """The dotted paths of the leaves (scalars, arrays) of payloads added one at a time, each
+    with the number of payloads that hold it and the JSON kinds seen there; at most
+    `max_fields` paths (:attr:`truncated` says when more were found). Keys that a dotted path
+    cannot name (``.``, ``"``, ``\\``, control characters) are skipped with what is under
+    them. Its memory is bounded by `max_fields`, whatever the payloads hold."""
+
+    #: Keys whose check is remembered (they repeat in every payload).
+    KEY_CACHE = 10_000
+
+    def __init__(self, *, max_fields: int) -> None:
+        self.max_fields = max_fields
+        self.truncated = False
+        self._found: dict[str, Counter[str]] = {}
+        self._addressable: dict[str, bool] = {}
+
+    def add(self, payload: Mapping[str, Any]) -> None:
+        found, addressable = self._found, self._addressable
         stack: list[tuple[str, Mapping[str, Any]]] = [("", payload)]
         while stack:
             prefix, node = stack.pop()
             for key, value in node.items():
                 ok = addressable.get(key)
                 if ok is None:
-                    ok = addressable[key] = bool(key) and not _NOT_IN_SEGMENT.search(key)
+                    ok = bool(key) and not _NOT_IN_SEGMENT.search(key)
+                    if len(addressable) < self.KEY_CACHE:
+                        addressable[key] = ok
                 if not ok:
                     continue
                 path = prefix + key
@@ -156,16 +166,28 @@ def leaf_fields(
                     continue
                 kinds = found.get(path)
                 if kinds is None:
-                    if len(found) >= max_fields:
-                        truncated = True
+                    if len(found) >= self.max_fields:
+                        self.truncated = True
                         continue
                     kinds = found[path] = Counter()
                 kinds[json_kind(value)] += 1
-    fields = [
-        {"path": path, "count": sum(kinds.values()), "kinds": dict(sorted(kinds.items()))}
-        for path, kinds in sorted(found.items())
-    ]
-    return fields, truncated
+
+    def fields(self) -> list[dict[str, Any]]:
+        """The paths found, sorted, with their payload counts and kinds."""
+        return [
+            {"path": path, "count": sum(kinds.values()), "kinds": dict(sorted(kinds.items()))}
+            for path, kinds in sorted(self._found.items())
+        ]
+
+
+def leaf_fields(
+    payloads: Iterable[Mapping[str, Any]], *, max_fields: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """:class:`LeafFields` of `payloads`: the fields and whether the list was truncated."""
+    leaves = LeafFields(max_fields=max_fields)
+    for payload in payloads:
+        leaves.add(payload)
+    return leaves.fields(), leaves.truncated
 
 
 def _number_summary(numbers: list[float], percentiles: Sequence[int]) -> dict[str, Any] | None:

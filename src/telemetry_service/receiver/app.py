@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from telemetry_service.common.apikeys import ApiKeyRegistry
 from telemetry_service.common.clock import Clock, utc_now
 from telemetry_service.wire import Decryptor
 
 from .api import routers
+from .api import signin as signin_api
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .errors import StartupError
@@ -30,7 +30,10 @@ from .http import install_error_handlers
 from .ingest import IngestService
 from .keyfile import load_decryptor
 from .metrics import Metrics
+from .public.routes import public_router
+from .public.service import PublicStats
 from .retention import RetentionTask
+from .signin import SessionKeys, SignIn
 from .storage import ReportStore, open_report_store
 from .web.pages import DashboardPages, dashboard_router
 
@@ -80,8 +83,11 @@ class Receiver:
                 f"the reports of an earlier version are in {old}: move that file (with its -wal "
                 f"and -shm files) to {config.path.data}/, or set store.url to sqlite://{old}"
             )
-        self.store = store or open_report_store(config.store_url)
-        self.keys = ApiKeyRegistry(config.auth.api_keys)
+        self.store = store or open_report_store(
+            config.store_url, pool_timeout_s=config.store.pool_timeout_seconds
+        )
+        self.signin = SignIn(config.store_url, clock=clock)
+        self.keys = SessionKeys(config.auth.api_keys, self.signin)
         self.ingest = IngestService(
             decryptor=decryptor,
             store=self.store,
@@ -106,6 +112,8 @@ class Receiver:
             clock=clock,
             interval_s=retention_interval_s,
         )
+        #: The public statistics (``public.enabled``), refreshed in the background.
+        self.public = PublicStats(self.store, config.public, clock=clock)
         self.metrics.gauge(
             "telemetry_receiver_ingest_in_flight",
             "Ingest requests past admission.",
@@ -124,8 +132,15 @@ class Receiver:
         if self._started:
             return
         await self.store.open()
+        try:
+            await self.signin.open()
+        except BaseException:
+            await self.store.close()
+            raise
         self._started = True
         self.retention.start()
+        if self.config.public.enabled:
+            self.public.start()
 
     async def stop(self) -> None:
         """Stop retention, finish queued writes and close the store."""
@@ -133,6 +148,8 @@ class Receiver:
             return
         self._started = False
         await self.retention.stop()
+        await self.signin.close()
+        await self.public.stop()
         await self.store.close()
 
     async def __aenter__(self) -> Receiver:
@@ -171,14 +188,17 @@ class Receiver:
             "event_ingest",
             "decryptor",
             "clock",
+            "signin",
         ):
             setattr(app.state, name, getattr(self, name))
-        for router in routers():
+        for router in (*routers(), signin_api.router):
             app.include_router(router)
         pages = DashboardPages(
             version=_version(), auth_required=self.keys.configured, clock=self.clock
         )
         app.include_router(dashboard_router(pages))
+        if self.config.public.enabled:
+            app.include_router(public_router(self.public, version=_version()))
         return app
 
 

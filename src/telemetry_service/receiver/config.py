@@ -22,6 +22,20 @@ Keys (defaults in brackets)::
     limits.maxEventLineBytes  largest line (one event) of an event batch [262144 = 256 KiB]
     limits.maxEventLines   most lines in one event batch [20000]
     logging.level          debug, info, warning or error [info]
+    public.enabled         serve the public statistics at /public, without an API key [false]
+    public.fields          payload fields published: [{path, kind: keyword|boolean|number,
+                           values (keyword: the values that may be named), title}] [[]]
+    public.events          event types published [[]]
+    public.minClusters     the fewest deployments a published bucket or figure holds [10]
+    public.refresh         how often the public figures are computed [1h]
+    server.headerTimeoutSeconds  time a client has to send a request's line and headers [10]
+    server.keepAliveSeconds  an idle keep-alive connection is closed after this [5]
+    server.allowedHosts    Host names answered besides loopback ones (DNS rebinding) [[]]
+    limits.bodyTimeoutSeconds  time to receive a whole ingest body; then 408 [30]
+    limits.maxBufferedBytes  ingest body bytes held at once by a process; beyond, 429 [67108864]
+    limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
+    limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
+    store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -44,10 +58,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from telemetry_service.common.config_file import (
     AuthConfig,
+    Duration,
     Section,
     apply_env,
     config_errors_as,
@@ -60,6 +75,7 @@ from telemetry_service.common.config_file import (
 from telemetry_service.common.log import LoggingConfig
 
 from .errors import ConfigError
+from .public.privacy import FieldKind, check_field, check_word
 
 __all__ = [
     "CONFIG_ENV",
@@ -87,6 +103,9 @@ class ServerConfig(Section):
     port: int = Field(default=5602, ge=0, le=65535)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="maxBodyBytes")
     workers: int = Field(default=1, ge=1, le=64)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=3600, alias="headerTimeoutSeconds")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=3600, alias="keepAliveSeconds")
+    allowed_hosts: tuple[str, ...] = Field(default=(), alias="allowedHosts")
 
 
 class PathConfig(Section):
@@ -103,6 +122,8 @@ class StoreConfig(Section):
         if value is not None and not value.startswith(("sqlite:", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite: or postgresql://")
         return value
+
+    pool_timeout_seconds: float = Field(default=2, gt=0, le=600, alias="poolTimeoutSeconds")
 
 
 class RetentionConfig(Section):
@@ -122,6 +143,52 @@ class LimitsConfig(Section):
     )
     max_event_lines: int = Field(default=20_000, ge=1, le=10_000_000, alias="maxEventLines")
 
+    body_timeout_seconds: float = Field(default=30, gt=0, le=3600, alias="bodyTimeoutSeconds")
+    max_buffered_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, alias="maxBufferedBytes")
+    decrypt_threads: int = Field(default=2, ge=1, le=256, alias="decryptThreads")
+    fields_payload_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, le=1 << 30, alias="fieldsPayloadBytes"
+    )
+
+
+class PublicFieldConfig(Section):
+    """A payload field of the public statistics; refused when its values could be free text
+    (the rules of ``public/privacy.py``)."""
+
+    path: str
+    kind: FieldKind
+    values: tuple[str, ...] = Field(default=(), max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _private(self) -> PublicFieldConfig:
+        check_field(self.path, self.kind, self.values)
+        return self
+
+
+class PublicConfig(Section):
+    enabled: bool = False
+    fields: tuple[PublicFieldConfig, ...] = Field(default=(), max_length=100)
+    events: tuple[str, ...] = Field(default=(), max_length=100)
+    min_clusters: int = Field(default=10, ge=2, le=1_000_000, alias="minClusters")
+    refresh: Duration = Field(default=3600.0, ge=60, le=7 * 86_400)
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_fields(cls, value: tuple[PublicFieldConfig, ...]) -> tuple[PublicFieldConfig, ...]:
+        if len({field.path for field in value}) != len(value):
+            raise ValueError("each path may be listed once")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for event_type in value:
+            check_word(event_type, "event type")
+        if len(set(value)) != len(value):
+            raise ValueError("each event type may be listed once")
+        return value
+
 
 class ReceiverConfig(Section):
     """The whole receiver config (see the module docstring for every key)."""
@@ -135,6 +202,7 @@ class ReceiverConfig(Section):
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     logging: LoggingConfig = LoggingConfig()
+    public: PublicConfig = PublicConfig()
 
     @field_validator("products")
     @classmethod

@@ -43,8 +43,10 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
     async def rejection(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Rejection)
+        # A body that did not arrive in time: close the connection, whatever else comes.
+        close = {"Connection": "close"} if exc.status == 408 else None
         return error_response(
-            exc.status, exc.message, reason=exc.reason, retry_after=exc.retry_after
+            exc.status, exc.message, reason=exc.reason, retry_after=exc.retry_after, headers=close
         )
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -1,15 +1,20 @@
 """The ingest pipeline shared by ``POST /v3/send/{channel}`` and ``receiver import``.
 
-channel (404) -> headers (415, 400) -> admission (429) -> body limit (413) -> decrypt
+channel (404) -> headers (415, 400) -> body (413, 408, 429) -> admission (429) -> decrypt
 (400 / 413) -> JSON and root shape (400) -> store (503) -> 200 once committed.
 
-Decryption and parsing run in worker threads (the crypto releases the GIL). At most
-``limits.maxInFlight`` requests are past admission at once, which bounds memory to about
-that many bodies; beyond, the answer is 429 with ``Retry-After``.
+A body must arrive within ``limits.bodyTimeoutSeconds`` (else 408, and the connection is
+closed), and the bodies held at once by a process, from their first byte until their answer,
+stay within ``limits.maxBufferedBytes`` (counted as bytes arrive, so that slow senders hold
+only what they sent; beyond, 429). A request takes one of the ``limits.maxInFlight`` slots
+only once its body has arrived, so slow or idle senders cannot lock others out. Decryption
+and parsing run in at most ``limits.decryptThreads`` worker threads (the crypto releases the
+GIL). docs/receiver.md gives the memory bound these make.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -40,6 +45,7 @@ from telemetry_service.wire.protocol import (
     parse_channel,
 )
 
+from .budget import BodyBudget
 from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics
@@ -111,7 +117,11 @@ class IngestService:
     in_flight: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self._limiter = anyio.CapacityLimiter(self.threads or os.cpu_count() or 2)
+        threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
+        self._limiter = anyio.CapacityLimiter(threads)
+        # Never below one largest body, which could not be received otherwise.
+        budget = max(self.limits.max_buffered_bytes, self.max_body_bytes)
+        self.budget = BodyBudget(budget, self.limits.retry_after_seconds)
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
@@ -130,16 +140,11 @@ class IngestService:
             channel = self.channel(name)
             label = channel.name
             cluster_id, stack_version = self.check_headers(headers)
-            if self.in_flight >= self.limits.max_in_flight:
-                raise Rejection(
-                    429,
-                    "overloaded",
-                    "too many reports are being processed; retry later",
-                    retry_after=self.limits.retry_after_seconds,
-                )
+            self._admit()  # before reading: an overloaded receiver reads no more bodies
+            body = await self._receive(read_body)
+            self._admit()
             self.in_flight += 1
             try:
-                body = await read_body(self.max_body_bytes)
                 self.metrics.ingest_bytes.inc(by=len(body))
                 outcome = await self.ingest(channel, body, cluster_id, stack_version)
             finally:
@@ -151,6 +156,27 @@ class IngestService:
         self.metrics.ingest.inc(label, "duplicate" if outcome.duplicate else "stored")
         self.metrics.ingest_seconds.observe(time.perf_counter() - started)
         return outcome
+
+    def _admit(self) -> None:
+        if self.in_flight >= self.limits.max_in_flight:
+            raise Rejection(
+                429,
+                "overloaded",
+                "too many reports are being processed; retry later",
+                retry_after=self.limits.retry_after_seconds,
+            )
+
+    async def _receive(self, read_body: BodyReader) -> bytes:
+        """The body, within ``limits.bodyTimeoutSeconds`` (else 408)."""
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_seconds):
+                return await read_body(self.max_body_bytes)
+        except TimeoutError:
+            raise Rejection(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {self.limits.body_timeout_seconds:g} s",
+            ) from None
 
     def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str]:
         """Kibana's headers (spec 3.4); return the cluster id and the stack version."""

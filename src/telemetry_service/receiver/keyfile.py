@@ -41,13 +41,19 @@ class KeyFiles(NamedTuple):
 
 
 def check_private_key_file(path: Path) -> None:
-    """Raise :class:`StartupError` unless `path` is a regular file only its owner can read."""
+    """Raise :class:`StartupError` unless `path` is a regular file only its owner can read,
+    owned by this process's user (or root)."""
     try:
         info = path.stat()
     except OSError as exc:
         raise StartupError(f"cannot read the private key file {path}: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
         raise StartupError(f"the private key file {path} is not a regular file")
+    if info.st_uid not in (os.geteuid(), 0):
+        raise StartupError(
+            f"the private key file {path} belongs to another user (uid {info.st_uid}); "
+            f"run: chown {os.geteuid()} {path}"
+        )
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         raise StartupError(
@@ -73,7 +79,8 @@ def write_key_files(
     """Generate a key pair named `kid` and write the private and public sets into `out_dir`.
 
     An existing private set is only extended with ``append=True`` (key rotation); its kids
-    must not include `kid`. The private file is created with mode 0600.
+    must not include `kid`. The private file is created with mode 0600, and `out_dir`, when
+    it does not exist, with mode 0700.
     """
     private_path, public_path = out_dir / PRIVATE_FILE, out_dir / PUBLIC_FILE
     keys: list[dict[str, Any]] = []
@@ -93,7 +100,9 @@ def write_key_files(
         raise StartupError(str(exc)) from None
     private_set = {"keys": [*keys, *pair.private_jwks["keys"]]}
     public_set = load_jwks(private_set, private=False)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.exists():
+        out_dir.mkdir(mode=0o700, parents=True)
+        out_dir.chmod(0o700)  # whatever the umask
     _write_atomic(private_path, orjson.dumps(private_set, option=orjson.OPT_INDENT_2), 0o600)
     _write_atomic(public_path, orjson.dumps(public_set, option=orjson.OPT_INDENT_2), 0o644)
     return KeyFiles(private_path, public_path, tuple(k["kid"] for k in private_set["keys"]))

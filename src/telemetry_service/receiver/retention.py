@@ -1,7 +1,9 @@
 """Retention (a daily deletion of old reports and events) and deletion requests (forget a
 cluster, its events too).
 
-Both log one audit line on ``telemetry_service.receiver.audit``; neither logs payloads.
+Both log one audit line on ``telemetry_service.receiver.audit``; neither logs payloads. That
+logger logs from ``info`` up whatever ``logging.level`` says (and the CLI's own ``warning``), so
+that every deletion reaches the log.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .storage import DeleteCounts, ReportStore
 __all__ = ["RetentionTask", "forget_cluster", "retention_cutoff"]
 
 audit = logging.getLogger("telemetry_service.receiver.audit")
+audit.setLevel(logging.INFO)
 log = logging.getLogger("telemetry_service.receiver.retention")
 
 

@@ -30,7 +30,7 @@ from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_name
 
 from .storage import NewReport, ReportStore
 
-__all__ = ["sample_reports", "seed_store"]
+__all__ = ["SimulatedCluster", "sample_reports", "seed_store", "simulated_clusters"]
 
 SNAPSHOT_CHANNEL = channel_name(DEFAULT_PRODUCT, "snapshot")
 OPT_IN_CHANNEL = channel_name(DEFAULT_PRODUCT, "opt-in-reports")
@@ -51,7 +51,7 @@ _WEIGHTED = {
 
 
 @dataclass
-class _Cluster:
+class SimulatedCluster:
     """One simulated deployment and the days it does things on (day 0 is the first day)."""
 
     uuid: str
@@ -76,7 +76,7 @@ class _Cluster:
         return self.opt_back_in_day is not None and day >= self.opt_back_in_day
 
 
-def _clusters(count: int, days: int, *, seed: int, steady: bool) -> list[_Cluster]:
+def simulated_clusters(count: int, days: int, *, seed: int, steady: bool) -> list[SimulatedCluster]:
     """`count` deployments with their life over `days` days; with `steady`, every one reports
     from the first day to the last."""
     rng = random.Random(seed)
@@ -119,13 +119,13 @@ def _clusters(count: int, days: int, *, seed: int, steady: bool) -> list[_Cluste
         uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         hour_ms = rng.randint(0, DAY_MS - 3_600_000)
         clusters.append(
-            _Cluster(uid, name, version_index, upgrade_day, first_day, last_day, opt_out_day,
-                     opt_back_in_day, hour_ms, traits)
+            SimulatedCluster(uid, name, version_index, upgrade_day, first_day, last_day,
+                             opt_out_day, opt_back_in_day, hour_ms, traits)
         )  # fmt: skip
     return clusters
 
 
-def _payload(cluster: _Cluster, day: int, ms: int, rng: random.Random) -> dict[str, Any]:
+def _payload(cluster: SimulatedCluster, day: int, ms: int, rng: random.Random) -> dict[str, Any]:
     t = cluster.traits
     grown = day - cluster.first_day
     dashboards = t["dashboards"] + int(grown * t["dashboards_per_day"])
@@ -200,7 +200,7 @@ def _payload(cluster: _Cluster, day: int, ms: int, rng: random.Random) -> dict[s
 
 
 def _report(
-    cluster: _Cluster, ms: int, payload: dict[str, Any], rng: random.Random, version: str
+    cluster: SimulatedCluster, ms: int, payload: dict[str, Any], rng: random.Random, version: str
 ) -> NewReport:
     text = orjson.dumps(payload).decode()
     snapshot = "opt_in_status" not in payload
@@ -244,7 +244,7 @@ def sample_reports(
     start_ms = to_ms(dt.datetime(first.year, first.month, first.day, tzinfo=dt.UTC))
     limit_ms = to_ms(now)
     rng = random.Random(seed * 7919 + 1)
-    population = _clusters(clusters, days, seed=seed, steady=steady)
+    population = simulated_clusters(clusters, days, seed=seed, steady=steady)
     # Clusters of the first day opted in earlier: up to a year before the range.
     earlier = []
     for cluster in population:

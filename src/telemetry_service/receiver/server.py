@@ -15,12 +15,14 @@ import signal
 import sys
 
 import orjson
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from telemetry_service.common.log import configure_logging
 from telemetry_service.common.serving import (
+    HttpGuards,
     bind,
     display_url,
+    host_checked,
     refuse_public_without_keys,
     serve,
     uvicorn_config,
@@ -31,13 +33,23 @@ from .config import WORKER_CONFIG_ENV, ReceiverConfig, validate
 from .errors import StartupError
 from .storage import StoreError, open_report_store
 
-__all__ = ["run_server", "worker_app"]
+__all__ = ["http_guards", "run_server", "worker_app"]
 
 _PR_SET_PDEATHSIG = 1
 
 
 def _print(line: str) -> None:
     print(line, flush=True)
+
+
+def http_guards(config: ReceiverConfig) -> HttpGuards:
+    """The connection limits and allowed ``Host`` names of ``server.*``."""
+    server = config.server
+    return HttpGuards(
+        header_timeout_s=server.header_timeout_seconds,
+        keep_alive_s=server.keep_alive_seconds,
+        allowed_hosts=server.allowed_hosts,
+    )
 
 
 def run_server(config: ReceiverConfig) -> None:
@@ -64,6 +76,7 @@ async def _serve_one(config: ReceiverConfig) -> None:
                 receiver.app,
                 sock,
                 lambda url: _print(f"telemetry-service receiver listening on {url}"),
+                guards=http_guards(config),
             )
 
 
@@ -86,6 +99,7 @@ def _serve_workers(config: ReceiverConfig) -> None:
         factory=True,
         workers=config.server.workers,
         lifespan="on",
+        guards=http_guards(config),
     )
     with bind(config.server.host, config.server.port) as sock:  # connections wait in its backlog
         url = display_url(config.server.host, sock.getsockname()[1])
@@ -108,7 +122,7 @@ def _stop_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def worker_app() -> FastAPI:
+def worker_app() -> ASGIApp:
     """The app of one worker process (``uvicorn --factory``), from the parent's config."""
     _stop_with_parent()
     raw = os.environ.get(WORKER_CONFIG_ENV)
@@ -116,4 +130,4 @@ def worker_app() -> FastAPI:
         raise StartupError(f"{WORKER_CONFIG_ENV} is not set: start workers with `receiver serve`")
     config = validate(orjson.loads(raw))
     configure_logging(config.logging.level)
-    return create_app(config)
+    return host_checked(create_app(config), config.server.host, http_guards(config))

@@ -5,15 +5,21 @@ A snapshot is Kibana's payload (spec 6.5): an object with ``cluster_uuid`` (equa
 ``cluster_name``, ``collectionSource`` and ``collection`` are strings and ``cacheDetails`` and
 ``stack_stats`` objects. An opt-in report is ``{cluster_uuid, opt_in_status: bool}``. Other
 fields are allowed and kept. Messages name fields, never their values.
+
+The JSON text is stored as received, so that every reader of it must see what validation saw:
+an object that repeats a key (read as its last value by orjson and PostgreSQL's jsonb, as its
+first by SQLite's JSON functions) is refused, and so is a number outside the range of a double
+(``1e400``, ``-1e999999``, ``1e-999999``, a 400-digit integer: JavaScript's ``JSON.parse``
+cannot read them and jsonb refuses some), each a 400 ``invalid_payload``.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
-
-import orjson
 
 from telemetry_service.common.clock import parse_timestamp
 
@@ -34,6 +40,11 @@ MAX_ID_CHARS = 200
 _MAX_NAME_CHARS = 1000
 _OPTIONAL_STRINGS = ("collectionSource", "collection")
 _OPTIONAL_OBJECTS = ("cacheDetails", "stack_stats")
+_MAX_INT = int(sys.float_info.max)
+_NONZERO_DIGIT = re.compile(r"[1-9]")
+#: What jsonb refuses in a string: NUL, and a surrogate escape (lone ones; pairs are rewritten
+#: harmlessly).
+_JSONB_UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 @dataclass(frozen=True, repr=False)
@@ -64,31 +75,57 @@ def _bad_field(field: str, must: str) -> NoReturn:
     _bad("invalid_payload", f"payload field [{field}] must be {must}")
 
 
+class _Refused(Exception):
+    """A duplicate key or an out-of-range number, raised by the parser's hooks."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Refused("the decrypted payload repeats a key in an object")
+    return value
+
+
+def _finite_float(token: str) -> float:
+    number = float(token)
+    mantissa = token.partition("e")[0].partition("E")[0]
+    if abs(number) == float("inf") or (number == 0 and _NONZERO_DIGIT.search(mantissa)):
+        raise _Refused("the decrypted payload holds a number outside the range of a double")
+    return number
+
+
 def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
     """Parse decrypted JSON; return the value, its text and the text safe for jsonb.
 
-    Raises a 400 :class:`Rejection` (``malformed_json`` or ``too_deep``).
+    Raises a 400 :class:`Rejection` (``malformed_json``, ``too_deep`` or ``invalid_payload``
+    for a repeated key or an out-of-range number).
     """
     try:
         text = plaintext.decode("utf-8")
     except UnicodeDecodeError:
         _bad("malformed_json", "the decrypted payload is not UTF-8 text")
-    exotic = False
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # What orjson refuses but JSON.parse reads: integers past 64 bits, lone surrogates.
-        exotic = True
-        try:
-            value = json.loads(text, parse_constant=_reject_constant)
-        except RecursionError:
-            _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
-        except ValueError:
-            _bad("malformed_json", "the decrypted payload is not valid JSON")
-    if depth_exceeds(value, max_depth):
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_float=_finite_float,
+            parse_constant=_reject_constant,
+        )
+    except RecursionError:
         _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
+    except _Refused as exc:
+        _bad("invalid_payload", str(exc))
+    except ValueError:  # also integers of more than 4300 digits
+        _bad("malformed_json", "the decrypted payload is not valid JSON")
+    problem = _tree_problem(value, max_depth)
+    if problem == "too_deep":
+        _bad("too_deep", f"the decrypted payload nests deeper than {max_depth} levels")
+    if problem:
+        _bad(
+            "invalid_payload", "the decrypted payload holds a number outside the range of a double"
+        )
     query_text = text
-    if exotic or "\\u0000" in text:
+    if _JSONB_UNSAFE.search(text):
         query_text = json.dumps(_sanitized(value), ensure_ascii=False, separators=(",", ":"))
     return value, text, query_text
 
@@ -141,20 +178,27 @@ def is_identifier(text: str) -> bool:
 
 def depth_exceeds(value: Any, limit: int) -> bool:
     """True when arrays and objects nest deeper than `limit` (iterative; stops early)."""
+    return _tree_problem(value, limit) == "too_deep"
+
+
+def _tree_problem(value: Any, limit: int) -> str | None:
+    """``too_deep`` when arrays and objects nest deeper than `limit`, ``out_of_range`` for an
+    integer beyond the range of a double, else None (iterative; stops early)."""
+    if not isinstance(value, dict | list):
+        return "out_of_range" if type(value) is int and abs(value) > _MAX_INT else None
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
+        children: Any = node.values() if isinstance(node, dict) else node
         depth += 1
         if depth > limit:
-            return True
-        stack.extend((child, depth) for child in children if isinstance(child, dict | list))
-    return False
+            return "too_deep"
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth))
+            elif type(child) is int and not -_MAX_INT <= child <= _MAX_INT:
+                return "out_of_range"
+    return None
 
 
 def _clean(text: str) -> str:

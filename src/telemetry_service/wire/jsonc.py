@@ -192,9 +192,7 @@ def _ordered_items(mapping: dict[Any, Any]) -> list[tuple[str, Any]] | None:
     else:
         if not _INDEX_NAME.search(joined):
             return None
-    merged: dict[str, Any] = {}
-    for key, item in mapping.items():
-        merged[_key(key)] = item
+    merged = {_key(key): item for key, item in mapping.items()}
     index_keys: list[str] = []
     others: list[str] = []
     for key in merged:

@@ -120,8 +120,8 @@ def _read(source: JWKSSource) -> object:
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source))
     text: str | bytes
-    if isinstance(source, (str, bytes)) and _looks_like_json(source):
-        text = source
+    if isinstance(source, bytes) or (isinstance(source, str) and source.lstrip()[:1] in ("{", "[")):
+        text = source  # JSON text: bytes always, a str when it starts with { or [
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
@@ -134,11 +134,6 @@ def _read(source: JWKSSource) -> object:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         raise KeySetError("the key set is not valid JSON") from None
-
-
-def _looks_like_json(source: str | bytes) -> bool:
-    """Bytes are always JSON text; a str is JSON text when it starts with ``{`` or ``[``."""
-    return isinstance(source, bytes) or source.lstrip()[:1] in ("{", "[")
 
 
 def _validated(source: JWKSSource, *, private: bool) -> list[tuple[dict[str, Any], LoadedKey]]:

@@ -105,11 +105,45 @@ async def test_nothing_leaves_without_consent_for_three_days(
     assert capture.requests == []
 
 
-async def test_opting_out_sends_one_last_message_then_nothing(
+async def test_legacy_stored_lock_never_overrides_a_stored_opt_out(
     tmp_path: Path, capture: CaptureServer, keys: KeyPair
 ) -> None:
+    """A legacy ``allowChangingOptInStatus: false`` stored beside an opt-out, with the config's
+    ``optIn: true``: Kibana's sender calls ``getTelemetryOptIn`` with the *config's*
+    ``allowChangingOptInStatus`` (``T/server/fetcher.ts``, ``getCurrentConfigs``; spec 2.2
+    rule 1 and 3.4), so the stored opt-out decides and nothing is sent."""
+    url = sqlite(tmp_path)
+    async with instance(config(url, capture, keys), SimClock()) as member:
+        await member.plugin.admin.state.update(
+            {"enabled": False, "lastVersionChecked": "8.0.0", "allowChangingOptInStatus": False}
+        )
     clock = SimClock()
-    async with instance(config(sqlite(tmp_path), capture, keys), clock) as member:
+    async with instance(config(url, capture, keys, optIn=True), clock) as member:
+        assert await member.platform.start_contracts["telemetry"].get_is_opted_in() is False
+        consent = await member.plugin.admin.state.consent()
+        assert (consent.value, consent.locked) == (False, True)
+        await simulate([member], clock, clock.ms + 3 * DAY_MS)
+        report = await member.plugin.send_now(force=True)
+        assert not report.sent
+        assert "not opted in" in report.reason
+    assert capture.requests == []
+
+
+@pytest.mark.parametrize("before", ["opted-in", "never-opted-in"])
+async def test_opting_out_sends_one_last_message_then_nothing(
+    tmp_path: Path, capture: CaptureServer, keys: KeyPair, before: str
+) -> None:
+    """``never-opted-in`` pins security review finding 12, kept on purpose: Kibana's opt-in
+    route sends the opt-in status on every change, whatever the previous state
+    (``T/server/routes/telemetry_opt_in.ts`` calls ``sendTelemetryOptInStatus`` when
+    ``sendUsageFrom`` is ``server``; spec 3.6). So a host that was never opted in
+    (``optIn: false``, nothing stored: undecided) reports its opt-out once, and nothing else
+    ever leaves it. docs/privacy.md says so."""
+    clock = SimClock()
+    opt_in = before == "opted-in"
+    async with instance(config(sqlite(tmp_path), capture, keys, optIn=opt_in), clock) as member:
+        consent = await member.plugin.admin.state.consent()
+        assert consent.value is (True if opt_in else None)  # None: undecided, never opted in
         transport = httpx.ASGITransport(app=member.platform.asgi_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://h") as client:
             response = await client.post(

@@ -76,7 +76,7 @@ async def test_locked_config_refuses_changes_and_keeps_state(tmp_path: Path) -> 
             "/internal/telemetry/optIn", json={"enabled": False}, headers=XSRF
         )
         assert response.status_code == 400
-        assert response.json()["message"] == "Not allowed to change Opt-in Status."
+        assert response.json()["message"] == '{"error":"Not allowed to change Opt-in Status."}'
         assert await start_contract(platform).get_is_opted_in() is True
         assert await platform.store.find("telemetry") is not None
         assert (await platform.store.find("telemetry")).total == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,24 @@ async def test_opt_in_malformed_body_is_400_and_changes_nothing(
     assert response.status_code == 400
     assert response.json()["statusCode"] == 400
     assert (await platform.store.find("telemetry")).total == 0
+
+
+async def test_locked_opt_in_answers_kibanas_json_string_message(tmp_path: Path) -> None:
+    """Kibana's ``T/server/routes/telemetry_opt_in.ts`` answers a locked opt-in with
+    ``res.badRequest({body: JSON.stringify({error: 'Not allowed to change Opt-in Status.'})})``,
+    so the 400's ``message`` is that JSON text, not plain text (spec section 5.2)."""
+    config = base_config(sqlite_url(tmp_path), allowChangingOptInStatus=False, optIn=True)
+    async with running(config, version="8.0.0") as (platform, client):
+        response = await client.post(
+            "/internal/telemetry/optIn", json={"enabled": False}, headers=XSRF
+        )
+        assert response.status_code == 400
+        body = response.json()
+        assert body["statusCode"] == 400
+        assert body["error"] == "Bad Request"
+        assert body["message"] == '{"error":"Not allowed to change Opt-in Status."}'
+        assert json.loads(body["message"]) == {"error": "Not allowed to change Opt-in Status."}
+        assert (await platform.store.find("telemetry")).total == 0
 
 
 async def test_opt_in_without_xsrf_is_400(app: tuple[Platform, httpx.AsyncClient]) -> None:

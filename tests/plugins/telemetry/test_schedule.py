@@ -16,6 +16,7 @@ from telemetry_service.plugins.telemetry.schedule import (
     REPORT_INTERVAL_MS,
     SEND_TRIGGER_REPEAT_MS,
     coerce_timestamp_ms,
+    config_load_retry_delay_ms,
     get_next_attempt_date,
     is_report_interval_expired,
     merge_last_reported,
@@ -40,6 +41,19 @@ def test_constants() -> None:
     assert SEND_TRIGGER_REPEAT_MS == 60_000
     # Kibana: 1000 * min(2 ** (i + 2), 64) for i = 1..5.
     assert [1000 * min(2 ** (i + 2), 64) for i in range(1, 6)] == list(CONFIG_LOAD_RETRY_DELAYS_MS)
+
+
+def test_config_load_retries_then_waits_for_the_next_twelve_hour_tick() -> None:
+    """Kibana's ``validateConnectivity`` (``T/server/fetcher.ts``, spec 3.2 step 2)."""
+    first, now = NOW, NOW
+    waits = []
+    for failures in range(1, 7):
+        waits.append(config_load_retry_delay_ms(failures, first, now))
+        now += waits[-1]
+    assert waits[:5] == [8_000, 16_000, 32_000, 64_000, 64_000]
+    assert first + sum(waits) == first + CONNECTIVITY_CHECK_PERIOD_MS  # the 12 h tick
+    # A last attempt that itself took longer than 12 h still waits a minute, never 0.
+    assert config_load_retry_delay_ms(6, first, first + 13 * HOUR) == SEND_TRIGGER_REPEAT_MS
 
 
 # --- coerce_timestamp_ms / is_report_interval_expired -----------------------------------------

@@ -10,8 +10,10 @@ from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
     TelemetryCollectionManager,
 )
-from telemetry_service.plugins.telemetry_collection_manager.cache import PayloadCache
-from telemetry_service.plugins.telemetry_collection_manager.contracts import StatsContext
+from telemetry_service.plugins.telemetry_collection_manager.contracts import (
+    PayloadCache,
+    StatsContext,
+)
 from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Decryptor, Encryptor, generate_key_pair
 

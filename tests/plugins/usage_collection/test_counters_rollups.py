@@ -13,7 +13,7 @@ import pytest
 
 from telemetry_service.core import SavedObjectStore, open_store
 from telemetry_service.plugins.usage_collection.counters import UsageCountersService
-from telemetry_service.plugins.usage_collection.counters_rollups import (
+from telemetry_service.plugins.usage_collection.counters_keys import (
     ROLLUP_INITIAL_DELAY_S,
     ROLLUP_INTERVAL_S,
     roll_usage_counters,

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from joserfc import jwe as joserfc_jwe
 
-from telemetry_service.receiver import Receiver, Rejection
+from telemetry_service.receiver import Receiver, Rejection, load_config
 from telemetry_service.testing import FakeClock
 from telemetry_service.wire import Encryptor, generate_key_pair
 from telemetry_service.wire import jwe as wire_jwe
@@ -283,21 +283,27 @@ async def test_missing_content_encoding_header_is_415(client: httpx.AsyncClient)
 
 
 async def test_overload_is_429_with_retry_after(
-    client: httpx.AsyncClient, receiver: Receiver
+    client: httpx.AsyncClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Reports past their body hold the limits.maxInFlight slots: the next one gets a 429."""
     gate = asyncio.Event()
     limit = receiver.config.limits.max_in_flight
+    add = receiver.store.add
 
-    async def slow_body(limit: int) -> bytes:
+    async def slow_add(report: Any) -> Any:
         await gate.wait()
+        return await add(report)
+
+    monkeypatch.setattr(receiver.store, "add", slow_add)
+
+    async def body(limit: int) -> bytes:
         return encrypt(snapshot()).encode()
 
     waiting = [
-        asyncio.create_task(receiver.ingest.handle(SNAPSHOT, headers(), slow_body))
-        for _ in range(limit)
+        asyncio.create_task(receiver.ingest.handle(SNAPSHOT, headers(), body)) for _ in range(limit)
     ]
-    await asyncio.sleep(0.05)
-    assert receiver.ingest.in_flight == limit
+    while receiver.ingest.in_flight < limit:
+        await asyncio.sleep(0.01)
     response = await post(client, encrypt(snapshot("c-2")), cluster="c-2")
     assert_refused(response, 429, "overloaded")
     assert response.headers["Retry-After"] == "5"
@@ -382,3 +388,56 @@ async def test_browsers_may_post_reports_cross_origin(client: httpx.AsyncClient)
     assert refused.headers["access-control-allow-origin"] == "*"
     query = await client.get("/api/clusters", headers={"Origin": "https://kibana.example"})
     assert "access-control-allow-origin" not in query.headers
+
+
+async def test_out_of_range_numbers_and_repeated_keys_are_400_on_both_backends(
+    backend_url: str, keys_file: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Security review findings 6 and 9: `1e400`, `1e-999999` and a repeated key answer 400
+    invalid_payload on SQLite and PostgreSQL alike, and the log holds nothing of the payload.
+    Before, PostgreSQL answered 503 store_unavailable and logged an excerpt of the payload;
+    SQLite stored them."""
+    caplog.set_level(logging.DEBUG)
+    marker = "SECRET-PAYLOAD-MARKER"
+    config = load_config({"keys": str(keys_file), "store": {"url": backend_url}}, env={})
+    async with Receiver(config, clock=clock) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+            for tail in ['"x":1e400', '"x":[1e-999999]', '"version":"0.1","version":"8.1.0"']:
+                text = orjson.dumps(snapshot(note=marker))[:-1] + b"," + tail.encode() + b"}"
+                assert_refused(await post(client, encrypt(text)), 400, "invalid_payload")
+            assert (await client.get("/api/clusters")).json()["total"] == 0
+    assert marker not in "\n".join(record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_outage_answers_503_within_the_pool_timeout(
+    postgres_url: str, keys_file: Any, clock: FakeClock
+) -> None:
+    """Security review finding 14: while PostgreSQL refuses connections, each report gets its
+    503 within store.poolTimeoutSeconds (2 s by default; 4 s asserted). Before, each waited the
+    pool's 10 s."""
+    import time
+
+    import psycopg
+
+    server, _, name = postgres_url.rpartition("/")
+    config = load_config({"keys": str(keys_file), "store": {"url": postgres_url}}, env={})
+    async with Receiver(config, clock=clock) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+            assert (await post(client, encrypt(snapshot("c-0")), cluster="c-0")).status_code == 200
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    [name],
+                )
+                try:
+                    for i in range(1, 4):
+                        began = time.monotonic()
+                        response = await post(client, encrypt(snapshot(f"c-{i}")), cluster=f"c-{i}")
+                        assert_refused(response, 503, "store_unavailable")
+                        assert time.monotonic() - began < 4
+                finally:
+                    admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

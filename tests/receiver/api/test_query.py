@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -275,3 +276,22 @@ async def test_openapi_documents_the_routes(client: httpx.AsyncClient) -> None:
     } <= names
     assert "delete" in spec["paths"]["/api/clusters/{cluster_uuid}"]
     assert (await client.get("/docs")).status_code == 404  # no CDN-loaded pages
+
+
+@pytest.mark.parametrize("uuid", ['xss-6-=HYPERLINK("http://evil")', "a/b", "a/latest/x"])
+async def test_a_cluster_id_with_a_slash_can_be_read_and_deleted(
+    client: httpx.AsyncClient, uuid: str
+) -> None:
+    """Security review finding 10: an id holding `/` (sent URL-encoded, as the dashboard's
+    encodeURIComponent does) is found by the cluster routes and its page, and can be deleted.
+    Before, each answered 404."""
+    await send(client, snapshot(uuid))
+    path = quote(uuid, safe="")
+    assert (await client.get(f"/api/clusters/{path}")).json()["cluster_uuid"] == uuid
+    assert (await client.get(f"/api/clusters/{path}/latest")).json()["cluster_uuid"] == uuid
+    assert len((await client.get(f"/api/clusters/{path}/reports")).json()) == 1
+    page = await client.get(f"/app/clusters/{path}")
+    assert page.status_code == 200
+    deleted = await client.delete(f"/api/clusters/{path}")
+    assert deleted.json()["deleted_reports"] == 1
+    assert (await client.get(f"/api/clusters/{path}")).status_code == 404

@@ -25,7 +25,7 @@ def snap(cluster: str, day: int, version: str = "8.1.0", **payload: object) -> N
 
 
 async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
-    assert len(SQLITE) == len(POSTGRES) == 3  # 3: events (test_events.py)
+    assert len(SQLITE) == len(POSTGRES) == 4  # 3: events (test_events.py), 4: public_stats
     store = open_report_store(backend_url)
     await store.open()
     try:
@@ -46,7 +46,7 @@ async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
                 ).fetchall()
             ],
         )
-        assert versions == [1, 2, 3]
+        assert versions == [1, 2, 3, 4]
     finally:
         await store.close()
 
@@ -165,5 +165,5 @@ async def test_migrating_a_version_1_sqlite_store_keeps_its_reports(tmp_path: Pa
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {1, 2, 3}
+    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {1, 2, 3, 4}
     conn.close()

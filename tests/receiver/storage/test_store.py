@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -264,3 +267,26 @@ async def test_closed_store_raises_unavailable(backend_url: str) -> None:
     with pytest.raises(StoreUnavailableError):
         await s.count_reports()
     assert not await s.ping()
+
+
+async def test_the_sqlite_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    """Security review finding 11: the decrypted reports are created 0600 (their -wal and
+    -shm too) in a folder created 0700, whatever the umask; an existing 0644 store is
+    narrowed to 0600. Before, they were 0644 in a 0755 folder."""
+    old = os.umask(0o022)
+    try:
+        fresh = tmp_path / "data" / "receiver.db"
+        earlier = tmp_path / "earlier.db"
+        earlier.write_bytes(b"")
+        earlier.chmod(0o644)
+        for path in (fresh, earlier):
+            store = open_report_store(f"sqlite:///{path}")
+            await store.open()
+            await store.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    for path in (fresh, earlier):
+        files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+        assert path in files
+        assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}

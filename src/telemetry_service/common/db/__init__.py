@@ -53,9 +53,10 @@ def open_database(
     default_path: Path | None = None,
     dedicated_writer: bool = False,
     pool_size: int = 4,
+    pool_timeout_s: float = 10.0,
 ) -> Database:
     """The database of ``store.url`` (not connected yet: call ``open()`` in a worker thread)."""
     target = parse_store_url(url, default_path=default_path)
     if isinstance(target, Path):
         return SqliteDatabase(target, dedicated_writer=dedicated_writer)
-    return PostgresDatabase(target, pool_size=pool_size)
+    return PostgresDatabase(target, pool_size=pool_size, pool_timeout_s=pool_timeout_s)

@@ -27,10 +27,11 @@ class PostgresDatabase(Database):
 
     backend = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, pool_size: int = 4, pool_timeout_s: float = 10.0) -> None:
         super().__init__()
         self.url = url
         self._pool_size = pool_size
+        self._pool_timeout_s = pool_timeout_s
         self._pool: ConnectionPool[Any] | None = None
 
     def __repr__(self) -> str:
@@ -40,7 +41,12 @@ class PostgresDatabase(Database):
         return sql.replace("?", "%s")
 
     def _reason(self, exc: BaseException) -> str:
-        """The first line of `exc`'s message, the URL's password masked."""
+        """The first line of `exc`'s message, the URL's password masked; only the SQLSTATE of
+        a data error, whose message may quote the data (a payload)."""
+        import psycopg
+
+        if isinstance(exc, psycopg.errors.DataError):
+            return f"a value was refused (SQLSTATE {exc.sqlstate})"
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         try:
             password = urlsplit(self.url).password
@@ -64,7 +70,7 @@ class PostgresDatabase(Database):
                 f"cannot connect to the PostgreSQL store: {self._reason(exc)}"
             ) from None
         pool: ConnectionPool[Any] = ConnectionPool(
-            self.url, min_size=1, max_size=self._pool_size, open=False, timeout=10
+            self.url, min_size=1, max_size=self._pool_size, open=False, timeout=self._pool_timeout_s
         )
         try:
             pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)

@@ -6,54 +6,33 @@ an ``OPTIONS`` connectivity check before anything is sent (on opt-in and every m
 doubling to 1 h), a 24 h offline limit after which the queue is emptied and new events refused,
 and while opted out no network call at all. Beyond Kibana: retries (``send_policy``), a batch
 id header, a :class:`ShipperStatus` for ``telemetry status``, and ``print_to``, which prints
-each batch instead of sending it (``telemetry.debug``). Clock, sleep and transport are injected.
+each batch instead of sending it (``telemetry.debug``). Every request has a total deadline and
+reads at most a few KiB of its answer (:mod:`.bounded_request`); the last flush at shutdown is
+bounded too. Clock, sleep and transport are injected.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from telemetry_service.common.clock import Clock, to_ms, utc_now
-from telemetry_service.wire.protocol import DEFAULT_PRODUCT, channel_url, event_headers
+from telemetry_service.common.clock import to_ms
+from telemetry_service.wire.protocol import channel_url, event_headers
 
 from ..counters import CounterType, TelemetryCounter
 from ..events import Event
 from ..shipper import Shipper, ShipperContext
 from . import send_policy as policy
+from .bounded_request import BoundedAnswer, bounded_request
+from .elastic_v3_config import ElasticV3ServerShipperConfig
 from .event_queue import Batch, EventQueue
 from .status import ShipperStatus
 
 __all__ = ["ElasticV3ServerShipper", "ElasticV3ServerShipperConfig"]
-
-
-def _new_batch_id() -> str:
-    return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class ElasticV3ServerShipperConfig:
-    """``base_url`` is the telemetry cluster (e.g. ``https://telemetry.elastic.co/``);
-    ``version`` goes into ``x-elastic-stack-version``."""
-
-    base_url: str
-    version: str
-    product: str = DEFAULT_PRODUCT
-    debug: bool = False
-    transport: httpx.AsyncBaseTransport | None = None
-    timeout_s: float = 30.0
-    clock: Clock = utc_now
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    new_batch_id: Callable[[], str] = _new_batch_id
-    queue_cap: int = policy.MAX_QUEUE
-    #: Print each batch's NDJSON with this instead of sending it (no network call at all).
-    print_to: Callable[[str], None] | None = None
 
 
 class ElasticV3ServerShipper(Shipper):
@@ -75,6 +54,7 @@ class ElasticV3ServerShipper(Shipper):
         self._backoff = policy.CONNECTIVITY_INTERVAL_S
         self._next_check = 0.0
         self._check_task: asyncio.Task[None] | None = None
+        self._abandoned_check: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
@@ -116,8 +96,9 @@ class ElasticV3ServerShipper(Shipper):
     async def flush(self) -> None:
         """Send everything sendable now (whole queue, one request) and wait for it.
 
-        Ours: a connectivity check in flight (or due) is awaited first, so a short-lived program
-        that opts in, reports and flushes does not lose its events (cf. kibana #135647).
+        Ours: a connectivity check in flight (or due) is awaited first (once, up to
+        ``flush_wait_s``), so a short-lived program that opts in, reports and flushes does not
+        lose its events (cf. kibana #135647).
         """
         if self._shut_down:
             return
@@ -125,15 +106,24 @@ class ElasticV3ServerShipper(Shipper):
         if self.is_opted_in is True and not self.online:
             if self._check_task is None:
                 self._maybe_check()
-            if self._check_task is not None:
-                await asyncio.shield(self._check_task)
+            check = self._check_task
+            if check is not None and check is not self._abandoned_check:
+                try:
+                    async with asyncio.timeout(self.config.flush_wait_s):
+                        await asyncio.shield(check)
+                except TimeoutError:  # a hanging endpoint holds neither this flush nor the next
+                    self._abandoned_check = check
         await self._send(flush=True)
 
     async def shutdown(self) -> None:
         """One last flush, then stop the tick and close the HTTP client."""
         if self._shut_down:
             return
-        await self.flush()
+        try:
+            async with asyncio.timeout(self.config.flush_wait_s):
+                await self.flush()
+        except TimeoutError:
+            self._log.warning("events not flushed within %gs at shutdown", self.config.flush_wait_s)
         self._shut_down = True
         for task in [*self._tasks, *([self._ticker] if self._ticker else [])]:
             task.cancel()
@@ -210,7 +200,7 @@ class ElasticV3ServerShipper(Shipper):
             self._count(batch.types, "succeeded", "printed")
             return
         try:
-            response = await self._http.post(self.url, content=batch.body, headers=headers)
+            response = await self._request("POST", content=batch.body, headers=headers)
         except Exception as exc:  # network failure: Kibana's code is the error message
             self._failed(batch, None, str(exc) or type(exc).__name__, None)
             return
@@ -262,7 +252,7 @@ class ElasticV3ServerShipper(Shipper):
         assert self._http is not None
         try:
             printing = self.config.print_to is not None
-            ok = printing or (await self._http.request("OPTIONS", self.url)).is_success
+            ok = printing or (await self._request("OPTIONS")).is_success
         except Exception:
             ok = False
         finally:
@@ -284,6 +274,13 @@ class ElasticV3ServerShipper(Shipper):
         return since is not None and self._now() - since > policy.OFFLINE_GIVE_UP_S
 
     # -- helpers -----------------------------------------------------------------------------
+    async def _request(self, method: str, **kwargs: Any) -> BoundedAnswer:
+        assert self._http is not None
+        cap = self.config.max_response_bytes
+        return await bounded_request(
+            self._http, method, self.url, deadline_s=self.config.timeout_s, max_bytes=cap, **kwargs
+        )
+
     def state(self) -> dict[str, object]:
         """What ``telemetry status`` shows: the queue, the connection, the last send, counts."""
         queued = len(self.queue) + (len(self.retry) if self.retry else 0)

@@ -171,6 +171,8 @@ class TelemetryTimeouts(Section):
 
     connect: Duration = Field(default=10.0, gt=0, allow_inf_nan=False)
     read: Duration = Field(default=30.0, gt=0, allow_inf_nan=False)
+    send: Duration = Field(default=25.0, gt=0, le=3600, allow_inf_nan=False)
+    """The whole of one send, retries and the answer included: a hard deadline."""
 
 
 class TelemetryFetcher(Section):
@@ -203,6 +205,10 @@ class TelemetryConfig(Section):
     ssl: TelemetrySsl = Field(default_factory=TelemetrySsl)
     timeouts: TelemetryTimeouts = Field(default_factory=TelemetryTimeouts)
     fetcher: TelemetryFetcher = Field(default_factory=TelemetryFetcher)
+    max_response_bytes: int = Field(
+        default=65_536, ge=0, le=16 * 1024 * 1024, alias="maxResponseBytes"
+    )
+    """At most this much of an endpoint's answer is read (only its status is used)."""
 
     @model_validator(mode="after")
     def _apply_enabled_meta_setting(self) -> TelemetryConfig:

@@ -69,7 +69,14 @@ _REASONS = {
 def decide_consent(
     config: TelemetryConfig, saved: Mapping[str, Any], version: str, env: Mapping[str, str]
 ) -> Consent:
-    """Who decides, in order: the environment, ``telemetry.enabled``, then Kibana's rules."""
+    """Who decides, in order: the environment, ``telemetry.enabled``, then Kibana's rules.
+
+    Kibana's rules run with the *config's* ``allowChangingOptInStatus``, as Kibana's sender and
+    its ``getIsOptedIn`` do (``T/server/fetcher.ts``, ``T/server/plugin.ts``): a legacy
+    ``allowChangingOptInStatus: false`` stored in the saved object never lets
+    ``telemetry.optIn: true`` override a stored opt-out. The stored value still locks the
+    choice (Kibana's optIn route refuses changes with it), and so does the config's lock.
+    """
     variable = environment_opt_out(env)
     if variable is not None:
         return Consent(False, f"environment:{variable}", True, f"{variable} forces opt-out")
@@ -77,15 +84,19 @@ def decide_consent(
         return Consent(
             False, "config:telemetry.enabled", True, "telemetry.enabled is false: telemetry is off"
         )
-    allow = get_telemetry_allow_changing_opt_in_status(
+    config_allows = config.allow_changing_opt_in_status
+    allow = config_allows and get_telemetry_allow_changing_opt_in_status(
         telemetry_saved_object=saved,
-        config_telemetry_allow_changing_opt_in_status=config.allow_changing_opt_in_status,
+        config_telemetry_allow_changing_opt_in_status=config_allows,
     )
     decision = explain_opt_in(
         telemetry_saved_object=saved,
         current_version=version,
-        allow_changing_opt_in_status=allow,
+        allow_changing_opt_in_status=config_allows,
         config_telemetry_opt_in=config.opt_in,
     )
     source = decision.source.value
-    return Consent(decision.value, source, not allow, _REASONS.get(source, source))
+    reason = _REASONS.get(source, source)
+    if config_allows and not allow:
+        reason += "; locked by a legacy allowChangingOptInStatus: false in the saved object"
+    return Consent(decision.value, source, not allow, reason)

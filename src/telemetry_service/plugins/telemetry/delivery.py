@@ -33,6 +33,7 @@ from .state import TelemetryState
 __all__ = ["NO_MANAGER", "Delivery", "SendReport"]
 
 NO_MANAGER = "the telemetry_collection_manager plugin is not enabled"
+PRINTED = "telemetry.debug is on: printed, not sent"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class SendReport:
     sent: bool
     reason: str
     outcomes: tuple[SendOutcome, ...] = ()
+    printed: bool = False
+    """``telemetry.debug``: the payload was printed, not sent."""
 
 
 @dataclass(kw_only=True)
@@ -69,20 +72,25 @@ class Delivery:
             return SendReport(False, f"building the payload failed: {type(exc).__name__}")
         if self.state.debug():
             for item in stats:
-                self.debug_print(orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode())
+                text = orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode()
+                self.debug_print(f"telemetry.debug: snapshot printed, not sent:\n{text}")
                 await self._record(item, "snapshot", url, "debug: printed, not sent", 0)
-            return SendReport(True, "telemetry.debug is on: printed the payload instead of sending")
+            return SendReport(True, PRINTED, printed=True)
         try:
             outcomes = await self._post_each(manager, stats, "snapshot", url)
         except EncryptionUnavailableError as exc:
             self.log.warning("Cannot encrypt telemetry: %s", exc)
             return SendReport(False, f"cannot encrypt: {exc}")
-        failed = next((o for o in outcomes if not o.ok), None)
+        failed = next((o for o in outcomes if not o.answered), None)
+        failed = failed or next((o for o in outcomes if not o.ok), None)
         if failed is not None:
             self.log.warning(
                 "Error sending usage to the telemetry endpoint. (%s)", failed.describe()
             )
-            return SendReport(False, f"the endpoint answered {failed.describe()}", outcomes)
+            if failed.answered:  # reachable: Kibana's fetcher resets the failure count
+                await self._reset_failures()
+                return SendReport(False, f"the endpoint answered {failed.describe()}", outcomes)
+            return SendReport(False, f"could not reach the endpoint: {failed.describe()}", outcomes)
         try:
             now = to_ms(self.state.clock())
             await self.state.update({"reportFailureCount": 0, "lastReported": now})
@@ -127,8 +135,9 @@ class Delivery:
             stats = await manager.get_opt_in_stats(enabled, unencrypted=True)
             if self.state.debug():
                 for item in stats:
-                    self.debug_print(orjson.dumps(item["stats"]).decode())
-                return SendReport(True, "telemetry.debug is on: printed instead of sending")
+                    text = orjson.dumps(item["stats"]).decode()
+                    self.debug_print(f"telemetry.debug: opt-in status printed, not sent: {text}")
+                return SendReport(True, PRINTED, printed=True)
             outcomes = await self._post_each(manager, stats, "opt-in-reports", url)
         except Exception as exc:
             self._warn_opt_in(type(exc).__name__)
@@ -137,6 +146,14 @@ class Delivery:
         if failed is not None:
             self._warn_opt_in(failed.describe())
         return SendReport(failed is None, "sent" if failed is None else "failed", outcomes)
+
+    async def _reset_failures(self) -> None:
+        """Only connection failures count towards the 3-failures stop (Kibana's fetcher
+        counts a throw of ``fetch``, never an HTTP status), so an answer resets the count."""
+        try:
+            await self.state.update({"reportFailureCount": 0})
+        except StoreError as exc:
+            self.log.debug("failure count not reset: %s", type(exc).__name__)
 
     def _warn_opt_in(self, detail: str) -> None:
         self.log.warning(

@@ -10,7 +10,10 @@ Each :meth:`FetcherTask.tick` decides what to do now and returns when to look ag
   day, re-checked every minute;
 - before sending, an instance takes a lease in the store and reads ``lastReported`` again, so
   instances sharing a store send one snapshot per interval, not one each;
-- a failed attempt counts towards Kibana's 3-failures rule and is tried again after 12 hours.
+- a failed attempt is tried again after 12 hours; as in Kibana, only a connection failure (no
+  answer at all) counts towards the 3-failures rule, an HTTP error answer does not;
+- a failed config load is retried after 8, 16, 32, 64 and 64 s, then logged once, and the
+  next try is the 12 h tick after the first failure (Kibana's ``validateConnectivity``).
 
 The loop runs :meth:`tick` forever; tests call it directly with an injected clock.
 """
@@ -26,14 +29,17 @@ from typing import Any
 from telemetry_service.common.clock import to_ms
 from telemetry_service.common.periodic import PeriodicTask, Sleep
 from telemetry_service.core import SavedObjectStore, StoreError
+from telemetry_service.core.leases import lease_holder
 
 from .delivery import NO_MANAGER, Delivery, SendReport
 from .endpoints import get_telemetry_url, is_placeholder_endpoint
 from .rules import get_telemetry_failure_details
 from .schedule import (
+    CONFIG_LOAD_RETRY_DELAYS_MS,
     CONNECTIVITY_CHECK_DELAY_MS,
     CONNECTIVITY_CHECK_PERIOD_MS,
     SEND_TRIGGER_REPEAT_MS,
+    config_load_retry_delay_ms,
     get_next_attempt_date,
     merge_last_reported,
     should_check_connectivity,
@@ -67,7 +73,7 @@ class FetcherTask:
         self._delivery = delivery
         self._store = store
         self._sender = sender
-        self._instance = instance_id
+        self._instance = lease_holder(instance_id)  # one holder per process, not per path.data
         self._log = logger
         self._rng = rng or random.Random()
         self._started_ms: int | None = None
@@ -76,6 +82,7 @@ class FetcherTask:
         self._retry_after_failure_ms = 0
         self.last_reported_ms: int | None = None
         self._next_attempt: tuple[int | None, int] | None = None
+        self._config_failures: list[int] = []  # when each consecutive config load failed
         self._loop = PeriodicTask(
             "telemetry sender",
             self._step,
@@ -125,8 +132,8 @@ class FetcherTask:
         try:
             allowed, _, saved = await self._may_send()
         except StoreError as exc:
-            self._log.warning("Error getting telemetry configs. (%s)", type(exc).__name__)
-            return SEND_TRIGGER_REPEAT_MS
+            return self._config_load_failed(now, exc)
+        self._config_failures.clear()
         if not allowed:
             return IDLE_RECHECK_MS
         if not self._online:
@@ -153,6 +160,15 @@ class FetcherTask:
         if not report.sent and report.outcomes:
             return CONNECTIVITY_CHECK_PERIOD_MS
         return SEND_TRIGGER_REPEAT_MS
+
+    def _config_load_failed(self, now: int, exc: StoreError) -> int:
+        failures = self._config_failures
+        failures.append(now)
+        wait = config_load_retry_delay_ms(len(failures), failures[0], now)
+        if len(failures) > len(CONFIG_LOAD_RETRY_DELAYS_MS):
+            self._log.warning("Cannot get the current config: %s", type(exc).__name__)
+            failures.clear()
+        return wait
 
     def _next_attempt_for(self, last: int | None, now: int) -> int:
         """One jittered due time per ``lastReported`` value (Kibana draws it once per value)."""
@@ -235,7 +251,8 @@ class FetcherTask:
             self._online = False
             self._next_connectivity_ms = self._now_ms() + CONNECTIVITY_CHECK_PERIOD_MS
             self._retry_after_failure_ms = self._next_connectivity_ms
-            await self._record_failure()
+            if not all(outcome.answered for outcome in report.outcomes):
+                await self._record_failure()
         return report
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class TelemetryPlugin(Plugin):
         self,
         *,
         opt_in_poll_interval: float = OPT_IN_POLL_INTERVAL_S,
-        send_deadline_s: float = 300.0,
+        send_deadline_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._poll_interval = opt_in_poll_interval
@@ -77,7 +77,10 @@ class TelemetryPlugin(Plugin):
             manager.set_encrypter(PayloadEncrypter(config))
         history = SendHistory(core.store)
         sender = TelemetrySender(
-            lambda: self._http_client(config()), deadline_s=self._send_deadline_s, sleep=self._sleep
+            lambda: self._http_client(config()),
+            config=config,
+            deadline_s=self._send_deadline_s,
+            sleep=self._sleep,
         )
         delivery = Delivery(
             state=state, manager=manager, sender=sender, history=history, log=core.logger

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -28,6 +29,8 @@ from .state import NOT_ALLOWED_MESSAGE, OptInLockedError
 __all__ = ["OptInBody", "build_router"]
 
 ADMIN_ONLY = "Only administrators can see unencrypted telemetry."
+#: Kibana answers ``badRequest({body: JSON.stringify({error: …})})``: the message is JSON text.
+OPT_IN_LOCKED_BODY = orjson.dumps({"error": NOT_ALLOWED_MESSAGE}).decode()
 
 
 class OptInBody(BaseModel):
@@ -80,7 +83,7 @@ def build_router(
         try:
             await admin.set_opt_in(body.enabled)
         except OptInLockedError:
-            return kibana_error(400, NOT_ALLOWED_MESSAGE)
+            return kibana_error(400, OPT_IN_LOCKED_BODY)
         if manager is None:
             return []
         try:

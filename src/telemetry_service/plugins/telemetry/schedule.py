@@ -25,6 +25,7 @@ __all__ = [
     "REPORT_INTERVAL_MS",
     "SEND_TRIGGER_REPEAT_MS",
     "coerce_timestamp_ms",
+    "config_load_retry_delay_ms",
     "get_next_attempt_date",
     "is_report_interval_expired",
     "merge_last_reported",
@@ -65,6 +66,15 @@ def coerce_timestamp_ms(value: object) -> int | None:
     if not isinstance(value, float) or not math.isfinite(value) or value == 0:
         return None
     return math.floor(value)
+
+
+def config_load_retry_delay_ms(failures: int, first_failure_ms: int, now_ms: int) -> int:
+    """The wait after ``failures`` consecutive failed config loads, the first at
+    ``first_failure_ms``: Kibana's retries 8, 16, 32, 64 and 64 s (``1000 * min(2 ** (i + 2),
+    64)``), then, once they are spent, the next 12 h tick counted from the first failure."""
+    if 1 <= failures <= len(CONFIG_LOAD_RETRY_DELAYS_MS):
+        return CONFIG_LOAD_RETRY_DELAYS_MS[failures - 1]
+    return max(SEND_TRIGGER_REPEAT_MS, first_failure_ms + CONNECTIVITY_CHECK_PERIOD_MS - now_ms)
 
 
 def is_report_interval_expired(last_reported_ms: object, now_ms: int) -> bool:

@@ -1,14 +1,19 @@
 """Posting encrypted reports: the HTTP client, retries within an attempt, and the outcome.
 
 Unlike Kibana (which ignores the status), a 2xx is success; 429, 5xx and network errors are
-retried with exponential backoff and jitter, honouring ``Retry-After``, until a deadline; any
-other status is a failure that is not retried.
+retried with exponential backoff and jitter, honouring ``Retry-After`` (a connection failure
+only :data:`CONNECTION_ATTEMPTS` times in all: a refused port or a bad name does not heal in
+seconds, and the fetcher's 12 h connectivity check tries again); any other status is a failure
+that is not retried. ``telemetry.timeouts.send`` is a hard deadline for the whole send,
+retries and answers included, and at most ``telemetry.maxResponseBytes`` of any answer is read
+(:func:`~telemetry_service.ebt.shippers.bounded_request.bounded_request`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import random
 import re
 import ssl
@@ -19,9 +24,12 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from telemetry_service.ebt.shippers.bounded_request import DeadlineExceeded, bounded_request
+
 from .config import TelemetryConfig
 
 __all__ = [
+    "CONNECTION_ATTEMPTS",
     "SendOutcome",
     "TelemetrySender",
     "build_client",
@@ -31,6 +39,8 @@ __all__ = [
 ]
 
 _DELTA_SECONDS = re.compile(r"[0-9]+")
+#: Attempts of one send that end without an answer (refused, reset, DNS, TLS, timeout).
+CONNECTION_ATTEMPTS = 3
 
 
 def is_retryable_status(status: int) -> bool:
@@ -95,6 +105,12 @@ class SendOutcome:
     attempts: int
     error: str | None = None
 
+    @property
+    def answered(self) -> bool:
+        """The endpoint answered, with any status; False for a connection failure (refused,
+        reset, DNS, TLS, no answer before the deadline)."""
+        return self.status is not None
+
     def describe(self) -> str:
         if self.ok:
             return f"HTTP {self.status}"
@@ -127,19 +143,23 @@ def build_client(config: TelemetryConfig) -> httpx.AsyncClient:
 
 
 class TelemetrySender:
-    """Posts one report, retrying transient failures until ``deadline_s`` has passed."""
+    """Posts one report, retrying transient failures until the send deadline has passed.
+
+    The deadline is ``telemetry.timeouts.send`` (``deadline_s`` overrides it, for tests)."""
 
     def __init__(
         self,
         client: Callable[[], httpx.AsyncClient],
         *,
-        deadline_s: float = 300.0,
+        config: Callable[[], TelemetryConfig],
+        deadline_s: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._client = client
+        self._config = config
         self._deadline_s = deadline_s
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -147,6 +167,8 @@ class TelemetrySender:
         self._wall_ms = wall_ms
 
     async def post(self, url: str, body: str, headers: dict[str, str]) -> SendOutcome:
+        config = self._config()
+        deadline_s = config.timeouts.send if self._deadline_s is None else self._deadline_s
         started = self._monotonic()
         slept = 0.0  # an injected sleep may not advance the monotonic clock
         attempt = 0
@@ -154,31 +176,47 @@ class TelemetrySender:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = await self._client().post(url, content=body.encode(), headers=headers)
+                answer = await bounded_request(
+                    self._client(),
+                    "POST",
+                    url,
+                    content=body.encode(),
+                    headers=headers,
+                    deadline_s=deadline_s - max(self._monotonic() - started, slept),
+                    max_bytes=config.max_response_bytes,
+                )
             except httpx.HTTPError as exc:
                 outcome = SendOutcome(False, None, attempt, _describe(exc))
+                if attempt >= CONNECTION_ATTEMPTS:
+                    return outcome
             else:
-                status = response.status_code
+                status = answer.status_code
                 if 200 <= status < 300:
                     return SendOutcome(True, status, attempt)
                 outcome = SendOutcome(False, status, attempt, f"HTTP {status}")
                 if not is_retryable_status(status):
                     return outcome
-                retry_after = parse_retry_after(
-                    response.headers.get("retry-after"), self._wall_ms()
-                )
+                retry_after = parse_retry_after(answer.headers.get("retry-after"), self._wall_ms())
             delay = retry_delay(
                 attempt, retry_after, base=1.0, cap=60.0, jitter_fraction=self._rng.random()
             )
-            if max(self._monotonic() - started, slept) + delay > self._deadline_s:
+            if max(self._monotonic() - started, slept) + delay >= deadline_s:
                 return outcome
             await self._sleep(delay)
             slept += delay
 
     async def options(self, url: str) -> str | None:
         """Kibana's connectivity check: an OPTIONS request; None when it got any answer."""
+        config = self._config()
+        deadline_s = config.timeouts.send if self._deadline_s is None else self._deadline_s
         try:
-            await self._client().options(url)
+            await bounded_request(
+                self._client(),
+                "OPTIONS",
+                url,
+                deadline_s=deadline_s,
+                max_bytes=config.max_response_bytes,
+            )
         except httpx.HTTPError as exc:
             return _describe(exc)
         return None
@@ -187,6 +225,7 @@ class TelemetrySender:
 def _describe(exc: httpx.HTTPError) -> str:
     """One line for the logs: the kind of failure, never a URL with credentials or a body."""
     kinds = {
+        DeadlineExceeded: "no answer before the send deadline (telemetry.timeouts.send)",
         httpx.ConnectError: "connection failed",
         httpx.ConnectTimeout: "connection timed out",
         httpx.ReadTimeout: "no answer before the read timeout",
@@ -197,8 +236,24 @@ def _describe(exc: httpx.HTTPError) -> str:
     }
     for kind, text in kinds.items():
         if type(exc) is kind:
-            detail = str(exc).splitlines()[0][:160] if str(exc) else ""
+            if kind is DeadlineExceeded:
+                return text
+            detail = next(iter(_root_cause(exc).splitlines()), "")[:160]
             if "CERTIFICATE" in detail.upper() or "SSL" in detail.upper():
                 return f"TLS error: {detail}"
             return f"{text}" + (f" ({detail})" if detail else "")
     return f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost operating-system reason (``Connection refused``), else the message."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):  # its errno says nothing; its text names the problem
+            return str(cause)
+        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            return os.strerror(cause.errno)
+        if isinstance(cause, OSError) and cause.strerror:  # e.g. socket.gaierror
+            return str(cause.strerror)
+        cause = cause.__cause__ or cause.__context__
+    return str(exc)

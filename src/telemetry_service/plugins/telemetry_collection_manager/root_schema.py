@@ -5,39 +5,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry_service.plugins.usage_collection import leaf
+
 __all__ = ["ROOT_SCHEMA", "payload_schema"]
-
-
-def _d(type_: str, description: str) -> dict[str, Any]:
-    return {"type": type_, "_meta": {"description": description}}
 
 
 def _counted(key: str, description: str) -> dict[str, Any]:
     return {
         "type": "array",
-        "items": {key: _d("keyword", description), "count": _d("long", "Number of instances.")},
+        "items": {key: leaf("keyword", description), "count": leaf("long", "Number of instances.")},
     }
 
 
 ROOT_SCHEMA: dict[str, Any] = {
-    "collectionSource": _d("keyword", "The collection strategy that built the payload."),
+    "collectionSource": leaf("keyword", "The collection strategy that built the payload."),
     "cacheDetails": {
-        "updatedAt": _d("date", "When the payload was generated."),
-        "fetchedAt": _d("date", "When the payload was read from the 4 h cache."),
+        "updatedAt": leaf("date", "When the payload was generated."),
+        "fetchedAt": leaf("date", "When the payload was read from the 4 h cache."),
     },
-    "timestamp": _d("date", "When the payload was generated."),
-    "cluster_uuid": _d("keyword", "The deployment's UUID, shared by its instances."),
-    "cluster_name": _d("keyword", "The deployment's name (server.name)."),
-    "version": _d("keyword", "The host application's version."),
-    "collection": _d("keyword", "Always 'local'."),
+    "timestamp": leaf("date", "When the payload was generated."),
+    "cluster_uuid": leaf("keyword", "The deployment's UUID, shared by its instances."),
+    "cluster_name": leaf("keyword", "The deployment's name (server.name)."),
+    "version": leaf("keyword", "The host application's version."),
+    "collection": leaf("keyword", "Always 'local'."),
     "cluster_stats": {
         "type": "pass_through",
         "_meta": {"description": "Cluster statistics (empty for this platform)."},
     },
     "stack_stats": {
         "kibana": {
-            "count": _d("long", "Number of instances reporting (always 1)."),
-            "indices": _d("long", "Kept for Kibana compatibility (always 1)."),
+            "count": leaf("long", "Number of instances reporting (always 1)."),
+            "indices": leaf("long", "Kept for Kibana compatibility (always 1)."),
             "os": {
                 "platforms": _counted("platform", "Operating system (linux, darwin, windows)."),
                 "platformReleases": _counted("platformRelease", "Operating system release."),

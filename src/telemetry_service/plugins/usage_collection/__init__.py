@@ -11,7 +11,7 @@ from .collector_set import CollectorResult, CollectorSet
 from .contracts import UsageCollectionSetup
 from .field_names import to_api_field_names
 from .plugin import UsageCollectionPlugin
-from .schema import Schema, SchemaError, iter_fields, schema_to_json
+from .schema import Schema, SchemaError, iter_fields, leaf, schema_to_json
 from .schema_values import validate_value
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "UsageCollectionSetup",
     "UsageCollector",
     "iter_fields",
+    "leaf",
     "make_stats_collector",
     "make_usage_collector",
     "schema_to_json",

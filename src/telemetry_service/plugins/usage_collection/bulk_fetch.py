@@ -22,6 +22,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+from telemetry_service.common.periodic import one_line
+
 from .blocking import DEFAULT_MAX_THREADS, BlockingRunner, StillRunningError
 from .collector import AnyCollector, CollectorFetchContext
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE, FetchStatus, build_usage_collector_stats
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_DROPPED_PATHS",
     "BulkFetcher",
     "CollectorResult",
+    "FetchLimits",
 ]
 
 DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S = 1.0
@@ -46,7 +49,15 @@ DEFAULT_MAX_COLLECTOR_CONCURRENCY = 50
 MAX_DROPPED_PATHS = 100
 """How many dropped paths of one collector's output `usage_collector_stats` names."""
 
-_MAX_ERROR_CHARS = 200
+
+class FetchLimits(TypedDict, total=False):
+    """`BulkFetcher`'s optional settings, which `CollectorSet` passes on."""
+
+    maximum_wait_time_for_all_collectors_s: float
+    fetch_timeout_s: float
+    max_collector_concurrency: int
+    max_threads: int
+    clock: Callable[[], float]
 
 
 class CollectorResult(TypedDict):
@@ -71,13 +82,6 @@ class _FetchOutcome:
     result: object
     duration: float
     dropped: tuple[str, ...] = ()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > _MAX_ERROR_CHARS:
-        text = text[:_MAX_ERROR_CHARS] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class BulkFetcher:
@@ -181,13 +185,10 @@ class BulkFetcher:
                 )
         except StillRunningError:
             return "slow", wait_s
-        except TimeoutError as exc:
-            if deadline.expired():
-                return "slow", wait_s
-            self._log.debug("Collector %s failed to get ready. %s", collector.type, _one_line(exc))
-            return "no", self._clock() - start
         except Exception as exc:
-            self._log.debug("Collector %s failed to get ready. %s", collector.type, _one_line(exc))
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                return "slow", wait_s
+            self._log.debug("Collector %s failed to get ready. %s", collector.type, one_line(exc))
             return "no", self._clock() - start
         return ("ready" if value is True else "no"), self._clock() - start
 
@@ -221,18 +222,14 @@ class BulkFetcher:
         task.add_done_callback(forget)
         return task
 
-    def _slots(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        slots = self._fetch_slots.get(loop)
-        if slots is None:
-            slots = self._fetch_slots[loop] = asyncio.Semaphore(self.max_collector_concurrency)
-        return slots
-
     async def _fetch(
         self, collector: AnyCollector, context: CollectorFetchContext
     ) -> _FetchOutcome:
         """Fetch one collector with its timeout, then prune it to its schema; never raises."""
-        async with self._slots():
+        slots = self._fetch_slots.setdefault(
+            asyncio.get_running_loop(), asyncio.Semaphore(self.max_collector_concurrency)
+        )
+        async with slots:
             self._log.debug("Fetching data from %s collector", collector.type)
             start = self._clock()
             deadline = asyncio.timeout(self.fetch_timeout_s)
@@ -278,7 +275,7 @@ class BulkFetcher:
             collector.type,
             "its fetch from an earlier collection is still running"
             if still_running
-            else _one_line(exc),
+            else one_line(exc),
             exc_info=exc if self._log.isEnabledFor(logging.DEBUG) and not still_running else None,
         )
         return _FetchOutcome(collector.type, "failed", None, self._clock() - start)

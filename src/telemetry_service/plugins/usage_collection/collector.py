@@ -22,9 +22,11 @@ __all__ = [
     "AsyncFetch",
     "Collector",
     "CollectorFetchContext",
+    "CollectorOptions",
     "ExtendFetchContext",
     "FetchMethod",
     "IsReadyMethod",
+    "StatsCollectorOptions",
     "SyncFetch",
     "UsageCollector",
     "make_stats_collector",
@@ -116,11 +118,22 @@ class Collector(Generic[T]):
         return f"<{type(self).__name__} {self.type!r}>"
 
 
-class _Options(TypedDict, total=False):
-    """The optional arguments the usage collector and the factories pass on to `Collector`."""
+class CollectorOptions(TypedDict, total=False):
+    """The optional arguments of every collector factory (`CollectorSet`'s too)."""
 
     is_ready: IsReadyMethod | None
     extend_fetch_context: ExtendFetchContext | None
+
+
+class StatsCollectorOptions(CollectorOptions, total=False):
+    """`CollectorOptions` and a stats collector's optional schema."""
+
+    schema: Schema | None
+
+
+class _Options(CollectorOptions, total=False):
+    """`CollectorOptions` and the logger, which `CollectorSet`'s factories choose themselves."""
+
     logger: logging.Logger | None
 
 

@@ -9,25 +9,17 @@ data that does not match its schema is left out, logged once, and named in the a
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from collections.abc import Iterable
+from typing import Any, TypeVar, Unpack, overload
 
-from .blocking import DEFAULT_MAX_THREADS
-from .bulk_fetch import (
-    DEFAULT_FETCH_TIMEOUT_S,
-    DEFAULT_MAX_COLLECTOR_CONCURRENCY,
-    DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
-    BulkFetcher,
-    CollectorResult,
-)
+from .bulk_fetch import BulkFetcher, CollectorResult, FetchLimits
 from .collector import (
     AnyCollector,
     AsyncFetch,
     Collector,
     CollectorFetchContext,
-    ExtendFetchContext,
-    IsReadyMethod,
+    CollectorOptions,
+    StatsCollectorOptions,
     SyncFetch,
     UsageCollector,
     make_stats_collector,
@@ -38,9 +30,6 @@ from .field_names import to_api_field_names
 from .schema import Schema, schema_to_json, validate_schema
 
 __all__ = [
-    "DEFAULT_FETCH_TIMEOUT_S",
-    "DEFAULT_MAX_COLLECTOR_CONCURRENCY",
-    "DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S",
     "UNCHECKED_SCHEMA",
     "CollectorResult",
     "CollectorSet",
@@ -65,22 +54,12 @@ class CollectorSet:
         self,
         *,
         logger: logging.Logger | None = None,
-        maximum_wait_time_for_all_collectors_s: float = DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S,
-        fetch_timeout_s: float = DEFAULT_FETCH_TIMEOUT_S,
-        max_collector_concurrency: int = DEFAULT_MAX_COLLECTOR_CONCURRENCY,
-        max_threads: int = DEFAULT_MAX_THREADS,
-        clock: Callable[[], float] = time.monotonic,
         collectors: Iterable[AnyCollector] = (),
+        **limits: Unpack[FetchLimits],
     ) -> None:
+        """``limits`` are `BulkFetcher`'s: timeouts, concurrency, threads and its clock."""
         self._log = logger or logging.getLogger("telemetry_service.usage_collection")
-        self._fetcher = BulkFetcher(
-            logger=self._log,
-            maximum_wait_time_for_all_collectors_s=maximum_wait_time_for_all_collectors_s,
-            fetch_timeout_s=fetch_timeout_s,
-            max_collector_concurrency=max_collector_concurrency,
-            max_threads=max_threads,
-            clock=clock,
-        )
+        self._fetcher = BulkFetcher(logger=self._log, **limits)
         self._collectors: dict[str, AnyCollector] = {}
         for collector in collectors:
             self.register_collector(collector)
@@ -94,18 +73,11 @@ class CollectorSet:
         type: str,
         fetch: AsyncFetch[T],
         schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> UsageCollector[T]: ...
     @overload
     def make_usage_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[T],
-        schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        self, *, type: str, fetch: SyncFetch[T], schema: Schema, **options: Unpack[CollectorOptions]
     ) -> UsageCollector[T]: ...
     def make_usage_collector(
         self,
@@ -113,57 +85,26 @@ class CollectorSet:
         type: str,
         fetch: SyncFetch[Any],
         schema: Schema,
-        is_ready: IsReadyMethod | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        **options: Unpack[CollectorOptions],
     ) -> UsageCollector[Any]:
         """Create (not register) a usage collector that logs under this set's logger."""
-        return make_usage_collector(
-            type=type,
-            fetch=fetch,
-            schema=schema,
-            is_ready=is_ready,
-            extend_fetch_context=extend_fetch_context,
-            logger=self._log.getChild(f"collector.{type}"),
-        )
+        logger = self._log.getChild(f"collector.{type}")
+        return make_usage_collector(type=type, fetch=fetch, schema=schema, logger=logger, **options)
 
     @overload
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: AsyncFetch[T],
-        is_ready: IsReadyMethod | None = None,
-        schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        self, *, type: str, fetch: AsyncFetch[T], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[T]: ...
     @overload
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[T],
-        is_ready: IsReadyMethod | None = None,
-        schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        self, *, type: str, fetch: SyncFetch[T], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[T]: ...
     def make_stats_collector(
-        self,
-        *,
-        type: str,
-        fetch: SyncFetch[Any],
-        is_ready: IsReadyMethod | None = None,
-        schema: Schema | None = None,
-        extend_fetch_context: ExtendFetchContext | None = None,
+        self, *, type: str, fetch: SyncFetch[Any], **options: Unpack[StatsCollectorOptions]
     ) -> Collector[Any]:
         """Create (not register) a stats collector that logs under this set's logger."""
-        return make_stats_collector(
-            type=type,
-            fetch=fetch,
-            is_ready=is_ready,
-            schema=schema,
-            extend_fetch_context=extend_fetch_context,
-            logger=self._log.getChild(f"collector.{type}"),
-        )
+        logger = self._log.getChild(f"collector.{type}")
+        return make_stats_collector(type=type, fetch=fetch, logger=logger, **options)
 
     def register_collector(self, collector: AnyCollector) -> None:
         """Add a collector; its type must be unique (and its schema valid)."""

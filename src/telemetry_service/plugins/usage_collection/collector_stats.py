@@ -10,17 +10,14 @@ milliseconds; the totals are sums over collectors (as in Kibana), not wall-clock
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, TypedDict
+from typing import Any, Literal
 
-from .schema import Schema
+from .schema import Schema, leaf
 
 __all__ = [
     "USAGE_COLLECTOR_STATS_SCHEMA",
     "USAGE_COLLECTOR_STATS_TYPE",
-    "CollectorDuration",
     "FetchStatus",
-    "NamesCount",
-    "UsageCollectorStats",
     "build_usage_collector_stats",
 ]
 
@@ -29,37 +26,7 @@ USAGE_COLLECTOR_STATS_TYPE = "usage_collector_stats"
 FetchStatus = Literal["success", "failed", "schema_violation"]
 
 
-class NamesCount(TypedDict):
-    """A group of collectors: how many, and their types in collection order."""
-
-    count: int
-    names: list[str]
-
-
-class CollectorDuration(TypedDict):
-    """One collector's `is_ready` or `fetch` duration in milliseconds."""
-
-    name: str
-    duration: float
-
-
-class UsageCollectorStats(TypedDict):
-    """The result reported under `usage_collector_stats`."""
-
-    not_ready: NamesCount
-    not_ready_timeout: NamesCount
-    succeeded: NamesCount
-    failed: NamesCount
-    schema_violation: NamesCount
-    schema_violation_paths: list[str]
-    total_is_ready_duration: float
-    total_fetch_duration: float
-    total_duration: float
-    is_ready_duration_breakdown: list[CollectorDuration]
-    fetch_duration_breakdown: list[CollectorDuration]
-
-
-def _group(names: Sequence[str]) -> NamesCount:
+def _group(names: Sequence[str]) -> dict[str, Any]:
     return {"count": len(names), "names": list(names)}
 
 
@@ -74,9 +41,10 @@ def build_usage_collector_stats(
     is_ready_durations: Sequence[tuple[str, float]],
     fetches: Sequence[tuple[str, FetchStatus, float]],
     dropped_paths: Sequence[str] = (),
-) -> UsageCollectorStats:
-    """Build the stats from the readiness outcome, the ``(type, status, seconds)`` fetches and
-    the paths dropped from outputs because they did not match their schema."""
+) -> dict[str, Any]:
+    """Build the stats (shaped as `USAGE_COLLECTOR_STATS_SCHEMA`) from the readiness outcome, the
+    ``(type, status, seconds)`` fetches and the paths dropped from outputs because they did not
+    match their schema."""
     total_is_ready = sum(seconds for _, seconds in is_ready_durations)
     total_fetch = sum(seconds for _, _, seconds in fetches)
 
@@ -104,38 +72,27 @@ def build_usage_collector_stats(
 
 def _names_count(what: str) -> Schema:
     return {
-        "count": {
-            "type": "short",
-            "_meta": {"description": f"The number of collectors that {what}"},
-        },
+        "count": leaf("short", f"The number of collectors that {what}"),
         "names": {
             "type": "array",
-            "items": {
-                "type": "keyword",
-                "_meta": {"description": f"The names of the collectors that {what}"},
-            },
+            "items": leaf("keyword", f"The names of the collectors that {what}"),
         },
     }
 
 
 def _breakdown(function: str) -> Schema:
-    return {
-        "type": "array",
-        "items": {
-            "name": {"type": "keyword", "_meta": {"description": "The name of the collector"}},
-            "duration": {
-                "type": "double",
-                "_meta": {
-                    "description": f"The execution duration of the {function} function "
-                    "for the collector in milliseconds"
-                },
-            },
-        },
+    duration = (
+        f"The execution duration of the {function} function for the collector in milliseconds"
+    )
+    items = {
+        "name": leaf("keyword", "The name of the collector"),
+        "duration": leaf("double", duration),
     }
+    return {"type": "array", "items": items}
 
 
 def _total(what: str) -> Schema:
-    return {"type": "double", "_meta": {"description": f"{what} in milliseconds"}}
+    return leaf("double", f"{what} in milliseconds")
 
 
 USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
@@ -148,14 +105,11 @@ USAGE_COLLECTOR_STATS_SCHEMA: Schema = {
     ),
     "schema_violation_paths": {
         "type": "array",
-        "items": {
-            "type": "keyword",
-            "_meta": {
-                "description": "The paths (collector type, then the field path) dropped from "
-                "the collectors' output because they did not match the collector's schema "
-                "(at most 100 per collector)"
-            },
-        },
+        "items": leaf(
+            "keyword",
+            "The paths (collector type, then the field path) dropped from the collectors' output "
+            "because they did not match the collector's schema (at most 100 per collector)",
+        ),
     },
     "total_is_ready_duration": _total(
         "The total execution duration of the is_ready function for all collectors"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .collector import CollectorFetchContext
 from .collector_set import CollectorResult, CollectorSet
@@ -29,7 +28,7 @@ class UsageCollectionSetup:
         self,
         collector_set: CollectorSet,
         counters: UsageCountersService,
-        context: Callable[[], CollectorFetchContext],
+        context: Callable[..., CollectorFetchContext],
     ) -> None:
         self.collector_set = collector_set
         self.counters = counters
@@ -44,11 +43,4 @@ class UsageCollectionSetup:
         self.get_usage_counter_by_domain_id = counters.get_usage_counter_by_domain_id
 
     async def bulk_fetch(self, request: object | None = None) -> list[CollectorResult]:
-        context = self._context()
-        if request is not None:
-            context = dataclasses.replace(context, request=request)
-        return await self.collector_set.bulk_fetch(context)
-
-    def schemas(self) -> dict[str, Any]:
-        """Every registered collector's schema as JSON (``{properties: {type: …}}``)."""
-        return self.collector_set.to_schema_json()
+        return await self.collector_set.bulk_fetch(self._context(request=request))

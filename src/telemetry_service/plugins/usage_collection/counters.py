@@ -17,9 +17,8 @@ logged and the increments go back into the buffer for the next flush (Kibana dro
 Increments made before `start` are kept and written when it runs; `stop` writes everything
 buffered before it returns, so a clean shutdown loses nothing. With ``enabled=False`` (Kibana's
 ``usageCounters.enabled: false``) counters can still be created but increments are discarded.
-Keys are in `counters_keys`, the buffer in `counters_buffer`, writes and retries in
-`counters_writer`, the hourly retention job in `counters_rollups`, the collectors in
-`counters_collector`.
+Keys and the hourly retention job are in `counters_keys`, the buffer, writes and retries in
+`counters_writer`, the collectors in `counters_collector`.
 """
 
 from __future__ import annotations
@@ -31,21 +30,24 @@ from collections.abc import Callable
 
 from telemetry_service.common.clock import utc_now
 from telemetry_service.common.periodic import PeriodicTask, Sleep, one_line
+from telemetry_service.core import SavedObjectStore
 
-from .counters_buffer import DEFAULT_MAX_BUFFERED_KEYS, CounterBuffer
 from .counters_keys import (
     COUNTER_SOURCES,
+    ROLLUP_INITIAL_DELAY_S,
+    ROLLUP_INTERVAL_S,
     CounterKey,
     CounterSource,
-    CounterStore,
     day_of,
     normalize_namespace,
+    roll_usage_counters,
 )
-from .counters_rollups import ROLLUP_INITIAL_DELAY_S, ROLLUP_INTERVAL_S, roll_usage_counters
 from .counters_writer import (
     BACKOFF_BASE_S,
+    DEFAULT_MAX_BUFFERED_KEYS,
     DEFAULT_MAX_CONCURRENT_WRITES,
     DEFAULT_RETRY_COUNT,
+    CounterBuffer,
     CounterWriter,
 )
 
@@ -100,17 +102,11 @@ class UsageCounter:
             _check_name(namespace, "namespace")
             if namespace == "*":
                 raise ValueError('namespace "*" is not a namespace')
-        self._service._record(
-            CounterKey(
-                domain_id=self.domain_id,
-                counter_name=counter_name,
-                counter_type=counter_type,
-                source=source,
-                day=day_of(self._service.clock()),
-                namespace=normalize_namespace(namespace),
-            ),
-            increment_by,
+        day = day_of(self._service.clock())
+        key = CounterKey(
+            self.domain_id, counter_name, counter_type, source, day, normalize_namespace(namespace)
         )
+        self._service._record(key, increment_by)
 
 
 class UsageCountersService:
@@ -118,7 +114,7 @@ class UsageCountersService:
 
     def __init__(
         self,
-        store: CounterStore,
+        store: SavedObjectStore,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         buffer_duration_s: float = DEFAULT_BUFFER_DURATION_S,
@@ -269,7 +265,7 @@ class UsageCountersService:
             return
         if not self.enabled:
             self._state = "stopped"
-            self._buffer.clear()
+            self._buffer.take()
             self._log.debug("usage counters are disabled (usageCounters.enabled: false)")
             return
         self._state = "running"

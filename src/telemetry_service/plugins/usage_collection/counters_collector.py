@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, cast
 
-from telemetry_service.core import SavedObject
+from telemetry_service.core import SavedObject, SavedObjectStore
 
 from .collector import CollectorFetchContext, UsageCollector, make_usage_collector
-from .counters_keys import CounterSource, CounterStore, iter_counter_documents
-from .schema import Schema
+from .counters import UsageCountersService
+from .counters_keys import CounterSource, iter_counter_documents
+from .schema import Schema, leaf
 
 __all__ = [
     "READ_PAGE_SIZE",
@@ -44,39 +45,29 @@ READ_PAGE_SIZE = 1000
 DailyEvent = dict[str, Any]
 
 
-def _leaf(type_: str, description: str) -> dict[str, Any]:
-    return {"type": type_, "_meta": {"description": description}}
-
-
 def _daily_events(**names: dict[str, Any]) -> Schema:
     """The ``dailyEvents`` array: the collector's two name fields, then the shared ones."""
     items = {
         **names,
-        "lastUpdatedAt": _leaf("date", "Time at which the metric was last updated."),
-        "fromTimestamp": _leaf(
+        "lastUpdatedAt": leaf("date", "Time at which the metric was last updated."),
+        "fromTimestamp": leaf(
             "date", "Start of the UTC day the metric counts (the day of lastUpdatedAt)."
         ),
-        "counterType": _leaf("keyword", "Type of counter (count, click, loaded, …)."),
+        "counterType": leaf("keyword", "Type of counter (count, click, loaded, …)."),
         # Kibana declares `total` as an integer; a long is a superset that cannot overflow.
-        "total": _leaf("long", "Number of times the event occurred that day."),
+        "total": leaf("long", "Number of times the event occurred that day."),
     }
     return {"dailyEvents": {"type": "array", "items": items}}
 
 
 USAGE_COUNTERS_SCHEMA = _daily_events(
-    domainId=_leaf("keyword", "Domain name of the metric (ie plugin name)."),
-    counterName=_leaf("keyword", "Name of the counter that happened."),
+    domainId=leaf("keyword", "Domain name of the metric (ie plugin name)."),
+    counterName=leaf("keyword", "Name of the counter that happened."),
 )
 UI_COUNTERS_SCHEMA = _daily_events(
-    appName=_leaf("keyword", "Name of the app reporting ui counts."),
-    eventName=_leaf("keyword", "Name of the event that happened."),
+    appName=leaf("keyword", "Name of the app reporting ui counts."),
+    eventName=leaf("keyword", "Name of the event that happened."),
 )
-
-
-@runtime_checkable
-class _HasStore(Protocol):
-    @property
-    def store(self) -> CounterStore: ...
 
 
 def iso_timestamp(moment: dt.datetime) -> str:
@@ -143,7 +134,7 @@ def _as_ui_event(event: DailyEvent) -> DailyEvent:
 
 
 async def read_daily_events(
-    store: CounterStore, source: CounterSource, *, page_size: int = READ_PAGE_SIZE
+    store: SavedObjectStore, source: CounterSource, *, page_size: int = READ_PAGE_SIZE
 ) -> list[DailyEvent]:
     """The merged server-shaped daily events of every stored counter of ``source``."""
     events: list[DailyEvent] = []
@@ -156,19 +147,19 @@ async def read_daily_events(
 
 
 def _resolve_store(
-    source: CounterStore | _HasStore | None, context: CollectorFetchContext
-) -> CounterStore:
+    source: SavedObjectStore | UsageCountersService | None, context: CollectorFetchContext
+) -> SavedObjectStore:
     if source is None:
         if context.store is None:
             raise RuntimeError("no saved-object store in the fetch context")
-        return cast(CounterStore, context.store)
-    if isinstance(source, _HasStore):
+        return cast(SavedObjectStore, context.store)
+    if isinstance(source, UsageCountersService):
         return source.store
     return source
 
 
 def make_usage_counters_collector(
-    store: CounterStore | _HasStore | None = None,
+    store: SavedObjectStore | UsageCountersService | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``usage_counters`` collector (server counters).
 
@@ -185,7 +176,7 @@ def make_usage_counters_collector(
 
 
 def make_ui_counters_collector(
-    store: CounterStore | _HasStore | None = None,
+    store: SavedObjectStore | UsageCountersService | None = None,
 ) -> UsageCollector[dict[str, list[DailyEvent]]]:
     """The ``ui_counters`` collector (counters reported by browsers); ``store`` as above."""
 

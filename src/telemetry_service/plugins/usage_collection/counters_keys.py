@@ -1,4 +1,4 @@
-"""Usage-counter keys and the store operations the counters use (spec 7.6).
+"""Usage-counter keys and the counters' store operations: reading and retention (spec 7.6).
 
 A counter is stored as one ``usage-counter`` saved object per day and key. Kibana's key is
 ``[namespace:]domainId:counterName:counterType:source:YYYYMMDD``; the namespace prefix is left
@@ -6,6 +6,13 @@ out for the default namespace, and the saved object's id is the key *without* th
 (the namespace is the saved object's own namespace). The day is the UTC day of the increment.
 
 Names may contain ``:`` (Kibana does not forbid it), but its docs ask app names not to.
+
+Retention ("rollups"): every hour, starting 5 minutes after start, each registered counter
+domain loses its ``usage-counter`` documents last updated more than
+``1 + (retention_period_days or 5)`` days ago, in every namespace. Documents of domains that no
+running code registered are kept (their owner decides their retention when it registers again).
+`rollup_cutoff` is the pure decision; `roll_usage_counters` does the I/O. Several instances may
+run it at once on one store: a document another instance deleted first is simply skipped.
 """
 
 from __future__ import annotations
@@ -13,20 +20,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from telemetry_service.core import FindResult, SavedObject
+from telemetry_service.core import SavedObject, SavedObjectNotFoundError, SavedObjectStore
 
 __all__ = [
     "COUNTER_SOURCES",
     "DEFAULT_NAMESPACE",
+    "DEFAULT_RETENTION_PERIOD_DAYS",
+    "ROLLUP_INITIAL_DELAY_S",
+    "ROLLUP_INTERVAL_S",
+    "ROLLUP_PAGE_SIZE",
     "USAGE_COUNTER_SAVED_OBJECT_TYPE",
     "CounterKey",
     "CounterSource",
-    "CounterStore",
     "day_of",
     "iter_counter_documents",
     "normalize_namespace",
+    "roll_usage_counters",
+    "rollup_cutoff",
     "serialize_counter_key",
 ]
 
@@ -37,36 +49,10 @@ CounterSource = Literal["server", "ui"]
 COUNTER_SOURCES: tuple[CounterSource, ...] = ("server", "ui")
 
 
-class CounterStore(Protocol):
-    """The saved-object store operations the usage counters need (`SavedObjectStore` has them)."""
-
-    async def increment_counter(
-        self,
-        type_: str,
-        id_: str,
-        fields: Mapping[str, int],
-        *,
-        upsert_attributes: Mapping[str, Any] | None = None,
-        namespace: str | None = None,
-    ) -> SavedObject: ...
-
-    async def find(
-        self,
-        type_: str,
-        *,
-        page: int = 1,
-        per_page: int = 100,
-        updated_before: dt.datetime | None = None,
-        sort_field: Literal["updated_at", "id"] = "updated_at",
-    ) -> FindResult: ...
-
-    async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None: ...
-
-
 async def iter_counter_documents(
-    store: CounterStore, *, page_size: int, **query: Any
+    store: SavedObjectStore, *, page_size: int, **query: Any
 ) -> AsyncIterator[SavedObject]:
-    """Every ``usage-counter`` document that `CounterStore.find` matches with ``query``."""
+    """Every ``usage-counter`` document that `SavedObjectStore.find` matches with ``query``."""
     page = 1
     while True:
         result = await store.find(
@@ -137,3 +123,55 @@ def serialize_counter_key(
     return CounterKey(
         domain_id, counter_name, counter_type, source, day_of(date), normalize_namespace(namespace)
     ).serialize()
+
+
+ROLLUP_INTERVAL_S = 3600.0
+"""Kibana's ``ROLL_INDICES_INTERVAL``: one hour."""
+ROLLUP_INITIAL_DELAY_S = 300.0
+"""Kibana's ``ROLL_INDICES_START``: the first rollup runs 5 minutes after start."""
+DEFAULT_RETENTION_PERIOD_DAYS = 5
+"""Kibana's ``USAGE_COUNTERS_KEEP_DOCS_FOR_DAYS``."""
+ROLLUP_PAGE_SIZE = 1000
+
+
+def rollup_cutoff(now: dt.datetime, retention_period_days: int | None) -> dt.datetime:
+    """Documents last updated before this instant are deleted (``1 + retention`` days ago)."""
+    days = DEFAULT_RETENTION_PERIOD_DAYS if retention_period_days is None else retention_period_days
+    return now - dt.timedelta(days=1 + days)
+
+
+async def roll_usage_counters(
+    store: SavedObjectStore,
+    retention_by_domain: Mapping[str, int | None],
+    *,
+    now: dt.datetime,
+    page_size: int = ROLLUP_PAGE_SIZE,
+) -> int:
+    """Delete the expired documents of the given domains; returns how many were deleted.
+
+    Store errors propagate (the caller logs them); documents already deleted are skipped.
+    """
+    if not retention_by_domain:
+        return 0
+    cutoffs = {domain: rollup_cutoff(now, days) for domain, days in retention_by_domain.items()}
+    # One pass over everything older than the latest cutoff, oldest first; each document is
+    # then checked against its own domain's cutoff (the store cannot filter by attribute).
+    latest = max(cutoffs.values())
+    expired: list[tuple[str | None, str]] = []
+    documents = iter_counter_documents(
+        store, page_size=page_size, updated_before=latest, sort_field="updated_at"
+    )
+    async for obj in documents:
+        domain = obj.attributes.get("domainId")
+        cutoff = cutoffs.get(domain) if isinstance(domain, str) else None
+        if cutoff is not None and obj.updated_at < cutoff:
+            expired.append((obj.namespace, obj.id))
+    # Deleting only after the listing keeps the pages stable while they are read.
+    deleted = 0
+    for namespace, id_ in expired:
+        try:
+            await store.delete(USAGE_COUNTER_SAVED_OBJECT_TYPE, id_, namespace=namespace)
+        except SavedObjectNotFoundError:
+            continue
+        deleted += 1
+    return deleted

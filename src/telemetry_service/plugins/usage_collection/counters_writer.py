@@ -1,7 +1,14 @@
-"""Writing merged usage counters to the store, with retries (spec 7.6).
+"""The usage-counter write path: the in-memory buffer, then writes to the store with retries
+(spec 7.6).
 
-Each key is one atomic ``increment_counter`` of its ``usage-counter`` saved object, run
-concurrently (at most ``max_concurrent_writes`` at once). Keys whose write fails with a
+`UsageCounter.increment_counter` only adds to the `CounterBuffer`, merged per key, so it never
+blocks and never touches the store. The buffer is thread-safe (a counter may be incremented from
+a worker thread) and bounded: once it holds `max_keys` distinct keys, increments of new keys are
+dropped and counted, with one warning per overflow episode; increments of keys already buffered
+are always kept.
+
+At each flush, each key is one atomic ``increment_counter`` of its ``usage-counter`` saved
+object, run concurrently (at most ``max_concurrent_writes`` at once). Keys whose write fails with a
 `StoreError` (an outage: retrying may help) are retried ``retry_count`` times after
 ``2**attempt * backoff_base_s``, Kibana's schedule (1 s, 2 s, 4 s); the ones still failing are
 returned to the caller, which keeps them. Any other error is a bug that retrying cannot fix: the
@@ -12,18 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from telemetry_service.common.periodic import Sleep, one_line
-from telemetry_service.core import StoreError
+from telemetry_service.core import SavedObjectStore, StoreError
 
-from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterKey, CounterStore
+from .counters_keys import USAGE_COUNTER_SAVED_OBJECT_TYPE, CounterKey
 
 __all__ = [
     "BACKOFF_BASE_S",
+    "DEFAULT_MAX_BUFFERED_KEYS",
     "DEFAULT_MAX_CONCURRENT_WRITES",
     "DEFAULT_RETRY_COUNT",
+    "CounterBuffer",
     "CounterWriter",
     "WriteOutcome",
     "retry_delay_s",
@@ -33,6 +43,68 @@ DEFAULT_RETRY_COUNT = 3
 BACKOFF_BASE_S = 0.5
 """Kibana's ``USAGE_COUNTERS_BACKOFF_DELAY_IN_MS`` (500 ms)."""
 DEFAULT_MAX_CONCURRENT_WRITES = 8
+DEFAULT_MAX_BUFFERED_KEYS = 10_000
+
+
+class CounterBuffer:
+    """The increments waiting to be written, merged per key (see the module docstring)."""
+
+    def __init__(
+        self, *, max_keys: int = DEFAULT_MAX_BUFFERED_KEYS, logger: logging.Logger
+    ) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self._max_keys = max_keys
+        self._log = logger
+        self._lock = threading.RLock()
+        self._counts: dict[CounterKey, int] = {}
+        self._overflowing = False
+        #: Increments dropped because the buffer was full, since the service was created.
+        self.dropped = 0
+
+    def snapshot(self) -> dict[CounterKey, int]:
+        """A copy of the buffered counts (for tests and diagnostics)."""
+        with self._lock:
+            return dict(self._counts)
+
+    def add(self, key: CounterKey, increment_by: int) -> bool:
+        """Merge one increment; False when it was dropped because the buffer is full."""
+        with self._lock:
+            return self._add_locked(key, increment_by)
+
+    def restore(self, counts: Mapping[CounterKey, int]) -> int:
+        """Put back increments that could not be written; returns how many keys were dropped."""
+        dropped = 0
+        with self._lock:
+            for key, count in counts.items():
+                if not self._add_locked(key, count):
+                    dropped += 1
+        return dropped
+
+    def take(self) -> dict[CounterKey, int]:
+        """Remove and return everything buffered."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            self._overflowing = False
+        return counts
+
+    def _add_locked(self, key: CounterKey, increment_by: int) -> bool:
+        current = self._counts.get(key)
+        if current is not None:
+            self._counts[key] = current + increment_by
+            return True
+        if len(self._counts) < self._max_keys:
+            self._counts[key] = increment_by
+            return True
+        self.dropped += 1
+        if not self._overflowing:
+            self._overflowing = True
+            self._log.warning(
+                "usage counters buffer is full (%d keys): dropping increments of new keys "
+                "until the next flush",
+                self._max_keys,
+            )
+        return False
 
 
 def retry_delay_s(attempt: int, backoff_base_s: float = BACKOFF_BASE_S) -> float:
@@ -55,7 +127,7 @@ class WriteOutcome:
 class CounterWriter:
     def __init__(
         self,
-        store: CounterStore,
+        store: SavedObjectStore,
         *,
         retry_count: int = DEFAULT_RETRY_COUNT,
         backoff_base_s: float = BACKOFF_BASE_S,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from telemetry_service.core import CoreSetup, CoreStart, Plugin, PluginContracts
 
 from .collector import CollectorFetchContext
@@ -45,12 +47,9 @@ class UsageCollectionPlugin(Plugin):
         collector_set.register_collector(make_usage_counters_collector(core.store))
         if config.ui_counters.enabled:
             collector_set.register_collector(make_ui_counters_collector(core.store))
-
-        def context() -> CollectorFetchContext:
-            return CollectorFetchContext(store=core.store, logger=core.logger)
-
+        context = partial(CollectorFetchContext, store=core.store, logger=core.logger)
         self.contract = UsageCollectionSetup(collector_set, counters, context)
-        core.http.register_router(build_router(core, lambda: counters))
+        core.http.register_router(build_router(core, counters))
         return self.contract
 
     async def start(self, core: CoreStart, plugins: PluginContracts) -> UsageCollectionSetup:

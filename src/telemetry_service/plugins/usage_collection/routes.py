@@ -7,7 +7,6 @@ import os
 import platform as host_platform
 import socket
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -76,7 +75,7 @@ def _ops_metrics() -> dict[str, Any]:
 
 def build_router(
     core: CoreSetup,
-    counters: Callable[[], UsageCountersService],
+    counters: UsageCountersService,
     collection_interval_ms: int = 10_000,
 ) -> APIRouter:
     router = APIRouter(tags=["usage_collection"])
@@ -119,9 +118,8 @@ def build_router(
         """Store the browser's counters in the default namespace (as Kibana's store_ui_report.ts:
         an entry's ``namespace`` is ignored); answers ``{"status": "fail"}`` on any error."""
         try:
-            service = counters()
             for entry in body.report.ui_counter.values():
-                counter = service.get_or_create_usage_counter(entry.app_name)
+                counter = counters.get_or_create_usage_counter(entry.app_name)
                 counter.increment_counter(
                     entry.event_name,
                     counter_type=entry.type,

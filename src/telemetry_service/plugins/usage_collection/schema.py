@@ -34,6 +34,7 @@ __all__ = [
     "field_path",
     "is_typed",
     "iter_fields",
+    "leaf",
     "object_fields",
     "schema_from_json",
     "schema_to_json",
@@ -81,6 +82,11 @@ class FieldInfo(NamedTuple):
     description: str | None
 
 
+def leaf(type_: str, description: str) -> dict[str, Any]:
+    """A leaf schema: ``{"type": type_, "_meta": {"description": description}}``."""
+    return {"type": type_, "_meta": {"description": description}}
+
+
 def is_typed(node: Mapping[str, Any]) -> bool:
     """A node with a string `type` is a leaf, array or pass-through; otherwise an object."""
     return isinstance(node.get("type"), str)
@@ -117,11 +123,8 @@ def field_path(path: str, key: str) -> str:
 
 def _description(node: Mapping[str, Any]) -> str | None:
     meta = _meta_of(node)
-    if isinstance(meta, Mapping):
-        description = meta.get("description")
-        if isinstance(description, str):
-            return description
-    return None
+    description = meta.get("description") if isinstance(meta, Mapping) else None
+    return description if isinstance(description, str) else None
 
 
 # --------------------------------------------------------------------------- schema checks

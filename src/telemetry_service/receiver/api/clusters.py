@@ -1,5 +1,9 @@
 """``/api/clusters``: the list, a search, one cluster, its latest snapshot, its reports
-(viewer role) and its deletion (admin role)."""
+(viewer role) and its deletion (admin role).
+
+A cluster id may hold ``/`` (``%2F`` in a URL is decoded before routing), so the routes take
+the id as a path; ``…/latest`` and ``…/reports`` are matched first: the one cluster of an id
+that itself ends in ``/latest`` or ``/reports`` is found through ``/api/search/clusters``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from ..retention import forget_cluster
 from ..storage import ClusterPage
 from .models import ClusterList, ClusterModel, DeleteResult, ReportModel
 from .params import (
+    CLUSTER_ID_PATH,
     RESPONSES,
     VIEWER,
     ClusterId,
@@ -76,17 +81,7 @@ async def search_clusters(
 
 
 @router.get(
-    "/api/clusters/{cluster_uuid}", response_model=ClusterModel, responses=not_found("record")
-)
-async def get_cluster(store: Store, cluster_uuid: ClusterId) -> dict[str, Any]:
-    cluster = await store.get_cluster(cluster_uuid)
-    if cluster is None:
-        raise Rejection(404, "not_found", "no record of that cluster")
-    return cluster_document(cluster)
-
-
-@router.get(
-    "/api/clusters/{cluster_uuid}/latest",
+    "/api/clusters/" + CLUSTER_ID_PATH + "/latest",
     response_model=ReportModel,
     response_class=JSONResponse,
     responses=not_found("snapshot"),
@@ -100,7 +95,7 @@ async def latest_snapshot(store: Store, cluster_uuid: ClusterId) -> Response:
 
 
 @router.get(
-    "/api/clusters/{cluster_uuid}/reports",
+    "/api/clusters/" + CLUSTER_ID_PATH + "/reports",
     response_model=list[ReportModel],
     response_class=JSONResponse,
 )
@@ -121,7 +116,19 @@ async def cluster_history(
     return Response(reports_array(reports, payload=payload), media_type="application/json")
 
 
-@admin_router.delete("/api/clusters/{cluster_uuid}", response_model=DeleteResult)
+@router.get(
+    "/api/clusters/" + CLUSTER_ID_PATH,
+    response_model=ClusterModel,
+    responses=not_found("record"),
+)
+async def get_cluster(store: Store, cluster_uuid: ClusterId) -> dict[str, Any]:
+    cluster = await store.get_cluster(cluster_uuid)
+    if cluster is None:
+        raise Rejection(404, "not_found", "no record of that cluster")
+    return cluster_document(cluster)
+
+
+@admin_router.delete("/api/clusters/" + CLUSTER_ID_PATH, response_model=DeleteResult)
 async def delete_cluster(
     store: Store,
     metrics: MetricsDep,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -29,11 +30,12 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
     ),
     404: _error("The channel is not served (products lists the served ones)."),
+    408: _error("The body did not arrive within limits.bodyTimeoutSeconds."),
     413: _error("The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."),
     415: _error(
         "Content-Encoding is not identity, or X-Elastic-Content-Encoding is not aes256gcm."
     ),
-    429: _error("Too many reports in progress; see Retry-After."),
+    429: _error("Too many reports or report bytes in progress; see Retry-After."),
     503: _error("The store is unavailable or busy; see Retry-After."),
 }
 
@@ -59,7 +61,9 @@ _OPENAPI_EXTRA: dict[str, Any] = {
 }
 
 
-def _body_reader(request: Request) -> BodyReader:
+def _body_reader(request: Request, charge: Callable[[int], None]) -> BodyReader:
+    """Reads the body as it arrives, `charge`-ing each chunk to the process's byte budget."""
+
     async def read(limit: int) -> bytes:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -71,6 +75,7 @@ def _body_reader(request: Request) -> BodyReader:
                 size += len(chunk)
                 if size > limit:
                     raise Rejection(413, "too_large", f"the body is larger than {limit} bytes")
+                charge(len(chunk))
                 chunks.append(chunk)
         except ClientDisconnect:
             raise Rejection(400, "malformed", "the client disconnected mid-body") from None
@@ -92,5 +97,6 @@ async def send(
     channel: Annotated[str, Path(max_length=200)],
 ) -> IngestAnswer:
     """Decrypt, validate and store the report; 200 once it is durably committed."""
-    outcome = await service.handle(channel, request.headers, _body_reader(request))
+    with service.budget.lease() as charge:
+        outcome = await service.handle(channel, request.headers, _body_reader(request, charge))
     return IngestAnswer(ok=True, id=outcome.id, duplicate=outcome.duplicate)

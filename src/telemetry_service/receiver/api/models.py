@@ -188,6 +188,7 @@ class FieldInfo(_Model):
 class FieldList(_Model):
     active_days: int
     sampled: int = Field(description="Latest payloads read (the most recent first).")
+    skipped: int = Field(0, description="Latest payloads over limits.fieldsPayloadBytes, not read.")
     fields: list[FieldInfo]
     truncated: bool
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from starlette.convertors import Convertor, register_url_convertor
 
 from telemetry_service.common.apikeys import ApiKeyRegistry, Principal
 from telemetry_service.common.clock import DAY_MS, Clock, to_ms
@@ -21,6 +22,7 @@ from ..storage import ReportStore
 from .models import ErrorBody
 
 __all__ = [
+    "CLUSTER_ID_PATH",
     "MAX_RANGE_DAYS",
     "RESPONSES",
     "VIEWER",
@@ -54,6 +56,24 @@ ActiveDays = Annotated[
 From = Annotated[dt.date | None, Query(alias="from", description="First UTC day (YYYY-MM-DD).")]
 To = Annotated[dt.date | None, Query(alias="to", description="Last UTC day, included.")]
 ClusterId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class _ClusterIdConvertor(Convertor[str]):
+    """A cluster id in a path: any characters, ``/`` and line breaks included (``%2F`` is
+    decoded before routing, so an id holding ``/`` spans several path segments)."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("cluster_id", _ClusterIdConvertor())
+#: The path parameter of the routes of one cluster.
+CLUSTER_ID_PATH = "{cluster_uuid:cluster_id}"
 Field = Annotated[str, Query(description="A dotted payload path.", max_length=512)]
 
 

@@ -4,7 +4,9 @@ active clusters. Each reads one indexed SQL aggregation or a bounded sample (see
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import weakref
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -12,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from telemetry_service.common.clock import iso_date, iso_ms
 
-from ..analysis import distribution, field_trend, leaf_fields
+from ..analysis import LeafFields, distribution, field_trend
 from .models import (
     ActiveClusters,
     Distribution,
@@ -22,6 +24,7 @@ from .models import (
     ReportsPerDay,
     Versions,
 )
+from .ops import Config
 from .params import (
     RESPONSES,
     VIEWER,
@@ -47,6 +50,10 @@ TREND_BUDGET = 9_000
 MAX_FIELDS = 5000
 
 router = APIRouter(tags=["stats"], dependencies=[VIEWER], responses=RESPONSES)
+#: One field listing at a time per event loop (a process): its memory is then one payload.
+_FIELDS_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @router.get("/api/stats/active-clusters", response_model=ActiveClusters)
@@ -111,22 +118,33 @@ async def field_distribution(
 async def fields(
     store: Store,
     now: Now,
+    config: Config,
     active_days: ActiveDays = 30,
     sample: Annotated[
         int, Query(ge=1, le=5000, description="Latest payloads to read, newest first.")
     ] = 500,
 ) -> dict[str, Any]:
     """The dotted paths of the leaves (scalars and arrays) of the latest payloads of
-    active clusters, each with how many of the payloads read hold it, and its kinds."""
-    payloads = await store.latest_payloads(since_ms=since(now, active_days), limit=sample)
-    found, truncated = await anyio.to_thread.run_sync(
-        functools.partial(leaf_fields, payloads, max_fields=MAX_FIELDS)
-    )
+    active clusters, each with how many of the payloads read hold it, and its kinds.
+
+    Payloads are decoded one at a time, one listing at a time, and those larger than
+    ``limits.fieldsPayloadBytes`` are skipped, so that what open ingest accepted cannot make
+    this page's memory explode (docs/receiver.md gives the bound)."""
+    leaves = LeafFields(max_fields=MAX_FIELDS)
+    lock = _FIELDS_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        sampled, skipped = await store.visit_latest_payloads(
+            since_ms=since(now, active_days),
+            limit=sample,
+            visit=leaves.add,
+            max_bytes=config.limits.fields_payload_bytes,
+        )
     return {
         "active_days": active_days,
-        "sampled": len(payloads),
-        "fields": found,
-        "truncated": truncated,
+        "sampled": sampled,
+        "skipped": skipped,
+        "fields": leaves.fields(),
+        "truncated": leaves.truncated,
     }
 
 

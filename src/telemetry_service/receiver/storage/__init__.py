@@ -54,13 +54,19 @@ __all__ = [
 ]
 
 
-def open_report_store(url: str, *, pool_size: int = 8, **kwargs: Any) -> ReportStore:
+def open_report_store(
+    url: str, *, pool_size: int = 8, pool_timeout_s: float = 2.0, **kwargs: Any
+) -> ReportStore:
     """The store of ``store.url`` (the forms of ``common.db``, :class:`StoreError` for others):
-    SQLite with one writer connection and four readers, or a PostgreSQL pool of `pool_size`.
+    SQLite with one writer connection and four readers, or a PostgreSQL pool of `pool_size`
+    whose callers wait at most `pool_timeout_s` for a connection (``store.poolTimeoutSeconds``:
+    during an outage, a 503 comes that soon).
 
     The store is not opened yet: ``await store.open()`` connects and migrates.
     """
-    db = open_database(url, dedicated_writer=True, pool_size=pool_size)
+    db = open_database(
+        url, dedicated_writer=True, pool_size=pool_size, pool_timeout_s=pool_timeout_s
+    )
     if db.backend == "sqlite":
         return SqliteReportStore(db, **kwargs)
     from .events_postgres import PostgresEventStore  # imports psycopg

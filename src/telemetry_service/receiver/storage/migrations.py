@@ -24,6 +24,10 @@ Version 3 adds event-based telemetry (see ``events.py``):
   (event type, UTC day, cluster); ``event_type_clusters``: the first and last event time of
   each (event type, cluster). Kept up to date in the transaction that stores the events, so
   the overview and the daily figures never read ``events``.
+
+Version 4 adds ``public_stats``: the published document of the public statistics (one row per
+name, ``current``), so that a restarted receiver serves the last figures at once and several
+receivers on one database publish the same ones.
 """
 
 from __future__ import annotations
@@ -134,6 +138,15 @@ _EVENTS = """
     CREATE INDEX event_type_clusters_cluster ON event_type_clusters (cluster_uuid);
     """
 
+#: Version 4 (``public/``): the public statistics' published JSON document.
+_PUBLIC_STATS = """
+    CREATE TABLE public_stats (
+        name TEXT PRIMARY KEY,
+        computed_ms {int} NOT NULL,
+        body TEXT NOT NULL
+    );
+    """
+
 SQLITE: tuple[str, ...] = (
     _TABLES.format(
         id="PRIMARY KEY",
@@ -146,6 +159,7 @@ SQLITE: tuple[str, ...] = (
     ),
     _DASHBOARD_INDEXES.format(include=""),
     _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition="", id=""),
+    _PUBLIC_STATS.format(int="INTEGER"),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -164,4 +178,5 @@ POSTGRES: tuple[str, ...] = (
         partition=" PARTITION BY RANGE (timestamp_ms)",
         id=", id",
     ),
+    _PUBLIC_STATS.format(int="BIGINT"),
 )

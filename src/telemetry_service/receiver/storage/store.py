@@ -23,7 +23,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 from .events import EventStore
 from .migrations import MIGRATION_TABLE
-from .queries import clusters, reports, stats, writes
+from .queries import clusters, public, reports, stats, writes
 from .records import (
     AddResult,
     DeleteCounts,
@@ -172,6 +172,7 @@ class ReportStore(abc.ABC):
     version_counts = _read(stats.version_counts)
     field_values = _read(stats.field_values)
     latest_payloads = _read(stats.latest_payloads)
+    visit_latest_payloads = _read(stats.visit_latest_payloads)
     field_samples = _read(stats.field_samples)
     opt_in_changes = _read(stats.opt_in_changes)
     opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)
@@ -189,3 +190,13 @@ class ReportStore(abc.ABC):
             if len(rows) < page:
                 return
             after = (rows[-1].report_ms, rows[-1].id)
+
+    # -- the public statistics (``receiver/public/``) ---------------------------------------
+    opt_in_counts = _read(public.opt_in_counts)
+    load_public_stats = _read(public.load_public_stats)
+
+    async def save_public_stats(self, name: str, computed_ms: int, body: str) -> None:
+        """Store the published document `name` (kept when a newer one is stored)."""
+        await self._write(
+            lambda cur: public.save_public_stats(cur, self.dialect, name, computed_ms, body)
+        )

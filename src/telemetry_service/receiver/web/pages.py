@@ -1,10 +1,13 @@
-"""The receiver's dashboard pages: an overview, a field explorer, the cluster list and pages.
+"""The receiver's dashboard pages: an overview, events, a field explorer, the cluster list and
+pages, and the sign-in page of one-time links.
 
 The pages are public shells, like the host's: they hold the receiver's version, whether API
 keys are configured, today's UTC date and (on a cluster page) the id from the URL, nothing
 else. Their scripts read the data from the JSON routes with the API key that the user typed
-into the page (kept in ``sessionStorage``, sent as ``Authorization: ApiKey …``), so the data
-keeps the viewer role of those routes and deleting a cluster keeps the admin role.
+into the page, or the session credential of a one-time sign-in link (``/signin``, see
+:mod:`telemetry_service.receiver.signin`), kept in ``sessionStorage`` and sent as
+``Authorization: ApiKey …``, so the data keeps the viewer role of those routes and deleting a
+cluster keeps the admin role.
 
 Scripts and the style are ES modules under ``/static/receiver/`` on the shared front end of
 :mod:`telemetry_service.common.web`; Chart.js is its vendored, pinned copy under
@@ -29,7 +32,7 @@ from telemetry_service.common.web import (
     template_environment,
 )
 
-from ..api.params import ClusterId
+from ..api.params import CLUSTER_ID_PATH, ClusterId
 
 __all__ = ["CHART_JS", "PATHS", "STATIC_PREFIX", "DashboardPages", "dashboard_router"]
 
@@ -44,6 +47,7 @@ STATIC_DIR = _HERE / "static"
 #: Each page of the navigation: its path, its label in the navigation and its title.
 _PAGES = {
     "overview": ("/", "Overview", "Overview"),
+    "events": ("/app/events", "Events", "Events"),
     "fields": ("/app/fields", "Fields", "Field explorer"),
     "clusters": ("/app/clusters", "Clusters", "Clusters"),
 }
@@ -105,9 +109,14 @@ def dashboard_router(pages: DashboardPages) -> APIRouter:
     for name, (path, _, title) in _PAGES.items():
         router.add_api_route(path, shell(name, title), response_model=None)
 
-    @router.get(PATHS["clusters"] + "/{cluster_uuid}", response_model=None)
+    @router.get(PATHS["clusters"] + "/" + CLUSTER_ID_PATH, response_model=None)
     async def cluster(cluster_uuid: ClusterId) -> Response:
         return page("cluster.html", title="Cluster", active="clusters", clusterUuid=cluster_uuid)
+
+    @router.get("/signin", response_model=None)
+    async def signin() -> Response:
+        """Spends the link's token (in the URL's fragment) from the page's script."""
+        return page("signin.html", title="Sign in", active="signin")
 
     add_static_routes(router, {STATIC_PREFIX: STATIC_DIR})
     return router

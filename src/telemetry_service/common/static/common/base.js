@@ -16,6 +16,11 @@ export function storedApiKey() {
   }
 }
 
+/** Keeps `value` as this tab's API key (or session credential) for the pages' calls. */
+export function rememberApiKey(value) {
+  sessionStorage.setItem(API_KEY_STORAGE, value);
+}
+
 /** False when the server needs an API key and the user has not given one. */
 export function hasCredentials() {
   return !pageConfig.authRequired || storedApiKey() !== '';
@@ -106,7 +111,7 @@ function initApiKeyForm() {
     event.preventDefault();
     const value = $('api-key-input').value.trim();
     if (!value) return;
-    sessionStorage.setItem(API_KEY_STORAGE, value);
+    rememberApiKey(value);
     window.location.reload();
   });
   $('api-key-forget').addEventListener('click', () => {

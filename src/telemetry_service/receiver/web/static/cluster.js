@@ -16,11 +16,13 @@ import {
   saveFile,
   toast,
 } from './dashboard.js';
+import { drawRecent, showRecentError } from './eventlist.js';
 
 const uuid = pageConfig.clusterUuid;
 const base = `/api/clusters/${encodeURIComponent(uuid)}`;
 const range = currentRange();
 const HISTORY_LIMIT = 1000;
+const EVENTS_LIMIT = 50;
 let latestText = '';
 
 async function orNull(promise) {
@@ -142,8 +144,17 @@ $('download-history').addEventListener('click', async () => {
   }
 });
 
+/** The cluster's latest events; a failure stays in their section. */
+async function loadEvents() {
+  try {
+    return await api('/api/events', { cluster_uuid: uuid, limit: EVENTS_LIMIT });
+  } catch (error) {
+    return { error };
+  }
+}
+
 runPage(async (session) => {
-  const [cluster, reports, latest] = await Promise.all([
+  const [cluster, reports, latest, events] = await Promise.all([
     orNull(api(base)),
     api(`${base}/reports`, {
       from: range.from,
@@ -152,6 +163,7 @@ runPage(async (session) => {
       payload: false,
     }),
     orNull(api(`${base}/latest`)),
+    loadEvents(),
   ]);
   if (!cluster) {
     $('cluster-missing').hidden = false;
@@ -161,5 +173,7 @@ runPage(async (session) => {
   drawFacts(cluster);
   drawHistory(reports);
   drawPayload(latest);
+  if (events.error) showRecentError(events.error);
+  else drawRecent(events.events);
   initDanger(await session);
 });

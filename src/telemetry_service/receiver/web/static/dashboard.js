@@ -10,6 +10,7 @@ import {
   request,
   requestJson,
   showPrincipal,
+  toast,
 } from '../common/base.js';
 
 export * from '../common/base.js';
@@ -40,6 +41,26 @@ export async function downloadRoute(path, params, fallbackName) {
   const disposition = response.headers.get('Content-Disposition') || '';
   const match = disposition.match(/filename="([^"]+)"/);
   saveFile(await response.blob(), match ? match[1] : fallbackName);
+}
+
+/**
+ * Each `[data-export=FORMAT]` button downloads `/api/export` with `params` and its format, as
+ * `BASENAME.FORMAT` unless the answer names the file.
+ */
+export function initExportButtons(params, basename) {
+  for (const button of document.querySelectorAll('[data-export]')) {
+    button.addEventListener('click', async () => {
+      const format = button.dataset.export;
+      button.disabled = true;
+      try {
+        await downloadRoute('/api/export', { ...params, format }, `${basename}.${format}`);
+      } catch (error) {
+        toast(`Download failed: ${error.message}`, 'danger');
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
 }
 
 function csvCell(value) {

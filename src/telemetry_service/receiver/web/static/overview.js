@@ -5,13 +5,12 @@ import {
   $,
   api,
   currentRange,
-  downloadRoute,
+  initExportButtons,
   formatNumber,
   pageConfig,
   percent,
   runPage,
   saveCsv,
-  toast,
   withParams,
 } from './dashboard.js';
 import { COLORS, groupedBars, horizontalBars, lineChart, stackedBars } from './charts.js';
@@ -84,23 +83,7 @@ function drawCharts(data) {
 }
 
 function initDownloads() {
-  for (const button of document.querySelectorAll('[data-export]')) {
-    button.addEventListener('click', async () => {
-      const format = button.dataset.export;
-      button.disabled = true;
-      try {
-        await downloadRoute(
-          '/api/export',
-          { from: range.from, to: range.to, format },
-          `reports-${range.from}-${range.to}.${format}`,
-        );
-      } catch (error) {
-        toast(`Download failed: ${error.message}`, 'danger');
-      } finally {
-        button.disabled = false;
-      }
-    });
-  }
+  initExportButtons({ from: range.from, to: range.to }, `reports-${range.from}-${range.to}`);
   $('download-figures').addEventListener('click', () => {
     if (!shown) return;
     const rows = shown.active.days.map((day, index) => [
