@@ -49,6 +49,7 @@ from benchmarks.ingest import receiver as serve_receiver  # noqa: E402
 
 from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms, utc_now  # noqa: E402
 from telemetry_service.receiver import Metrics, Receiver, load_config  # noqa: E402
+from telemetry_service.receiver.budget import BodyBudget  # noqa: E402
 from telemetry_service.receiver.events import EventIngest  # noqa: E402
 from telemetry_service.receiver.keyfile import write_key_files  # noqa: E402
 from telemetry_service.receiver.storage import (  # noqa: E402
@@ -159,6 +160,7 @@ async def parse_and_store(
         service = EventIngest(
             store=store, products=config.products, limits=config.limits,
             retention_days=config.retention.days, metrics=Metrics(),
+            budget=BodyBudget(config.limits.max_buffered_bytes, 5),
         )  # fmt: skip
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         for item in batches[WARM_UP:]:

@@ -120,7 +120,9 @@ class IngestService:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
         self._limiter = anyio.CapacityLimiter(threads)
         # Never below one largest body, which could not be received otherwise.
-        budget = max(self.limits.max_buffered_bytes, self.max_body_bytes)
+        budget = max(
+            self.limits.max_buffered_bytes, self.max_body_bytes, self.limits.max_event_body_bytes
+        )
         self.budget = BodyBudget(budget, self.limits.retry_after_seconds)
 
     def channel(self, name: str) -> Channel:
