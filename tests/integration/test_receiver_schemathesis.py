@@ -110,6 +110,9 @@ OPERATIONS = [
     ("GET", "/api/events/types/{event_type}/properties"),
     ("GET", "/api/events/types/{event_type}/properties/{path}"),
     ("GET", "/api/events"),
+    # Sign-in links (the demo's).
+    ("POST", "/api/signin"),
+    ("POST", "/api/signin-links"),
 ]
 
 
