@@ -19,7 +19,6 @@ across retries) or, without one, the body's digest; both are scoped to the chann
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -40,7 +39,7 @@ from telemetry_service.wire.protocol import (
     parse_channel,
 )
 
-from ..budget import BodyBudget
+from ..budget import BodyBudget, admit, within_body_timeout
 from ..config import LimitsConfig
 from ..errors import Rejection
 from ..metrics import Metrics
@@ -115,9 +114,9 @@ class EventIngest:
         try:
             label = self.channel(name)
             cluster_id, batch_id = self.check_headers(headers)
-            self._admit()  # before reading: an overloaded receiver reads no more bodies
-            body = await self._receive(headers, chunks, charge)
-            self._admit()  # a slot only once the body is here: slow senders lock none
+            admit(self.in_flight, self.limits, "batches")  # an overloaded receiver reads no more
+            body = await within_body_timeout(self.limits, self._read(headers, chunks, charge))
+            admit(self.in_flight, self.limits, "batches")  # a slot once the body is here
             self.in_flight += 1
             try:
                 self.metrics.ingest_bytes.inc(by=len(body))
@@ -158,31 +157,6 @@ class EventIngest:
                 )
             values.append(value)
         return str(values[0]), values[2]
-
-    def _admit(self) -> None:
-        if self.in_flight >= self.limits.max_in_flight:
-            raise Rejection(
-                429,
-                "overloaded",
-                "too many batches are being processed; retry later",
-                retry_after=self.limits.retry_after_seconds,
-            )
-
-    async def _receive(
-        self,
-        headers: Mapping[str, str],
-        chunks: AsyncIterator[bytes],
-        charge: Callable[[int], None],
-    ) -> bytes:
-        """The body, within ``limits.bodyTimeoutSeconds`` (else 408)."""
-        seconds = self.limits.body_timeout_seconds
-        try:
-            async with asyncio.timeout(seconds):
-                return await self._read(headers, chunks, charge)
-        except TimeoutError:
-            raise Rejection(
-                408, "body_timeout", f"the body did not arrive within {seconds:g} s"
-            ) from None
 
     async def _read(
         self,
