@@ -31,9 +31,7 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,10 +45,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
 
 import httpx  # noqa: E402
+from benchmarks.ingest import receiver as serve_receiver  # noqa: E402
 
 from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms, utc_now  # noqa: E402
 from telemetry_service.receiver import Metrics, Receiver, load_config  # noqa: E402
+from telemetry_service.receiver.budget import BodyBudget  # noqa: E402
 from telemetry_service.receiver.events import EventIngest  # noqa: E402
+from telemetry_service.receiver.keyfile import write_key_files  # noqa: E402
 from telemetry_service.receiver.storage import (  # noqa: E402
     EventBatch,
     NewEvent,
@@ -90,37 +91,13 @@ def events_in(batches: list[tuple[str, bytes]]) -> int:
 
 @contextmanager
 def receiver(store: str, workdir: Path) -> Iterator[str]:
-    """A `receiver serve` process (no key set is needed for events); yields its URL."""
+    """A `receiver serve` process (`benchmarks/ingest.py`'s; events need no key set, but
+    serve wants one); yields its URL."""
     keys = workdir / "keys"
     if not keys.exists():
-        from telemetry_service.receiver.keyfile import write_key_files
-
         write_key_files(keys, "bench")
-    command = [
-        sys.executable, "-m", "telemetry_service.cli.main", "receiver", "serve", "--keys",
-        str(keys / "receiver.private.jwks.json"), "--store", store, "--port", "0",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
-    )
-    assert proc.stdout is not None
-    url = None
-    for _ in range(100):
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if match := re.search(r"listening on (http://\S+)", line):
-            url = match.group(1)
-            break
-    if url is None:
-        proc.kill()
-        raise RuntimeError("the receiver did not start")
-    try:
+    with serve_receiver(keys / "receiver.private.jwks.json", store, workdir) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 async def post_all(url: str, batches: list[tuple[str, bytes]], concurrency: int) -> float:
@@ -183,6 +160,7 @@ async def parse_and_store(
         service = EventIngest(
             store=store, products=config.products, limits=config.limits,
             retention_days=config.retention.days, metrics=Metrics(),
+            budget=BodyBudget(config.limits.max_buffered_bytes, 5),
         )  # fmt: skip
         queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         for item in batches[WARM_UP:]:

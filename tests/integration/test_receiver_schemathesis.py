@@ -15,6 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode, checks
 
+from telemetry_service.common.clock import iso_ms, to_ms, utc_now
+from telemetry_service.wire.protocol import event_headers, events_to_ndjson
 from tests.receiver.processes import serve_receiver
 from tests.receiver.support import (
     OPT_IN,
@@ -53,6 +55,15 @@ def receiver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
                     timeout=10,
                 )
                 assert response.status_code == 200
+        event = {"timestamp": iso_ms(to_ms(utc_now())), "event_type": "click", "context": {},
+                 "properties": {"n": 1, "k": "v", "b": True}}  # fmt: skip
+        response = httpx.post(
+            f"{server.url}/v3/send/telemetry-service-server",
+            content=events_to_ndjson([event]),
+            headers=event_headers("c-1", "8.1.0"),
+            timeout=10,
+        )
+        assert response.status_code == 200
         yield server
         assert server.terminate(signal.SIGTERM) == 0
 
@@ -60,6 +71,12 @@ def receiver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 @pytest.fixture(scope="module")
 def receiver_schema(receiver_server: ServerProcess) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{receiver_server.url}/openapi.json")
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: object, value: object) -> bytes:
+    """An event batch body: the generated value as text (valid lines or not)."""
+    return value.encode() if isinstance(value, str) else str(value).encode()
 
 
 #: Every operation of the document (test_document_lists_every_route keeps this list honest).
@@ -85,6 +102,17 @@ OPERATIONS = [
     ("GET", "/api/stats/field-trend"),
     ("GET", "/api/search/clusters"),
     ("GET", "/api/clusters/{cluster_uuid}/latest"),
+    # Events.
+    ("POST", "/v3/send/{product}-server"),
+    ("POST", "/v3/send/{product}-browser"),
+    ("GET", "/api/events/types"),
+    ("GET", "/api/events/types/{event_type}/daily"),
+    ("GET", "/api/events/types/{event_type}/properties"),
+    ("GET", "/api/events/types/{event_type}/properties/{path}"),
+    ("GET", "/api/events"),
+    # Sign-in links (the demo's).
+    ("POST", "/api/signin"),
+    ("POST", "/api/signin-links"),
 ]
 
 

@@ -103,6 +103,7 @@ class Receiver:
             limits=config.limits,
             retention_days=config.retention.days,
             metrics=self.metrics,
+            budget=self.ingest.budget,
             clock=clock,
         )
         self.retention = RetentionTask(

@@ -1,13 +1,17 @@
-"""The byte budget of the ingest bodies a process holds at once (``limits.maxBufferedBytes``)."""
+"""What bounds the ingest bodies (reports and event batches) a process holds at once: the byte
+budget (``limits.maxBufferedBytes``), the in-flight slots (``limits.maxInFlight``) and the
+body deadline (``limits.bodyTimeoutSeconds``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
+from .config import LimitsConfig
 from .errors import Rejection
 
-__all__ = ["BodyBudget"]
+__all__ = ["BodyBudget", "admit", "within_body_timeout"]
 
 
 class BodyBudget:
@@ -44,3 +48,27 @@ class BodyBudget:
             yield charge
         finally:
             self.used -= held
+
+
+def admit(in_flight: int, limits: LimitsConfig, what: str) -> None:
+    """A 429 :class:`Rejection` when `in_flight` requests fill ``limits.maxInFlight``."""
+    if in_flight >= limits.max_in_flight:
+        raise Rejection(
+            429,
+            "overloaded",
+            f"too many {what} are being processed; retry later",
+            retry_after=limits.retry_after_seconds,
+        )
+
+
+async def within_body_timeout(limits: LimitsConfig, read: Awaitable[bytes]) -> bytes:
+    """The body `read` gives, if it arrives within ``limits.bodyTimeoutSeconds`` (else 408)."""
+    try:
+        async with asyncio.timeout(limits.body_timeout_seconds):
+            return await read
+    except TimeoutError:
+        raise Rejection(
+            408,
+            "body_timeout",
+            f"the body did not arrive within {limits.body_timeout_seconds:g} s",
+        ) from None

@@ -14,7 +14,6 @@ GIL). docs/receiver.md gives the memory bound these make.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -45,7 +44,7 @@ from telemetry_service.wire.protocol import (
     parse_channel,
 )
 
-from .budget import BodyBudget
+from .budget import BodyBudget, admit, within_body_timeout
 from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics
@@ -120,7 +119,9 @@ class IngestService:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
         self._limiter = anyio.CapacityLimiter(threads)
         # Never below one largest body, which could not be received otherwise.
-        budget = max(self.limits.max_buffered_bytes, self.max_body_bytes)
+        budget = max(
+            self.limits.max_buffered_bytes, self.max_body_bytes, self.limits.max_event_body_bytes
+        )
         self.budget = BodyBudget(budget, self.limits.retry_after_seconds)
 
     def channel(self, name: str) -> Channel:
@@ -158,25 +159,11 @@ class IngestService:
         return outcome
 
     def _admit(self) -> None:
-        if self.in_flight >= self.limits.max_in_flight:
-            raise Rejection(
-                429,
-                "overloaded",
-                "too many reports are being processed; retry later",
-                retry_after=self.limits.retry_after_seconds,
-            )
+        admit(self.in_flight, self.limits, "reports")
 
     async def _receive(self, read_body: BodyReader) -> bytes:
         """The body, within ``limits.bodyTimeoutSeconds`` (else 408)."""
-        try:
-            async with asyncio.timeout(self.limits.body_timeout_seconds):
-                return await read_body(self.max_body_bytes)
-        except TimeoutError:
-            raise Rejection(
-                408,
-                "body_timeout",
-                f"the body did not arrive within {self.limits.body_timeout_seconds:g} s",
-            ) from None
+        return await within_body_timeout(self.limits, read_body(self.max_body_bytes))
 
     def check_headers(self, headers: Mapping[str, str]) -> tuple[str, str]:
         """Kibana's headers (spec 3.4); return the cluster id and the stack version."""

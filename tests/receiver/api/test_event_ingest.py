@@ -214,3 +214,27 @@ async def test_an_event_older_than_retention_is_refused(
 async def test_the_status_lists_the_event_channels(client: httpx.AsyncClient) -> None:
     channels = (await client.get("/api/status")).json()["channels"]
     assert {"telemetry-service-server", "telemetry-service-browser"} <= set(channels)
+
+
+async def test_a_slow_body_is_408_and_bodies_share_the_report_budget(
+    receiver_settings: dict[str, Any], clock: FakeClock
+) -> None:
+    receiver_settings["limits"] = {"bodyTimeoutSeconds": 0.2}
+    async with Receiver(load_config(receiver_settings, env={}), clock=clock) as receiver:
+        transport = httpx.ASGITransport(app=receiver.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+
+            async def drip() -> AsyncIterator[bytes]:
+                yield ndjson()[:10]
+                await asyncio.sleep(1)
+                yield ndjson()[10:]
+
+            slow = await client.post(SERVER, content=drip(), headers=hdrs())
+            assert (slow.status_code, slow.json()["reason"]) == (408, "body_timeout")
+            assert receiver.ingest.budget.used == 0  # given back
+            # The reports' byte budget covers event bodies too.
+            receiver.ingest.budget.used = receiver.ingest.budget.limit
+            full = await post(client, ndjson())
+            assert (full.status_code, full.json()["reason"]) == (429, "overloaded")
+            receiver.ingest.budget.used = 0
+            assert (await post(client, ndjson())).status_code == 200

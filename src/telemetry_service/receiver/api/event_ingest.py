@@ -40,12 +40,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "an empty body, a missing or bad header."
     ),
     404: _error("The product is not served (products lists the served ones)."),
+    408: _error("The body did not arrive within limits.bodyTimeoutSeconds."),
     413: _error(
         "The body exceeds limits.maxEventBodyBytes, a line limits.maxEventLineBytes, or "
         "the lines limits.maxEventLines."
     ),
     415: _error("Content-Type is not application/x-ndjson, or Content-Encoding not identity."),
-    429: _error("Too many batches in progress; see Retry-After."),
+    429: _error("Too many batches or body bytes in progress; see Retry-After."),
     503: _error("The store is unavailable or busy; see Retry-After."),
 }
 _HEADERS = [
@@ -106,7 +107,9 @@ def _route(kind: str) -> None:
     async def send_events(request: Request, service: Service, product: Product) -> Response:
         """Check each line; store the valid events once committed; answer the counts."""
         channel = f"{product}-{kind}"
-        return _answer(await service.handle(channel, request.headers, _chunks(request)))
+        with service.budget.lease() as charge:
+            outcome = await service.handle(channel, request.headers, _chunks(request), charge)
+        return _answer(outcome)
 
 
 _route("server")

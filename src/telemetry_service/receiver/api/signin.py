@@ -34,7 +34,8 @@ def require_xsrf(request: Request) -> None:
 SignInDep = Annotated[SignIn, Depends(from_state("signin"))]
 router = APIRouter(tags=["sign-in"], dependencies=[Depends(require_xsrf)])
 _GONE: dict[int | str, dict[str, Any]] = {
-    410: {"model": ErrorBody, "description": "Unknown, already used or expired."}
+    400: {"model": ErrorBody, "description": "No kbn-xsrf header, or a body that is not JSON."},
+    410: {"model": ErrorBody, "description": "Unknown, already used or expired."},
 }
 
 

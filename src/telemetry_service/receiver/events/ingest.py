@@ -6,8 +6,11 @@ channel (404) -> headers (415, 400) -> admission (429) -> body, streamed (413: s
 
 The body is read chunk by chunk and refused as soon as it passes
 ``limits.maxEventBodyBytes`` or holds more than ``limits.maxEventLines`` lines, so a request
-holds at most that many bytes; at most ``limits.maxInFlight`` event requests are past
-admission at once (429 beyond). Lines are parsed in worker threads.
+holds at most that many bytes. As for reports: the body must arrive within
+``limits.bodyTimeoutSeconds`` (else 408), its bytes count towards the process's
+``limits.maxBufferedBytes`` from their arrival until the answer (beyond, 429), and at most
+``limits.maxInFlight`` event batches are past admission at once, a slot being taken once the
+body has arrived (429 beyond). Lines are parsed in worker threads.
 
 A batch is stored once: its key is the ``x-elastic-batch-id`` header (which the shipper keeps
 across retries) or, without one, the body's digest; both are scoped to the channel and the
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -36,6 +39,7 @@ from telemetry_service.wire.protocol import (
     parse_channel,
 )
 
+from ..budget import BodyBudget, admit, within_body_timeout
 from ..config import LimitsConfig
 from ..errors import Rejection
 from ..metrics import Metrics
@@ -82,6 +86,8 @@ class EventIngest:
     limits: LimitsConfig
     retention_days: int
     metrics: Metrics
+    #: The process's ingest body bytes, shared with the reports (``limits.maxBufferedBytes``).
+    budget: BodyBudget
     clock: Clock = utc_now
     threads: int | None = None
     in_flight: int = field(default=0, init=False)
@@ -96,24 +102,23 @@ class EventIngest:
         return name
 
     async def handle(
-        self, name: str, headers: Mapping[str, str], chunks: AsyncIterator[bytes]
+        self,
+        name: str,
+        headers: Mapping[str, str],
+        chunks: AsyncIterator[bytes],
+        charge: Callable[[int], None],
     ) -> EventOutcome:
-        """Run the whole pipeline (`headers` with lower-case names); raise
-        :class:`Rejection` for every refusal."""
+        """Run the whole pipeline (`headers` with lower-case names; `charge` takes each
+        chunk's bytes from :attr:`budget`); raise :class:`Rejection` for every refusal."""
         label = "unknown"
         try:
             label = self.channel(name)
             cluster_id, batch_id = self.check_headers(headers)
-            if self.in_flight >= self.limits.max_in_flight:
-                raise Rejection(
-                    429,
-                    "overloaded",
-                    "too many batches are being processed; retry later",
-                    retry_after=self.limits.retry_after_seconds,
-                )
+            admit(self.in_flight, self.limits, "batches")  # an overloaded receiver reads no more
+            body = await within_body_timeout(self.limits, self._read(headers, chunks, charge))
+            admit(self.in_flight, self.limits, "batches")  # a slot once the body is here
             self.in_flight += 1
             try:
-                body = await self._read(headers, chunks)
                 self.metrics.ingest_bytes.inc(by=len(body))
                 outcome = await self.ingest(label, body, cluster_id, batch_id)
             finally:
@@ -153,7 +158,12 @@ class EventIngest:
             values.append(value)
         return str(values[0]), values[2]
 
-    async def _read(self, headers: Mapping[str, str], chunks: AsyncIterator[bytes]) -> bytes:
+    async def _read(
+        self,
+        headers: Mapping[str, str],
+        chunks: AsyncIterator[bytes],
+        charge: Callable[[int], None],
+    ) -> bytes:
         limit, max_lines = self.limits.max_event_body_bytes, self.limits.max_event_lines
         declared = _header(headers, "content-length") or ""
         if declared.isdigit() and int(declared) > limit:
@@ -169,6 +179,7 @@ class EventIngest:
                 raise Rejection(
                     413, "too_many_lines", f"the body holds more than {max_lines} lines"
                 )
+            charge(len(chunk))
             parts.append(chunk)
         return b"".join(parts)
 

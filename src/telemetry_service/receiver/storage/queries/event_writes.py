@@ -49,7 +49,11 @@ def insert_event_batches(
             "INSERT INTO event_batches (batch_key, cluster_uuid, received_ms, events) "
             f"VALUES {values} ON CONFLICT (batch_key) DO NOTHING RETURNING batch_key"
         ),
-        [v for b in batches for v in (b.key, b.cluster_uuid, b.received_ms, len(b.events))],
+        [  # in key order, like every lock taken here
+            v
+            for b in sorted(batches, key=lambda b: b.key)
+            for v in (b.key, b.cluster_uuid, b.received_ms, len(b.events))
+        ],
     )
     new = {key for (key,) in cur.fetchall()}
     results: list[EventAddResult] = []
