@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from telemetry_service.receiver import Rejection
-from telemetry_service.receiver.validate import parse_payload, validate_report
+from telemetry_service.receiver.validate import (
+    MAX_ID_CHARS,
+    is_identifier,
+    parse_payload,
+    validate_report,
+)
 
 from .support import opt_in, snapshot
 
@@ -140,3 +145,17 @@ def test_a_number_outside_the_double_range_is_refused(number: str) -> None:
 def test_numbers_in_the_double_range_are_kept(number: str) -> None:
     value, text, query = parse(b'{"x":%s}' % number.encode())
     assert text == query == f'{{"x":{number}}}'
+
+
+def test_an_identifier_has_no_control_character_nor_surrogate_in_any_script() -> None:
+    """The fast path of printable ASCII and the check of other text agree with the rule."""
+    refused = [chr(c) for c in (*range(0x20), 0x7F, 0xD800, 0xDBFF, 0xDC00, 0xDFFF)]
+    accepted = [" ", "~", "\x80", "\xa0", "é", "\u2028", "\ud7ff", "\ue000", "\U0001f600"]
+    for ch in refused:
+        assert not is_identifier(f"abc{ch}"), repr(ch)
+        assert not is_identifier(f"é{ch}"), repr(ch)
+    for ch in accepted:
+        assert is_identifier(f"abc{ch}"), repr(ch)
+    assert is_identifier("x" * MAX_ID_CHARS)
+    assert not is_identifier("x" * (MAX_ID_CHARS + 1))
+    assert not is_identifier("")

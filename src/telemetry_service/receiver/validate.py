@@ -42,6 +42,7 @@ _OPTIONAL_STRINGS = ("collectionSource", "collection")
 _OPTIONAL_OBJECTS = ("cacheDetails", "stack_stats")
 _MAX_INT = int(sys.float_info.max)
 _NONZERO_DIGIT = re.compile(r"[1-9]")
+_NOT_IN_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 #: What jsonb refuses in a string: NUL, and a surrogate escape (lone ones; pairs are rewritten
 #: harmlessly).
 _JSONB_UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
@@ -171,9 +172,11 @@ def validate_report(
 
 def is_identifier(text: str) -> bool:
     """1 to MAX_ID_CHARS characters, none of them a control character or a surrogate."""
-    return 0 < len(text) <= MAX_ID_CHARS and not any(
-        ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text
-    )
+    if not 0 < len(text) <= MAX_ID_CHARS:
+        return False
+    if text.isascii():  # the usual case: printable ASCII is exactly 0x20..0x7E
+        return text.isprintable()
+    return _NOT_IN_ID.search(text) is None
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:

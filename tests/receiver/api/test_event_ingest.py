@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import orjson
 import pytest
@@ -124,6 +125,31 @@ async def test_a_bad_body_is_refused_and_a_good_one_still_stored(
     assert await stored(receiver) == 0
     assert (await post(client, ndjson())).status_code == 200
     assert await stored(receiver) == 1
+
+
+async def test_a_small_body_takes_no_worker_thread_and_a_large_one_does(
+    client: httpx.AsyncClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hop to a worker thread and back costs more than parsing a small body on the loop
+    (and contends for the GIL with it): neither the route (a plain-function dependency runs
+    in one) nor the parse of a body up to ``inline_bytes`` takes one."""
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    small = ndjson(event(n=1), event(n=2))
+    assert len(small) <= receiver.event_ingest.inline_bytes
+    assert (await post(client, small)).json()["accepted"] == 2
+    assert hops == []
+    receiver.event_ingest.inline_bytes = len(small) - 1
+    response = await post(client, ndjson(event(n=3), event(n=4)))
+    assert (response.status_code, response.json()["accepted"]) == (200, 2)
+    assert len(hops) == 1
+    assert await stored(receiver) == 4
 
 
 async def test_an_unserved_product_is_404(client: httpx.AsyncClient) -> None:

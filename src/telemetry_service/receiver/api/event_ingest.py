@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
@@ -23,7 +23,6 @@ from ..errors import Rejection
 from ..events import EventIngest, EventOutcome
 from .event_models import EventsAnswer
 from .models import ErrorBody
-from .params import from_state
 
 __all__ = ["router"]
 
@@ -68,7 +67,6 @@ _OPENAPI_EXTRA: dict[str, Any] = {
     },
 }  # fmt: skip
 Product = Annotated[str, Path(max_length=100)]
-Service = Annotated[EventIngest, Depends(from_state("event_ingest"))]
 
 
 async def _chunks(request: Request) -> Any:
@@ -104,8 +102,10 @@ def _route(kind: str) -> None:
         summary=f"Receive a batch of {kind} events (NDJSON, Kibana's elastic_v3_{kind} shipper)",
         name=f"send_{kind}_events",
     )
-    async def send_events(request: Request, service: Service, product: Product) -> Response:
+    async def send_events(request: Request, product: Product) -> Response:
         """Check each line; store the valid events once committed; answer the counts."""
+        # Not a dependency: FastAPI runs a plain function dependency in a worker thread.
+        service: EventIngest = request.app.state.event_ingest
         channel = f"{product}-{kind}"
         with service.budget.lease() as charge:
             outcome = await service.handle(channel, request.headers, _chunks(request), charge)
