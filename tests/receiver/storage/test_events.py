@@ -83,6 +83,27 @@ async def test_a_batch_is_stored_with_its_aggregates(store: ReportStore) -> None
     assert len(exported) == 4
 
 
+async def test_aggregates_of_a_group_keep_any_text_and_the_span_of_each_pair(
+    store: ReportStore,
+) -> None:
+    """The aggregate rows travel to PostgreSQL as one JSON text: names that JSON escapes
+    come back as they were, and a group's counts and first/last times are exact."""
+    odd = ['say "hi"', "back\\slash", "ünï \u2028 ✓", "tab-less/slash"]
+    events = [event(t, f"c-{i % 3}", day) for i, t in enumerate(odd * 5) for day in (-2, 0, -1)]
+    results = await asyncio.gather(
+        *(store.events.add(batch(*events[i::4])) for i in range(4))  # one group, or a few
+    )
+    assert sum(r.stored for r in results) == len(events) == 60
+    types = {t.event_type: t for t in await store.events.types(DAY0 - 2, DAY0 + 1)}
+    assert set(types) == set(odd)
+    for t in odd:
+        assert types[t].per_day == {DAY0 - 2: 5, DAY0 - 1: 5, DAY0: 5}
+        assert (types[t].first_ms, types[t].last_ms) == (T0 - 2 * DAY_MS, T0)
+        assert types[t].clusters == 3
+        days = await store.events.days(t, DAY0 - 2, DAY0 + 1)
+        assert days == {DAY0 - 2: (5, 3), DAY0 - 1: (5, 3), DAY0: (5, 3)}
+
+
 async def test_the_same_batch_key_is_stored_once(store: ReportStore) -> None:
     first = await store.events.add(batch(event(), event(), key="k-1"))
     again = await store.events.add(batch(event(), event(), key="k-1"))
