@@ -422,6 +422,37 @@ async def test_fetch_concurrency_is_limited() -> None:
     assert stats["succeeded"]["count"] == 6
 
 
+@pytest.mark.anyio
+async def test_sync_fetches_wait_for_a_thread_not_for_an_async_fetch_slot() -> None:
+    # Four blocking fetches meet at a barrier: they only all succeed if they run at once, although
+    # the async fetches are limited to two at a time (the limit still holds for those).
+    barrier = threading.Barrier(4, timeout=5)
+    active = peak = 0
+
+    def blocking(context: CollectorFetchContext) -> dict[str, int]:
+        barrier.wait()
+        return {"count": 2}
+
+    async def fetch(context: CollectorFetchContext) -> dict[str, int]:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.01)
+        active -= 1
+        return {"count": 1}
+
+    collectors = make_set(max_collector_concurrency=2, max_threads=4)
+    for i in range(4):
+        collectors.register_collector(make_usage_collector(type=f"a{i}", fetch=fetch, schema=COUNT))
+        collectors.register_collector(
+            make_usage_collector(type=f"s{i}", fetch=blocking, schema=COUNT)
+        )
+    stats = stats_of(await collectors.bulk_fetch())
+    assert stats["failed"]["names"] == []
+    assert stats["succeeded"]["count"] == 8
+    assert peak == 2
+
+
 # ----------------------------------------------------------------------------- dedupe
 
 
