@@ -11,6 +11,7 @@ import pytest
 
 from telemetry_service.wire import Decryptor, Encryptor, MalformedPayloadError, aes
 from telemetry_service.wire.envelope import (
+    b64encode,
     b64url_encode,
     pack_body,
     pack_parts,
@@ -109,3 +110,10 @@ def test_payload_padding_is_read_as_base64_validate_reads_it(
 def test_near_misses_of_the_layout_are_refused_as_json_errors(document: bytes) -> None:
     with pytest.raises(MalformedPayloadError, match="not a JSON document"):
         unpack_parts(encode(document))
+
+
+@pytest.mark.parametrize("size", [3 * 128 * 1024 - 1, 3 * 128 * 1024, 3 * 128 * 1024 * 2 + 1])
+def test_large_inputs_are_encoded_in_pieces_that_join_seamlessly(size: int) -> None:
+    data = os.urandom(size)
+    assert b64encode(data) == base64.b64encode(data)
+    assert b64url_encode(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()

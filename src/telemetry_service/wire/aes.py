@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from .envelope import b64encode
 from .errors import DecryptionError, MalformedPayloadError
 
 __all__ = [
@@ -78,8 +79,7 @@ def seal_with_key(key: bytes, salt: bytes, plaintext: bytes, *, iv: bytes | None
     if len(salt) != SALT_BYTES or len(iv) != IV_BYTES:
         raise ValueError("salt must be 64 bytes and iv 12 bytes")
     sealed = memoryview(AESGCM(key).encrypt(iv, plaintext, None))
-    raw = b"".join((salt, iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES]))
-    return binascii.b2a_base64(raw, newline=False)
+    return b64encode(b"".join((salt, iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES])))
 
 
 def b64decode(encoded: str | bytes | memoryview) -> bytes:

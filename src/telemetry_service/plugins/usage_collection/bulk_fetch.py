@@ -8,7 +8,8 @@
    so ten blocking collectors run beside the async ones); concurrent bulk fetches share one
    in-flight fetch per collector;
 3. a failing or timed-out fetch is logged once and left out; what does not match the
-   collector's schema is dropped from its output (the rest is kept), logged once and named in
+   collector's schema is dropped from its output (the rest is kept; a large output is checked in
+   a worker thread, off the loop), logged once and named in
    `usage_collector_stats.schema_violation_paths`; `None` results are omitted;
 4. the `usage_collector_stats` result is appended.
 """
@@ -30,7 +31,7 @@ from telemetry_service.common.periodic import one_line
 from .blocking import DEFAULT_MAX_THREADS, BlockingRunner, StillRunningError
 from .collector import AnyCollector, CollectorFetchContext
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE, FetchStatus, build_usage_collector_stats
-from .schema_values import prune_value
+from .prune_off_loop import prune_off_loop
 
 __all__ = [
     "DEFAULT_FETCH_TIMEOUT_S",
@@ -257,7 +258,7 @@ class BulkFetcher:
             duration = self._clock() - start
         if collector.schema is None or result is None:
             return _FetchOutcome(collector.type, "success", result, duration)
-        result, violations = prune_value(collector.schema, result, limit=MAX_DROPPED_PATHS)
+        result, violations = await prune_off_loop(collector.schema, result, MAX_DROPPED_PATHS)
         if not violations:
             return _FetchOutcome(collector.type, "success", result, duration)
         self._log.warning(
