@@ -1,25 +1,12 @@
-"""`Encryptor.encrypt`: the key derivation beside the serialization keeps its outcomes."""
+"""`Encryptor.encrypt`: objects are sent as their compact JSON, bytes as they are."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from telemetry_service.wire import Decryptor, Encryptor
-
-
-def test_a_payload_that_cannot_be_serialized_raises_and_leaves_no_thread(
-    public_jwks: dict[str, Any],
-) -> None:
-    encryptor = Encryptor(public_jwks, "kid-oaep")
-    with pytest.raises(TypeError):
-        encryptor.encrypt({"when": object()})
-    for thread in threading.enumerate():
-        if thread.name == "wire-pbkdf2":
-            thread.join(5)
-    assert not [t for t in threading.enumerate() if t.name == "wire-pbkdf2"]
 
 
 @pytest.mark.parametrize("payload", [{"a": [1, 2.5, "x"]}, b'{"a":1}', "text", None])

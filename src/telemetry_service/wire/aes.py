@@ -35,7 +35,6 @@ __all__ = [
     "encrypt_payload",
     "open_sealed",
     "seal",
-    "seal_with_key",
 ]
 
 PASSPHRASE_BYTES = 32
@@ -70,15 +69,10 @@ def seal(
 ) -> bytes:
     """:func:`encrypt_payload` as ASCII bytes."""
     salt = os.urandom(SALT_BYTES) if salt is None else salt
-    return seal_with_key(derive_key(passphrase, salt), salt, plaintext, iv=iv)
-
-
-def seal_with_key(key: bytes, salt: bytes, plaintext: bytes, *, iv: bytes | None = None) -> bytes:
-    """:func:`seal` with the key derived already: ``derive_key(passphrase, salt)``."""
     iv = os.urandom(IV_BYTES) if iv is None else iv
     if len(salt) != SALT_BYTES or len(iv) != IV_BYTES:
         raise ValueError("salt must be 64 bytes and iv 12 bytes")
-    sealed = memoryview(AESGCM(key).encrypt(iv, plaintext, None))
+    sealed = memoryview(AESGCM(derive_key(passphrase, salt)).encrypt(iv, plaintext, None))
     return b64encode(b"".join((salt, iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES])))
 
 

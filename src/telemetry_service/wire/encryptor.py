@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 from . import aes, jwe
 from .envelope import pack_parts
@@ -58,16 +57,12 @@ class Encryptor:
         peer ``JSON.parse``-s them. Anything else is serialized with :func:`compact_json`, which
         equals JavaScript's ``JSON.stringify`` (so a ``str`` becomes a JSON string literal).
         """
-        passphrase = os.urandom(aes.PASSPHRASE_BYTES)
-        salt = os.urandom(aes.SALT_BYTES)
         if isinstance(payload, (bytes, bytearray, memoryview)):
             plaintext = bytes(payload)
-            key = aes.derive_key(passphrase, salt)
         else:
-            derivation = _KeyDerivation(passphrase, salt)  # beside the serialization
             plaintext = compact_json(payload)
-            key = derivation.result()
-        encrypted_payload = aes.seal_with_key(key, salt, plaintext)
+        passphrase = os.urandom(aes.PASSPHRASE_BYTES)
+        encrypted_payload = aes.seal(passphrase, plaintext)
         encrypted_key = jwe.wrap(
             passphrase, self._key, kid=self._kid, alg=self._key_wrap, registry=self._registry
         )
@@ -75,27 +70,3 @@ class Encryptor:
 
     def __repr__(self) -> str:
         return f"Encryptor(kid={self._kid!r}, key_wrap={self._key_wrap!r})"
-
-
-class _KeyDerivation(threading.Thread):
-    """PBKDF2 in a thread of its own (it releases the GIL), while the caller serializes."""
-
-    def __init__(self, passphrase: bytes, salt: bytes) -> None:
-        super().__init__(name="wire-pbkdf2", daemon=True)
-        self._passphrase, self._salt = passphrase, salt
-        self._key = b""
-        self._error: Exception | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self._key = aes.derive_key(self._passphrase, self._salt)
-        except Exception as exc:  # handed to the caller of result()
-            self._error = exc
-
-    def result(self) -> bytes:
-        """The derived key (or the derivation's error), once the thread is done."""
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._key
