@@ -235,3 +235,10 @@ def test_float_fixes_skip_strings_and_escapes() -> None:
         '"z":"e+16}"}'
     )
     assert compact_json(value) == expected.encode()
+
+
+@pytest.mark.parametrize("shift", range(-14, 4))
+def test_an_index_key_across_a_megabyte_boundary_is_still_written_first(shift: int) -> None:
+    # The index-key check reads the output in overlapping pieces of 1 MiB.
+    text = "a" * ((1 << 20) - 9 + shift)
+    assert compact_json({"x": text, "1234": 1}) == b'{"1234":1,"x":"' + text.encode() + b'"}'

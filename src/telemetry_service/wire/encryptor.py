@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from . import aes, jwe
-from .envelope import pack_body
+from .envelope import pack_parts
 from .errors import KeySetError
 from .jsonc import compact_json
 from .keys import DEFAULT_KEY_WRAP, KEY_WRAP_ALGORITHMS, JWKSSource, load_keys, select_key
@@ -62,11 +62,11 @@ class Encryptor:
         else:
             plaintext = compact_json(payload)
         passphrase = os.urandom(aes.PASSPHRASE_BYTES)
-        encrypted_payload = aes.encrypt_payload(passphrase, plaintext)
+        encrypted_payload = aes.seal(passphrase, plaintext)
         encrypted_key = jwe.wrap(
             passphrase, self._key, kid=self._kid, alg=self._key_wrap, registry=self._registry
         )
-        return pack_body(encrypted_key, encrypted_payload)
+        return pack_parts(encrypted_key.encode("ascii"), encrypted_payload)
 
     def __repr__(self) -> str:
         return f"Encryptor(kid={self._kid!r}, key_wrap={self._key_wrap!r})"

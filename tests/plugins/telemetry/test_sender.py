@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import math
+import threading
+from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telemetry_service.plugins.telemetry.config import TelemetryConfig
 from telemetry_service.plugins.telemetry.sender import (
+    TelemetrySender,
+    build_client,
+    default_tls_context,
     is_retryable_status,
     parse_retry_after,
     retry_delay,
 )
+from telemetry_service.testing import CaptureServer
 
 NOW = 1_700_000_000_000
 
@@ -116,3 +124,37 @@ def test_retry_delay_rejects_bad_arguments(kwargs: dict[str, float], match: str)
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, NOW) == expected
+
+
+@pytest.mark.anyio
+async def test_the_tls_context_is_made_once_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loading the CA bundle takes tens of milliseconds: never on the loop's thread.
+    made_in: list[str] = []
+    real = httpx.create_ssl_context
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        made_in.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", recording)
+    default_tls_context.cache_clear()
+    config = TelemetryConfig()
+    clients: list[httpx.AsyncClient] = []
+
+    def client() -> httpx.AsyncClient:
+        clients.append(build_client(config))
+        return clients[-1]
+
+    try:
+        with CaptureServer() as capture:
+            sender = TelemetrySender(client, config=lambda: config, deadline_s=5.0)
+            assert await sender.options(capture.url) is None
+            assert (await sender.post(capture.url, "body", {})).ok
+        assert len(made_in) == 1
+        assert made_in[0] != threading.current_thread().name
+    finally:
+        for each in clients:
+            await each.aclose()
+        default_tls_context.cache_clear()

@@ -184,16 +184,23 @@ class Delivery:
     async def _record(
         self, item: dict[str, Any], kind: ChannelKind, url: str, status: str, size: int
     ) -> None:
+        # A snapshot's JSON may be megabytes: serialize and hash it off the loop.
+        digest = await asyncio.to_thread(_digest_of, item["stats"])
         record = SendRecord(
             timestamp=self.state.clock().isoformat(),
             channel=channel_name(self.state.config().product, kind),
             url=url,
             size=size,
             status=status,
-            payload_sha256=payload_digest(compact_json(item["stats"])),
+            payload_sha256=digest,
             cluster_uuid=str(item["clusterUuid"]),
         )
         try:
             await self.history.record(record, self.state.clock())
         except StoreError as exc:
             self.log.debug("send history not recorded: %s", type(exc).__name__)
+
+
+def _digest_of(payload: object) -> str:
+    """The send history's digest of a payload (its compact JSON)."""
+    return payload_digest(compact_json(payload))

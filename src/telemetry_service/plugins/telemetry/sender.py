@@ -12,6 +12,7 @@ retries and answers included, and at most ``telemetry.maxResponseBytes`` of any 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import random
@@ -117,9 +118,17 @@ class SendOutcome:
         return self.error or f"HTTP {self.status}"
 
 
+@functools.cache
+def default_tls_context() -> ssl.SSLContext:
+    """httpx's verifying context for ``trust_env=False`` (the certifi bundle), made once:
+    loading the bundle takes tens of milliseconds (`TelemetrySender.post` makes it off the loop).
+    """
+    return httpx.create_ssl_context(trust_env=False)
+
+
 def build_client(config: TelemetryConfig) -> httpx.AsyncClient:
     """An HTTP client with the configured proxy, CA files and timeouts."""
-    verify: ssl.SSLContext | bool = True
+    verify = default_tls_context()
     if config.ssl.certificate_authorities:
         context = ssl.create_default_context()
         for path in config.ssl.certificate_authorities:
@@ -172,6 +181,7 @@ class TelemetrySender:
         started = self._monotonic()
         slept = 0.0  # an injected sleep may not advance the monotonic clock
         attempt = 0
+        await _tls_ready()
         while True:
             attempt += 1
             retry_after: float | None = None
@@ -209,6 +219,7 @@ class TelemetrySender:
         """Kibana's connectivity check: an OPTIONS request; None when it got any answer."""
         config = self._config()
         deadline_s = config.timeouts.send if self._deadline_s is None else self._deadline_s
+        await _tls_ready()
         try:
             await bounded_request(
                 self._client(),
@@ -220,6 +231,11 @@ class TelemetrySender:
         except httpx.HTTPError as exc:
             return _describe(exc)
         return None
+
+
+async def _tls_ready() -> None:
+    """Make `default_tls_context` in a worker thread (a client built after it finds it made)."""
+    await asyncio.to_thread(default_tls_context)
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -2,11 +2,14 @@
 
 1. every collector's `is_ready` runs concurrently, each bounded by
    `maximum_wait_time_for_all_collectors_s` (a raise or anything but ``True`` is "not ready");
-2. the ready collectors' `fetch` run concurrently (at most `max_collector_concurrency` at once),
-   each bounded by `fetch_timeout_s`; concurrent bulk fetches share one in-flight fetch per
-   collector; sync callables run in worker threads (`blocking.py`);
+2. the ready collectors' `fetch` run concurrently, each bounded by `fetch_timeout_s`: async
+   fetches at most `max_collector_concurrency` at once, sync ones in worker threads
+   (`blocking.py`), at most `max_threads` at once (they wait for a thread, not for a fetch slot,
+   so ten blocking collectors run beside the async ones); concurrent bulk fetches share one
+   in-flight fetch per collector;
 3. a failing or timed-out fetch is logged once and left out; what does not match the
-   collector's schema is dropped from its output (the rest is kept), logged once and named in
+   collector's schema is dropped from its output (the rest is kept; a large output is checked in
+   a worker thread, off the loop), logged once and named in
    `usage_collector_stats.schema_violation_paths`; `None` results are omitted;
 4. the `usage_collector_stats` result is appended.
 """
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -27,7 +31,7 @@ from telemetry_service.common.periodic import one_line
 from .blocking import DEFAULT_MAX_THREADS, BlockingRunner, StillRunningError
 from .collector import AnyCollector, CollectorFetchContext
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE, FetchStatus, build_usage_collector_stats
-from .schema_values import prune_value
+from .prune_off_loop import prune_off_loop
 
 __all__ = [
     "DEFAULT_FETCH_TIMEOUT_S",
@@ -44,7 +48,8 @@ DEFAULT_MAX_WAIT_FOR_ALL_COLLECTORS_S = 1.0
 DEFAULT_FETCH_TIMEOUT_S = 10.0
 """Ours: how long one collector's `fetch` may take before it is left out."""
 DEFAULT_MAX_COLLECTOR_CONCURRENCY = 50
-"""Ours (Kibana's `maxCollectorConcurrency` has no known default): fetches running at once."""
+"""Ours (Kibana's `maxCollectorConcurrency` has no known default): async fetches running at once
+(sync fetches are bounded by the worker threads, `max_threads`)."""
 
 MAX_DROPPED_PATHS = 100
 """How many dropped paths of one collector's output `usage_collector_stats` names."""
@@ -225,10 +230,16 @@ class BulkFetcher:
     async def _fetch(
         self, collector: AnyCollector, context: CollectorFetchContext
     ) -> _FetchOutcome:
-        """Fetch one collector with its timeout, then prune it to its schema; never raises."""
-        slots = self._fetch_slots.setdefault(
-            asyncio.get_running_loop(), asyncio.Semaphore(self.max_collector_concurrency)
-        )
+        """Fetch one collector with its timeout, then prune it to its schema; never raises.
+
+        An async fetch takes one of the loop's `max_collector_concurrency` slots; a sync fetch
+        takes a worker thread instead (the `BlockingRunner` bounds those).
+        """
+        slots: contextlib.AbstractAsyncContextManager[object] = contextlib.nullcontext()
+        if collector.is_async_fetch:
+            slots = self._fetch_slots.setdefault(
+                asyncio.get_running_loop(), asyncio.Semaphore(self.max_collector_concurrency)
+            )
         async with slots:
             self._log.debug("Fetching data from %s collector", collector.type)
             start = self._clock()
@@ -247,7 +258,7 @@ class BulkFetcher:
             duration = self._clock() - start
         if collector.schema is None or result is None:
             return _FetchOutcome(collector.type, "success", result, duration)
-        result, violations = prune_value(collector.schema, result, limit=MAX_DROPPED_PATHS)
+        result, violations = await prune_off_loop(collector.schema, result, MAX_DROPPED_PATHS)
         if not violations:
             return _FetchOutcome(collector.type, "success", result, duration)
         self._log.warning(

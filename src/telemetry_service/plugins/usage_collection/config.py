@@ -29,6 +29,7 @@ class UsageCollectionConfig(Section):
     maximum_wait_time_for_all_collectors_in_s: float = Field(
         default=1.0, gt=0, le=60, alias="maximumWaitTimeForAllCollectorsInS"
     )
+    #: Async collector fetches running at once; sync ones wait for a worker thread instead.
     max_collector_concurrency: int = Field(
         default=50, ge=1, le=1000, alias="maxCollectorConcurrency"
     )

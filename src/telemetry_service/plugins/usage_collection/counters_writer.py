@@ -143,6 +143,7 @@ class CounterWriter:
         self.retry_count = retry_count
         self._backoff_base_s = backoff_base_s
         self._slots = asyncio.Semaphore(max_concurrent_writes)
+        self._workers = max_concurrent_writes
         self._sleep = sleep
         self._log = logger
 
@@ -152,9 +153,7 @@ class CounterWriter:
         pending = dict(batch)
         attempt = 0
         while pending:
-            results = await asyncio.gather(
-                *(self._write_one(key, count) for key, count in pending.items())
-            )
+            results = await self._write_all(list(pending.items()))
             failed: dict[CounterKey, int] = {}
             for (key, count), error in zip(pending.items(), results, strict=True):
                 if error is None:
@@ -176,6 +175,19 @@ class CounterWriter:
             await self._sleep(delay)
         outcome.failed = pending
         return outcome
+
+    async def _write_all(self, items: list[tuple[CounterKey, int]]) -> list[Exception | None]:
+        """`_write_one` of every item, by a few workers: a task per key (10,000 keys at most)
+        would be created in one loop step and block the loop for tens of milliseconds."""
+        results: list[Exception | None] = [None] * len(items)
+        queue = iter(enumerate(items))
+
+        async def worker() -> None:
+            for index, (key, count) in queue:
+                results[index] = await self._write_one(key, count)
+
+        await asyncio.gather(*(worker() for _ in range(min(self._workers, len(items)))))
+        return results
 
     async def _write_one(self, key: CounterKey, count: int) -> Exception | None:
         async with self._slots:

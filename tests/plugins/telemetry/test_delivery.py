@@ -1,0 +1,46 @@
+"""The send history's digest of a snapshot is made off the event loop, and matches what left."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from telemetry_service.plugins.telemetry import delivery
+from telemetry_service.plugins.telemetry.history import payload_digest
+from telemetry_service.testing import CaptureServer
+from telemetry_service.wire import Decryptor, generate_key_pair
+from tests.plugins.telemetry.sim import SimClock, instance, telemetry_config
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_digest_is_computed_in_a_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real = delivery.compact_json
+
+    def recording(value: Any) -> bytes:
+        threads.append(threading.current_thread().name)
+        return real(value)
+
+    monkeypatch.setattr(delivery, "compact_json", recording)
+    keys = generate_key_pair("vendor")
+    with CaptureServer() as capture:
+        config = {
+            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+            "telemetry": telemetry_config(capture.url, keys),
+        }
+        async with instance(config, SimClock()) as member:
+            await member.plugin.admin.state.set_opt_in(True)
+            assert (await member.plugin.send_now(force=True)).sent
+            [record] = await member.plugin.admin.history()
+        [post] = capture.posts("-snapshot")
+    assert record["payload_sha256"] == payload_digest(
+        Decryptor(keys.private_jwks).decrypt(post.body)
+    )
+    assert threads
+    assert threading.current_thread().name not in threads
