@@ -411,6 +411,7 @@ async def test_out_of_range_numbers_and_repeated_keys_are_400_on_both_backends(
 
 
 @pytest.mark.postgres
+@pytest.mark.real_clock
 async def test_a_postgresql_outage_answers_503_within_the_pool_timeout(
     postgres_url: str, keys_file: Any, clock: FakeClock
 ) -> None:
