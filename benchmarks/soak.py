@@ -2,7 +2,7 @@
 event shipper, for ``--minutes``; memory, open files and request latency sampled and plotted.
 
 Usage: ``python benchmarks/soak.py [--minutes 30] [--interval 10] [--rate 2]
-[--png docs/screenshots/soak.png] [--json FILE]``
+[--png docs/screenshots/soak.png] [--json FILE] [--replot FILE]``
 
 Two real processes on 127.0.0.1: ``receiver serve`` (SQLite store) and ``serve`` (a host opted
 in by default, whose endpoint is the receiver, encrypting with the receiver's key). This
@@ -233,7 +233,12 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="snapshots and batches a second")
     parser.add_argument("--png", type=Path, default=REPO_ROOT / "docs/screenshots/soak.png")
     parser.add_argument("--json", type=Path, help="also write the summary and samples here")
+    parser.add_argument("--replot", type=Path, help="only draw --png from a --json file")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads(args.replot.read_text())
+        plot(args.png, saved["series"], saved["minutes"] * 60)
+        return 0
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])
     os.environ.pop("DO_NOT_TRACK", None)
     work = Path(tempfile.mkdtemp(prefix="soak-"))
