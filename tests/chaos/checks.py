@@ -84,6 +84,13 @@ def check_events(run: ChaosRun) -> list[Check]:
         and a.request.headers.get("x-elastic-cluster-id") != EVENTS_CLUSTER
     }  # fmt: skip
     host_lost = [k for k in host_acked if k not in batches]
+    duplicates = sum(
+        1
+        for a in run.proxy.answers
+        if a.request.path.endswith(CHANNEL)
+        and 200 <= a.status < 300
+        and b'"duplicate":true' in a.body
+    )
     host_events = sum(batches.get(k, 0) for k in host_acked)
     (stored_host_events,) = _rows(
         run.receiver_db, f"SELECT count(*) FROM events WHERE cluster_uuid <> '{EVENTS_CLUSTER}'"
@@ -99,7 +106,7 @@ def check_events(run: ChaosRun) -> list[Check]:
          f"{len(ours)} posted batches ({poster_events} events, {EVENTS_PER_BATCH} each) and "
          f"{len(host_acked)} host shipper batches ({host_events} events) acknowledged; "
          f"{len(poster_lost) + len(host_lost)} lost; {retried} refused, failed or retried "
-         f"requests on the way"),
+         f"requests on the way, {duplicates} answered as duplicates (stored before)"),
     ]  # fmt: skip
 
 
