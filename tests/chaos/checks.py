@@ -158,6 +158,10 @@ def check_run(run: ChaosRun) -> list[Check]:
     checks = [*check_snapshots(run), *check_events(run), *check_hosts(run), *check_logs(run)]
     faults = Counter(r.fault for r in run.results if r.fault)
     injected = ", ".join(f"{k} x{n}" for k, n in sorted(faults.items()))
-    took = f" (checked in {time.monotonic() - began:.1f} s)"
-    checks.append(("faults injected", bool(faults), injected + took))
+    statuses = Counter(a.status for a in run.proxy.answers if a.request.method == "POST")
+    answered = ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items()))
+    took = f"checked in {time.monotonic() - began:.1f} s"
+    checks.append(
+        ("faults injected", bool(faults), f"{injected}; POSTs answered: {answered}; {took}")
+    )
     return checks
