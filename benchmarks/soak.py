@@ -1,29 +1,25 @@
 """Soak: a receiver under steady snapshot and event ingest, and a host running its fetcher and
-event shipper, for ``--minutes``; memory, open files and request latency sampled and plotted.
+event shipper, for ``--minutes``; memory, open files and loop lag sampled and plotted.
 
 Usage: ``python benchmarks/soak.py [--minutes 30] [--interval 10] [--rate 2]
 [--png docs/screenshots/soak.png] [--json FILE] [--replot FILE]``
 
-Two real processes on 127.0.0.1: ``receiver serve`` (SQLite store) and ``serve`` (a host opted
-in by default, whose endpoint is the receiver, encrypting with the receiver's key). This
-process, meanwhile, posts ``--rate`` encrypted snapshots (100 cluster UUIDs, each report
-distinct) and ``--rate`` NDJSON event batches (20 events, an ``x-elastic-batch-id`` each) a
-second to the receiver, and calls the host's ``/api/sample_app/hello`` once a second, so the
-host's shipper has events to ship; the host's fetcher sends its daily snapshot and re-checks
-every minute.
+Real processes on 127.0.0.1: ``receiver serve`` (SQLite) and ``serve`` (a host opted in by
+default, sending to that receiver). This process posts ``--rate`` encrypted snapshots (100
+clusters, each report distinct) and ``--rate`` NDJSON batches (20 events, a batch id each) a
+second to the receiver, and greets the host once a second (``/api/sample_app/hello``) so that
+its shipper has events; the host's fetcher sends its daily snapshot, re-checked every minute.
 
-Every ``--interval`` seconds, for each process: resident memory (``VmRSS``), open files (the
-entries of ``/proc/PID/fd``) and the event-loop lag. Neither process exposes its loop lag, so
-the lag is measured from outside as a proxy: the median time to the first byte of the answer
-to 5 GETs of a trivial route (the receiver's ``/api/keys/public``, the host's
-``/api/status``), each on a new connection, from this process's main thread (the load runs in
-another). It is an upper bound of the loop's lag: it includes the connection, the HTTP
-parsing and the scheduling on the shared machine.
+Every ``--interval`` s, for each process: ``VmRSS``, the entries of ``/proc/PID/fd``, and the
+loop lag. Neither process exposes its lag, so a proxy measures it from outside: the median
+time to the first byte of 5 GETs of a trivial route (the receiver's ``/api/keys/public``, the
+host's ``/api/status``), each on a new connection, from a thread apart from the load: an
+upper bound of the lag (it includes the connection and the shared machine's scheduling).
 
-The run fails (exit 1) when, after the first sixth of the run (5 minutes of 30), memory or open
-files grow more than 10 % (the median of the last 3 samples against the median of the first
-3 after warm-up), any lag sample exceeds 50 ms, an acknowledged snapshot or event batch is
-missing at the receiver, or a process logged a traceback. Prints a JSON summary.
+Exit 1 when, after the first sixth of the run, memory or open files grow more than 10 % (the
+median of the last 3 samples against that of the first 3 after warm-up), a lag sample exceeds
+50 ms, an acknowledged snapshot, batch or event is missing, the host stored nothing, or a
+process logged a traceback. Prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -40,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
@@ -48,8 +45,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
 
 import httpx  # noqa: E402
-from benchmarks.soak_plot import Panel, Series, write_png  # noqa: E402
-from tests.support.processes import ServerProcess, run_cli  # noqa: E402
+from benchmarks.soak_plot import draw_soak  # noqa: E402
+from tests.chaos.processes import drain  # noqa: E402
+from tests.support.processes import run_cli  # noqa: E402
 
 from telemetry_service.common.clock import iso_ms, to_ms, utc_now  # noqa: E402
 from telemetry_service.receiver.keyfile import write_key_files  # noqa: E402
@@ -64,22 +62,6 @@ SNAPSHOTS = "/v3/send/telemetry-service-snapshot"
 EVENTS = "/v3/send/telemetry-service-server"
 PROBES = {"receiver": "/api/keys/public", "host": "/api/status"}
 GROWTH_LIMIT, LAG_LIMIT_MS = 0.10, 50.0
-
-
-def drain(server: ServerProcess, log: Path) -> threading.Thread:
-    """Copy the process's output to `log` (so a full pipe never blocks it)."""
-
-    def run() -> None:
-        assert server.proc.stdout is not None
-        with log.open("w") as out:
-            out.write(server.startup)
-            for line in server.proc.stdout:
-                out.write(line)
-                out.flush()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def snapshot(cluster: str, n: int) -> dict[str, Any]:
@@ -117,7 +99,7 @@ async def load(
 ) -> dict[str, Any]:
     """Post snapshots and event batches at `rate`/s, greet the host once a second."""
     acked: dict[str, list[str]] = {"snapshots": [], "batches": []}
-    errors: dict[str, int] = {}
+    errors: Counter[str] = Counter()
     n = 0
     async with httpx.AsyncClient(timeout=30) as client:
         next_greeting = time.monotonic()
@@ -138,18 +120,18 @@ async def load(
                     if answer.is_success:
                         acked[kind].append(key)
                     else:
-                        errors[f"{kind} {answer.status_code}"] = errors.get(kind, 0) + 1
+                        errors[f"{kind} {answer.status_code}"] += 1
                 except httpx.HTTPError as exc:
-                    errors[f"{kind} {type(exc).__name__}"] = errors.get(kind, 0) + 1
+                    errors[f"{kind} {type(exc).__name__}"] += 1
             if began >= next_greeting:
                 next_greeting = began + 1.0
                 try:
                     await client.get(host + "/api/sample_app/hello")
                 except httpx.HTTPError as exc:
-                    errors[f"hello {type(exc).__name__}"] = errors.get("hello", 0) + 1
+                    errors[f"hello {type(exc).__name__}"] += 1
             n += 1
             await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - began)))
-    return {"acked": acked, "errors": errors}
+    return {"acked": acked, "errors": dict(errors)}
 
 
 def first_byte_ms(url: str, path: str) -> float:
@@ -237,7 +219,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.replot:
         saved = json.loads(args.replot.read_text())
-        plot(args.png, saved["series"], saved["minutes"] * 60)
+        draw_soak(args.png, saved["series"], saved["minutes"] * 60, list(PROBES), LAG_LIMIT_MS)
         return 0
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])
     os.environ.pop("DO_NOT_TRACK", None)
@@ -306,29 +288,11 @@ def main() -> int:
         "logs": str(work),
         **found,
     }
-    plot(args.png, samples, duration)
+    draw_soak(args.png, samples, duration, list(PROBES), LAG_LIMIT_MS)
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps({**summary, "series": samples}, indent=2))
     return 1 if found["failures"] else 0
-
-
-def plot(path: Path, samples: list[dict[str, Any]], duration: float) -> None:
-    xs = [s["t"] / 60 for s in samples]
-    titles = {
-        "rss_mib": "RSS (MIB)",
-        "fds": "OPEN FILES",
-        "lag_ms": "LATENCY OF A TRIVIAL GET (MS)",
-    }
-    panels = [
-        Panel(
-            title,
-            [Series(role.upper(), xs, [s[role][metric] for s in samples]) for role in PROBES],
-            [LAG_LIMIT_MS] if metric == "lag_ms" else [],
-        )
-        for metric, title in titles.items()
-    ]
-    write_png(path, panels, x_max=duration / 60, marker=duration / 6 / 60, x_title="MINUTES")
 
 
 if __name__ == "__main__":

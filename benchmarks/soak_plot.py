@@ -10,8 +10,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Panel", "Series", "write_png"]
+__all__ = ["Panel", "Series", "draw_soak", "write_png"]
 
 Color = tuple[int, int, int]
 COLORS: list[Color] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189)]
@@ -151,3 +152,20 @@ def write_png(
     canvas.text(width - right - 40, canvas.height - 20, _label(x_max))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(canvas.png())
+
+
+def draw_soak(
+    path: Path, samples: list[dict[str, Any]], duration_s: float, roles: list[str], lag_ms: float
+) -> None:
+    """The soak's three panels: each role's RSS, open files and first-byte latency."""
+    xs = [s["t"] / 60 for s in samples]
+    titles = {"rss_mib": "RSS (MIB)", "fds": "OPEN FILES", "lag_ms": "FIRST-BYTE LATENCY (MS)"}
+    panels = [
+        Panel(
+            title,
+            [Series(role.upper(), xs, [s[role][metric] for s in samples]) for role in roles],
+            [lag_ms] if metric == "lag_ms" else [],
+        )
+        for metric, title in titles.items()
+    ]
+    write_png(path, panels, x_max=duration_s / 60, marker=duration_s / 6 / 60, x_title="MINUTES")
