@@ -133,8 +133,9 @@ def check_hosts(run: ChaosRun) -> list[Check]:
          f"stored failure count {count}"),
         ("a host killed holding the lease delays the day, never doubles it",
          bool(holder) and kept_out and all(r.sent == 1 for r in holder),
-         f"{len(holder)} kills; the other hosts were kept out until the lease expired "
-         f"({len(run.lease_kept_out)} refusals), then one sent"),
+         f"{len(holder)} kills; a simulated minute later the other hosts answered "
+         f"{dict(Counter(run.lease_kept_out))}; after the lease expired, snapshots sent that "
+         f"day: {[r.sent for r in holder]}"),
     ]  # fmt: skip
 
 
