@@ -114,22 +114,16 @@ def check_hosts(run: ChaosRun) -> list[Check]:
     outages = [r for r in run.results if r.fault in ("http-500", "http-429")]
     resumed = all(r.rounds[0].count("sent") == 0 and r.rounds[-1].count("sent") == 1
                   for r in outages)  # fmt: skip
-    shipped_after = [
-        a for a in run.proxy.answers
-        if a.at > run.outage_ended and a.request.method == "POST"
-        and a.request.path.endswith(CHANNEL) and a.forwarded
-        and 200 <= a.status < 300
-        and a.request.headers.get("x-elastic-cluster-id") != EVENTS_CLUSTER
-    ]  # fmt: skip
+    shipped_after = run.shipped_after_outage()
     failures = run.status.get("failures", {})
     count = failures.get("count", 0) if isinstance(failures, dict) else -1
     holder = [r for r in run.results if r.fault == "holder-kill"]
     kept_out = all(o == "another instance is sending" for o in run.lease_kept_out)
     return [
         ("no host stopped for good by the vendor-side outage",
-         bool(outages) and resumed and bool(shipped_after) and count < 3,
+         bool(outages) and resumed and shipped_after > 0 and count < 3,
          f"{len(outages)} outage days (500, 429): every host refused then sent again "
-         f"{RETRY_TEXT}; {len(shipped_after)} shipper batches stored after the last outage; "
+         f"{RETRY_TEXT}; {shipped_after} shipper batches stored after the last outage; "
          f"stored failure count {count}"),
         ("a host killed holding the lease delays the day, never doubles it",
          bool(holder) and kept_out and all(r.sent == 1 for r in holder),

@@ -177,6 +177,23 @@ class ChaosRun:
                 n += 1
                 self._stop.wait(0.3)
 
+    def shipped_after_outage(self) -> int:
+        """Host shipper batches that a receiver acknowledged after the last outage ended."""
+        return sum(
+            1
+            for a in list(self.proxy.answers)
+            if a.at > self.outage_ended and a.forwarded and a.request.method == "POST"
+            and 200 <= a.status < 300 and a.request.path.endswith("-server")
+            and a.request.headers.get("x-elastic-cluster-id") != EVENTS_CLUSTER
+        )  # fmt: skip
+
+    def wait_for_shipper(self, timeout_s: float) -> None:
+        """Give the host's shipper time to send again after the last outage: it backs off
+        after failures (up to its next 60 s connectivity check), so this waits for it."""
+        deadline = time.monotonic() + timeout_s
+        while not self.shipped_after_outage() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
     # -- the days ----------------------------------------------------------------------------
 
     def when(self, day: int) -> dt.datetime:
@@ -255,7 +272,7 @@ class ChaosRun:
                     self.results.append(self.run_day(stack, d, schedule.get(d)))
                     self.results[-1].seconds = time.monotonic() - began
                     on_day(self.results[-1])
-                time.sleep(2)
+                self.wait_for_shipper(timeout_s=150)
             finally:
                 self._stop.set()
                 poster.join(timeout=60)
