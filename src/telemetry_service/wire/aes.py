@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from .envelope import b64encode
+from .envelope import b64decode_strict, b64encode
 from .errors import DecryptionError, MalformedPayloadError
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "encrypt_payload",
     "open_sealed",
     "seal",
+    "seal_with_key",
 ]
 
 PASSPHRASE_BYTES = 32
@@ -69,19 +70,28 @@ def seal(
 ) -> bytes:
     """:func:`encrypt_payload` as ASCII bytes."""
     salt = os.urandom(SALT_BYTES) if salt is None else salt
+    if len(salt) != SALT_BYTES:
+        raise ValueError("salt must be 64 bytes and iv 12 bytes")
+    return seal_with_key(derive_key(passphrase, salt), salt, plaintext, iv=iv)
+
+
+def seal_with_key(key: bytes, salt: bytes, plaintext: bytes, *, iv: bytes | None = None) -> bytes:
+    """:func:`seal` with the key already derived from the passphrase and `salt` (the encryptor
+    derives it in a thread while it serializes the payload)."""
     iv = os.urandom(IV_BYTES) if iv is None else iv
     if len(salt) != SALT_BYTES or len(iv) != IV_BYTES:
         raise ValueError("salt must be 64 bytes and iv 12 bytes")
-    sealed = memoryview(AESGCM(derive_key(passphrase, salt)).encrypt(iv, plaintext, None))
+    sealed = memoryview(AESGCM(key).encrypt(iv, plaintext, None))
     return b64encode(b"".join((salt, iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES])))
 
 
 def b64decode(encoded: str | bytes | memoryview) -> bytes:
     """Strict standard base64 (``base64.b64decode(validate=True)``), fast on valid input."""
     try:
-        return binascii.a2b_base64(encoded, strict_mode=True)
-    except (binascii.Error, ValueError):
-        pass  # strict mode refuses a few inputs that validate=True reads (an extra "=")
+        data = encoded.encode("ascii") if isinstance(encoded, str) else encoded
+        return b64decode_strict(data)
+    except ValueError:
+        pass  # the SIMD decoder refuses a few inputs that validate=True reads (an extra "=")
     try:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from . import aes, jwe
 from .envelope import pack_parts
@@ -14,6 +15,9 @@ __all__ = ["Encryptor"]
 
 # A 32-byte passphrase deflates to about 40 bytes; this bound only guards the registry.
 _MAX_WRAPPED_BYTES = 4096
+# PBKDF2 (10,000 rounds, about 5 ms) releases the GIL: it runs here while the caller's thread
+# serializes the payload and wraps the passphrase. Shared by every Encryptor; a thread each.
+_KDF_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-pbkdf2")
 
 
 class Encryptor:
@@ -57,15 +61,17 @@ class Encryptor:
         peer ``JSON.parse``-s them. Anything else is serialized with :func:`compact_json`, which
         equals JavaScript's ``JSON.stringify`` (so a ``str`` becomes a JSON string literal).
         """
+        passphrase = os.urandom(aes.PASSPHRASE_BYTES)
+        salt = os.urandom(aes.SALT_BYTES)
+        key = _KDF_THREADS.submit(aes.derive_key, passphrase, salt)
         if isinstance(payload, (bytes, bytearray, memoryview)):
             plaintext = bytes(payload)
         else:
             plaintext = compact_json(payload)
-        passphrase = os.urandom(aes.PASSPHRASE_BYTES)
-        encrypted_payload = aes.seal(passphrase, plaintext)
         encrypted_key = jwe.wrap(
             passphrase, self._key, kid=self._kid, alg=self._key_wrap, registry=self._registry
         )
+        encrypted_payload = aes.seal_with_key(key.result(), salt, plaintext)
         return pack_parts(encrypted_key.encode("ascii"), encrypted_payload)
 
     def __repr__(self) -> str:
