@@ -74,7 +74,10 @@ class Delivery:
             for item in stats:
                 text = orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode()
                 self.debug_print(f"telemetry.debug: snapshot printed, not sent:\n{text}")
-                await self._record(item, "snapshot", url, "debug: printed, not sent", 0)
+                payload_json = await asyncio.to_thread(compact_json, item["stats"])
+                await self._record(
+                    item, "snapshot", url, "debug: printed, not sent", 0, payload_json
+                )
             return SendReport(True, PRINTED, printed=True)
         try:
             outcomes = await self._post_each(manager, stats, "snapshot", url)
@@ -110,11 +113,12 @@ class Delivery:
         url = str(get_telemetry_url(self.state.config()))
         documents = []
         for item in await manager.get_unencrypted_stats(refresh_cache=True):
-            body = await manager.encrypt(item["stats"])
+            payload_json = await asyncio.to_thread(compact_json, item["stats"])
+            body = await manager.encrypt(payload_json)
             headers = report_headers(self.state.version, item["clusterUuid"])
             exported_at = self.state.clock().isoformat()
             documents.append(export_document(url, headers, body, exported_at))
-            await self._record(item, "snapshot", url, "exported to a file", len(body))
+            await self._record(item, "snapshot", url, "exported to a file", len(body), payload_json)
         return documents
 
     def notify_opt_in_change(self, enabled: bool) -> None:
@@ -171,21 +175,33 @@ class Delivery:
         kind: ChannelKind,
         url: str,
     ) -> tuple[SendOutcome, ...]:
-        """Encrypt and post each cluster's payload, recording each in the history."""
+        """Encrypt and post each cluster's payload, recording each in the history.
+
+        The payload is serialized once, in a worker thread (in pieces, so that the thread never
+        holds the GIL long), and those bytes are both encrypted and hashed for the history.
+        """
         outcomes = []
         for item in stats:
-            body = await manager.encrypt(item["stats"])
+            payload_json = await asyncio.to_thread(compact_json, item["stats"])
+            body = await manager.encrypt_body(payload_json)
             headers = report_headers(self.state.version, item["clusterUuid"])
             outcome = await self.sender.post(url, body, headers)
             outcomes.append(outcome)
-            await self._record(item, kind, url, outcome.describe(), len(body))
+            await self._record(item, kind, url, outcome.describe(), len(body), payload_json)
         return tuple(outcomes)
 
     async def _record(
-        self, item: dict[str, Any], kind: ChannelKind, url: str, status: str, size: int
+        self,
+        item: dict[str, Any],
+        kind: ChannelKind,
+        url: str,
+        status: str,
+        size: int,
+        payload_json: bytes,
     ) -> None:
-        # A snapshot's JSON may be megabytes: serialize and hash it off the loop.
-        digest = await asyncio.to_thread(_digest_of, item["stats"])
+        """Add a send to the history; `payload_json` is the payload's compact JSON (hashed off
+        the loop: it may be megabytes)."""
+        digest = await asyncio.to_thread(payload_digest, payload_json)
         record = SendRecord(
             timestamp=self.state.clock().isoformat(),
             channel=channel_name(self.state.config().product, kind),
@@ -199,8 +215,3 @@ class Delivery:
             await self.history.record(record, self.state.clock())
         except StoreError as exc:
             self.log.debug("send history not recorded: %s", type(exc).__name__)
-
-
-def _digest_of(payload: object) -> str:
-    """The send history's digest of a payload (its compact JSON)."""
-    return payload_digest(compact_json(payload))
