@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -145,26 +144,18 @@ async def test_encrypted_stats_decrypt_to_the_unencrypted_payload() -> None:
     assert unencrypted[0]["stats"]["n"] == plain[0]["stats"]["n"] + 1
 
 
-async def test_encrypt_body_encrypts_json_bytes_as_they_are_in_a_worker_thread() -> None:
+async def test_bytes_are_encrypted_as_they_are_and_the_encrypter_is_lent() -> None:
     clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)
     with pytest.raises(EncryptionUnavailableError):
-        await m.encrypt_body(b"{}")
+        m.installed_encrypter()
     pair = generate_key_pair("k1")
-    encryptor = Encryptor(pair.public_jwks, "k1")
-    threads: list[str] = []
-
-    def encrypt(payload: object) -> str:
-        threads.append(threading.current_thread().name)
-        return encryptor.encrypt(payload)
-
+    encrypt = Encryptor(pair.public_jwks, "k1").encrypt
     m.set_encrypter(encrypt)
+    assert m.installed_encrypter() == encrypt
     payload_json = b'{"n":1.5,"s":"na\xc3\xafve"}'
-    body = await m.encrypt_body(payload_json)
-    assert isinstance(body, bytes)
+    body = await m.encrypt(payload_json)
     assert Decryptor(pair.private_jwks).decrypt(body) == payload_json
-    assert threads
-    assert threading.current_thread().name not in threads
 
 
 async def test_opt_in_stats() -> None:

@@ -142,16 +142,11 @@ class TelemetryCollectionManager:
     async def encrypt(self, payload: object) -> str:
         """Encrypt one payload (an object, or its compact JSON bytes) in a worker thread
         (raises when no encrypter is installed)."""
-        encrypter = self._installed_encrypter()
-        return await asyncio.to_thread(encrypter, payload)
+        return await asyncio.to_thread(self.installed_encrypter(), payload)
 
-    async def encrypt_body(self, payload_json: bytes) -> bytes:
-        """:meth:`encrypt` of a payload's compact JSON, as the ASCII bytes of the HTTP body: the
-        encoding of megabytes is done in the worker thread too, not on the event loop."""
-        encrypter = self._installed_encrypter()
-        return await asyncio.to_thread(lambda: encrypter(payload_json).encode("ascii"))
-
-    def _installed_encrypter(self) -> Encrypter:
+    def installed_encrypter(self) -> Encrypter:
+        """The encrypter, for a caller that runs it in its own worker thread together with other
+        work on the same payload (raises when none is installed)."""
         if self._encrypter is None:
             raise EncryptionUnavailableError("no encrypter is installed")
         return self._encrypter
