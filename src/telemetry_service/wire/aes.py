@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
@@ -45,6 +47,7 @@ TAG_BYTES = 16
 KEY_BYTES = 32
 PBKDF2_ITERATIONS = 10_000
 _HEADER_BYTES = SALT_BYTES + IV_BYTES + TAG_BYTES
+_BLOCK_BYTES = 16
 
 
 def derive_key(passphrase: bytes, salt: bytes) -> bytes:
@@ -75,14 +78,32 @@ def seal(
     return seal_with_key(derive_key(passphrase, salt), salt, plaintext, iv=iv)
 
 
-def seal_with_key(key: bytes, salt: bytes, plaintext: bytes, *, iv: bytes | None = None) -> bytes:
+def seal_with_key(
+    key: bytes, salt: bytes, plaintext: bytes | Sequence[bytes], *, iv: bytes | None = None
+) -> bytes:
     """:func:`seal` with the key already derived from the passphrase and `salt` (the encryptor
-    derives it in a thread while it serializes the payload)."""
+    derives it in a thread while it serializes the payload).
+
+    `plaintext` may be a sequence of pieces (the encryptor's JSON in pieces): they are
+    encrypted one after the other straight into the result's buffer, behind the header, so a
+    payload of megabytes is neither joined nor copied (each fresh megabyte costs page faults).
+    """
     iv = os.urandom(IV_BYTES) if iv is None else iv
     if len(salt) != SALT_BYTES or len(iv) != IV_BYTES:
         raise ValueError("salt must be 64 bytes and iv 12 bytes")
-    sealed = memoryview(AESGCM(key).encrypt(iv, plaintext, None))
-    return b64encode(b"".join((salt, iv, sealed[-TAG_BYTES:], sealed[:-TAG_BYTES])))
+    pieces = (plaintext,) if isinstance(plaintext, bytes) else plaintext
+    size = sum(len(piece) for piece in pieces)
+    # update_into wants room for one block more than it writes.
+    sealed = memoryview(bytearray(_HEADER_BYTES + size + _BLOCK_BYTES))
+    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+    end = _HEADER_BYTES
+    for piece in pieces:
+        end += encryptor.update_into(piece, sealed[end:])
+    encryptor.finalize()
+    sealed[:SALT_BYTES] = salt
+    sealed[SALT_BYTES : SALT_BYTES + IV_BYTES] = iv
+    sealed[SALT_BYTES + IV_BYTES : _HEADER_BYTES] = encryptor.tag
+    return b64encode(sealed[:end])
 
 
 def b64decode(encoded: str | bytes | memoryview) -> bytes:
