@@ -83,3 +83,13 @@ def test_non_ascii_text_is_refused_as_before(text: str) -> None:
         b64url_decode(text)
     with pytest.raises(MalformedPayloadError, match="not valid base64"):
         aes.b64decode(text)
+
+
+@given(near_base64)
+def test_ascii_text_is_read_as_its_bytes(data: bytes) -> None:
+    """Text goes to pybase64 as it is (no copy into bytes); the outcome is that of its bytes."""
+    text = data.decode("latin-1")
+    if not text.isascii():
+        return
+    assert outcome(b64url_decode, text) == outcome(stdlib_b64url_decode, data)
+    assert outcome(aes.b64decode, text) == outcome(aes.b64decode, data)

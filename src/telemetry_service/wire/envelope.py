@@ -57,19 +57,27 @@ def b64url_decode(text: str | bytes) -> bytes:
     the ``binascii`` path, which alone decides what else is accepted (``+`` and ``/``, for
     one), so the accepted inputs and the errors are what they always were.
     """
-    data = text.encode("ascii") if isinstance(text, str) else text
-    padded = data + b"=" * (-len(data) % 4)
-    if b"+" not in data and b"/" not in data:  # pybase64 reads these too, but warns
+    padded: str | bytes
+    if isinstance(text, str):  # pybase64 reads ASCII text as it is: no copy into bytes
+        simd = "+" not in text and "/" not in text
+        padded = text + "=" * (-len(text) % 4)
+    else:
+        simd = b"+" not in text and b"/" not in text
+        padded = text + b"=" * (-len(text) % 4)
+    if simd:  # pybase64 reads "+" and "/" too, but warns that this will become an error
         try:
             return pybase64.b64decode(padded, _URL_ALPHABET, validate=True)
         except ValueError:
             pass
+    data = text.encode("ascii") if isinstance(text, str) else text
     if len(data) % 4 == 1:
         raise binascii.Error("invalid base64url length")
-    return binascii.a2b_base64(padded.translate(_URL_TO_STD), strict_mode=True)
+    return binascii.a2b_base64(
+        (data + b"=" * (-len(data) % 4)).translate(_URL_TO_STD), strict_mode=True
+    )
 
 
-def b64decode_strict(data: bytes | memoryview) -> bytes:
+def b64decode_strict(data: str | bytes | memoryview) -> bytes:
     """Strict standard base64 with pybase64's SIMD decoder; raises ``binascii.Error``.
 
     It accepts a subset of what ``a2b_base64(strict_mode=True)`` and ``base64.b64decode(
