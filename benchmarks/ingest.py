@@ -148,10 +148,17 @@ async def post_all(host: str, port: int, requests: list[bytes], concurrency: int
     return seconds
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds in a /proc ``stat`` file."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def receiver_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the receiver: (the event loop's thread, all its other threads)."""
+    total = cpu_seconds(Path(f"/proc/{pid}/stat"))
+    loop = cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return loop, total - loop
 
 
 @contextmanager
@@ -198,11 +205,15 @@ def end_to_end(
     with receiver(private, store, workdir, args.workers) as (host, port, pid):
         asyncio.run(post_all(host, port, warm, args.concurrency))
         load = os.getloadavg()[0]
-        cpu_before, client_before = cpu_seconds(pid), time.process_time()
+        cpu_before, client_before = receiver_cpu(pid), time.process_time()
         seconds = asyncio.run(post_all(host, port, measured, args.concurrency))
-        receiver_cpu = cpu_seconds(pid) - cpu_before
+        cpu_after = receiver_cpu(pid)
         client_cpu = time.process_time() - client_before
     limit_after = limit()
+
+    def per_report(seconds: float) -> float:
+        return round(seconds * 1000 / len(measured), 2)
+
     crypto = (limit_before + limit_after) / 2
     stored = count_reports()
     if stored != len(requests):
@@ -212,8 +223,13 @@ def end_to_end(
         "seconds": round(seconds, 3),
         "reports_per_s": round(len(measured) / seconds, 1),
         "stored_afterwards": stored,
-        "receiver_cpu_s": round(receiver_cpu, 2) if args.workers == 1 else None,
-        "client_cpu_s": round(client_cpu, 2),
+        "cpu_ms_per_report": {
+            "receiver_event_loop_thread": per_report(cpu_after[0] - cpu_before[0]),
+            "receiver_other_threads": per_report(cpu_after[1] - cpu_before[1]),
+            "client": per_report(client_cpu),
+        }
+        if args.workers == 1
+        else {"client": per_report(client_cpu)},
         "load_1m_before": round(load, 2),
         "crypto_limit_before_after": [round(limit_before, 1), round(limit_after, 1)],
         "crypto_limit": round(crypto, 1),
