@@ -13,11 +13,16 @@ that this script starts) receives ``--reports`` distinct snapshots (plus a warm-
 client in this process: ``--concurrency`` keep-alive connections on raw asyncio streams, each
 writing pre-built HTTP/1.1 requests and reading the answers. Every answer must be a 200 and
 the store must hold every report afterwards (counted in the database), else the run fails.
-``ratio`` = end-to-end reports/s / crypto-limit reports/s. Prints JSON, then one line per
-backend, with the load average before and after each phase.
+``ratio`` = end-to-end reports/s / crypto-limit reports/s, the limit measured right before
+and right after each backend's run. ``cpu_ratio`` = CPU time a report of the crypto limit /
+CPU time a report of the receiver process (all its threads; plus PostgreSQL's server processes
+on PostgreSQL): what the throughput ratio would be on idle cores, and less swayed by other
+work on the machine (a busy machine gives the receiver's 4+ threads a larger share of the cores
+than the limit's 2, which flatters ``ratio``; the client's CPU, printed too, takes from
+``ratio`` only). Prints JSON, then one line per backend with the load average.
 
-Everything runs on this machine: the client, the receiver and PostgreSQL share the cores with
-the crypto limit's measurement, so the ratio is a lower bound on a machine of this size.
+Everything runs on this machine: the client (this process), the receiver and PostgreSQL share
+the cores; the crypto limit runs when the receiver does not.
 """
 
 from __future__ import annotations
@@ -94,17 +99,19 @@ def crypto_inputs(body: str) -> Crypto:
     return b64url_decode(encrypted_key.split(".")[1]), _OAEP[header["alg"]], raw[:SALT_BYTES]
 
 
-def crypto_limit(private_key: Any, inputs: list[Crypto], threads: int) -> float:
-    """Reports/s of one RSA-OAEP unwrap + one PBKDF2 each, in `threads` threads."""
+def crypto_limit(private_key: Any, inputs: list[Crypto], threads: int) -> tuple[float, float]:
+    """Reports/s of one RSA-OAEP unwrap + one PBKDF2 each, in `threads` threads, and the
+    CPU milliseconds a report took."""
 
     def one(item: Crypto) -> None:
         passphrase = private_key.decrypt(item[0], item[1])
         derive_key(passphrase, item[2])
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, inputs))
-    return len(inputs) / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(inputs)
+    return len(inputs) / (time.perf_counter() - started), cpu_ms
 
 
 def request_bytes(host: str, cluster: str, body: str) -> bytes:
@@ -154,6 +161,19 @@ def cpu_seconds(stat: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds of process `root` and its children (PostgreSQL's postmaster and backends)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        if stat.parent.name == str(root) or fields[1] == str(root):
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def receiver_cpu(pid: int) -> tuple[float, float]:
     """CPU seconds of the receiver: (the event loop's thread, all its other threads)."""
     total = cpu_seconds(Path(f"/proc/{pid}/stat"))
@@ -198,23 +218,30 @@ def end_to_end(
     args: argparse.Namespace,
     workdir: Path,
     limit: Any,
+    database_pid: int | None = None,
 ) -> dict[str, Any]:
     """One backend's run, between two measurements of the crypto limit (`limit()`)."""
     warm, measured = requests[:WARM_UP], requests[WARM_UP:]
-    limit_before = limit()
+    before = limit()
     with receiver(private, store, workdir, args.workers) as (host, port, pid):
         asyncio.run(post_all(host, port, warm, args.concurrency))
         load = os.getloadavg()[0]
+        database_before = tree_cpu(database_pid) if database_pid else 0.0
         cpu_before, client_before = receiver_cpu(pid), time.process_time()
         seconds = asyncio.run(post_all(host, port, measured, args.concurrency))
         cpu_after = receiver_cpu(pid)
+        database_cpu = tree_cpu(database_pid) - database_before if database_pid else None
         client_cpu = time.process_time() - client_before
-    limit_after = limit()
+    (limit_before, crypto_cpu_before), (limit_after, crypto_cpu_after) = before, limit()
 
     def per_report(seconds: float) -> float:
         return round(seconds * 1000 / len(measured), 2)
 
     crypto = (limit_before + limit_after) / 2
+    crypto_cpu = (crypto_cpu_before + crypto_cpu_after) / 2
+    cpu_total = (sum(cpu_after) - sum(cpu_before)) * 1000 / len(measured)
+    if database_cpu is not None:
+        cpu_total += database_cpu * 1000 / len(measured)
     stored = count_reports()
     if stored != len(requests):
         raise RuntimeError(f"the store holds {stored} reports; {len(requests)} were answered 200")
@@ -230,10 +257,15 @@ def end_to_end(
         }
         if args.workers == 1
         else {"client": per_report(client_cpu)},
+        "postgresql_server_cpu_ms_per_report": per_report(database_cpu)
+        if database_cpu is not None
+        else None,
         "load_1m_before": round(load, 2),
         "crypto_limit_before_after": [round(limit_before, 1), round(limit_after, 1)],
         "crypto_limit": round(crypto, 1),
         "ratio": round(len(measured) / seconds / crypto, 3),
+        "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
+        "cpu_ratio": round(crypto_cpu / cpu_total, 3) if args.workers == 1 else None,
     }
 
 
@@ -272,9 +304,9 @@ def main() -> None:
         }
         inputs = [crypto_inputs(body) for body in bodies["sqlite"][WARM_UP:]]
         load_start = os.getloadavg()
-        crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1)
+        crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1)[0]
 
-        def limit() -> float:
+        def limit() -> tuple[float, float]:
             return crypto_limit(rsa, inputs, threads)
 
         results: dict[str, Any] = {}
@@ -291,6 +323,9 @@ def main() -> None:
                 with private_cluster() as base_url:
                     with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
                         conn.execute("CREATE DATABASE ingest_bench")
+                        row = conn.execute("SHOW data_directory").fetchone()
+                    assert row is not None
+                    postmaster = int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
 
                     def pg_count() -> int:
                         with psycopg.connect(f"{base_url}/ingest_bench") as conn:
@@ -299,7 +334,7 @@ def main() -> None:
 
                     results["postgresql"] = end_to_end(
                         files.private, f"{base_url}/ingest_bench", pg_count,
-                        requests["postgresql"], args, workdir, limit,
+                        requests["postgresql"], args, workdir, limit, postmaster,
                     )  # fmt: skip
             except PostgresUnavailable as exc:
                 results["postgresql"] = {"skipped": str(exc)}
@@ -331,7 +366,9 @@ def main() -> None:
             if "ratio" in result:
                 print(
                     f"{backend}: {result['reports_per_s']}/s vs limit {result['crypto_limit']}/s "
-                    f"= {result['ratio']:.3f} (load {result['load_1m_before']})"
+                    f"= {result['ratio']:.3f}; CPU a report, crypto / receiver"
+                    f"{' + PostgreSQL' if backend == 'postgresql' else ''}: "
+                    f"{result['cpu_ratio']} (load {result['load_1m_before']})"
                 )
 
 
