@@ -39,12 +39,24 @@ class GuardedConfig(uvicorn.Config):
 
 
 class _HeaderDeadline:
-    """The header deadline's timer (for a protocol with uvicorn's ``loop`` and ``transport``)."""
+    """The header deadline's timer, armed from the connection (a mixin before uvicorn's
+    protocol class, whose ``loop`` and ``transport`` it uses)."""
 
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
-    _header_timeout_s: float
     _header_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        cast(Any, super()).__init__(config, *args, **kwargs)
+        self._header_timeout_s = float(getattr(config, "header_timeout_s", HEADER_TIMEOUT_S))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(Any, super()).connection_made(cast(asyncio.Transport, transport))
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        cast(Any, super()).connection_lost(exc)
 
     def _arm(self) -> None:
         self._header_timer = self.loop.call_later(self._header_timeout_s, self._expire)
@@ -66,14 +78,6 @@ class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
     request on a kept-alive connection; a client that has not sent them all by then is
     disconnected. A module-level class: ``--workers`` pickles the config."""
 
-    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
-        self._header_timeout_s = float(getattr(config, "header_timeout_s", HEADER_TIMEOUT_S))
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(cast(asyncio.Transport, transport))
-        self._arm()
-
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.conn.their_state is h11.IDLE:  # still waiting for the headers
@@ -81,10 +85,6 @@ class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
                 self._arm()
         else:
             self._disarm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
 
 class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
@@ -94,14 +94,6 @@ class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
 
     #: Bytes received while a request's line and headers are incomplete; -1 during a body.
     _header_bytes = 0
-
-    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
-        self._header_timeout_s = float(getattr(config, "header_timeout_s", HEADER_TIMEOUT_S))
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(cast(asyncio.Transport, transport))
-        self._arm()
 
     def data_received(self, data: bytes) -> None:
         if self._header_bytes >= 0:
@@ -123,7 +115,3 @@ class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._header_bytes = 0
         super().on_message_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
