@@ -125,6 +125,17 @@ def request_bytes(host: str, cluster: str, body: str) -> bytes:
     return head.encode() + data
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """An HTTP/1.1 answer with a Content-Length: (status line, body)."""
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
 async def post_all(host: str, port: int, requests: list[bytes], concurrency: int) -> float:
     """Send every request on `concurrency` keep-alive connections; every answer must be 200."""
     pending = list(reversed(requests))
@@ -135,13 +146,7 @@ async def post_all(host: str, port: int, requests: list[bytes], concurrency: int
         try:
             while pending:
                 writer.write(pending.pop())
-                status = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.lower() == b"content-length":
-                        length = int(value)
-                await reader.readexactly(length)
+                status, _ = await read_answer(reader)
                 statuses.append(status.split(b" ", 2)[1])
         finally:
             writer.close()
@@ -182,7 +187,14 @@ def receiver_cpu(pid: int) -> tuple[float, float]:
 
 
 @contextmanager
-def receiver(
+def receiver(private: Path, store: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+    """A `receiver serve` process; yields its URL."""
+    with receiver_process(private, store, workdir, workers) as (host, port, _):
+        yield f"http://{host}:{port}"
+
+
+@contextmanager
+def receiver_process(
     private: Path, store: str, workdir: Path, workers: int
 ) -> Iterator[tuple[str, int, int]]:
     """A `receiver serve` process; yields (host, port, pid)."""
@@ -223,7 +235,7 @@ def end_to_end(
     """One backend's run, between two measurements of the crypto limit (`limit()`)."""
     warm, measured = requests[:WARM_UP], requests[WARM_UP:]
     before = limit()
-    with receiver(private, store, workdir, args.workers) as (host, port, pid):
+    with receiver_process(private, store, workdir, args.workers) as (host, port, pid):
         asyncio.run(post_all(host, port, warm, args.concurrency))
         load = os.getloadavg()[0]
         database_before = tree_cpu(database_pid) if database_pid else 0.0
