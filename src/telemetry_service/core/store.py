@@ -6,13 +6,16 @@ Its SQL runs on a :class:`~telemetry_service.common.db.base.Database`: a SQLite 
 in a worker thread, so the event loop never waits on the database; writes take the row
 (PostgreSQL) or the database (SQLite) write lock, which makes read-modify-write operations such
 as :meth:`SavedObjectStore.increment_counter` atomic across processes.
+:meth:`SavedObjectStore.increment_counters` increments many objects in one transaction (one
+thread hop, one commit), taking their row locks in one order so that concurrent batches never
+deadlock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,31 +23,29 @@ import anyio.to_thread
 import orjson
 
 from telemetry_service.common.clock import Clock, utc_now
-from telemetry_service.common.db import open_database, parse_store_url
-from telemetry_service.common.db.base import (
-    Cursor,
-    Database,
-    StoreUrlError,
-    count_and_page,
-)
+from telemetry_service.common.db import open_database
+from telemetry_service.common.db.base import Cursor, Database, count_and_page
 from telemetry_service.common.db.migrations import apply_migrations
 from telemetry_service.common.db.sqlite import SqliteDatabase
 
 from . import leases
-from .errors import ConfigError
-from .private_files import prepare_sqlite_file
+from .private_files import DEFAULT_STORE_FILE, prepare_sqlite_file, store_file
 from .saved_objects import (
     COLUMNS,
     MIGRATIONS,
+    CounterIncrement,
     FindResult,
     SavedObject,
     SavedObjectConflictError,
     SavedObjectNotFoundError,
+    add_counts,
     format_ts,
     from_row,
 )
 
 __all__ = [
+    "DEFAULT_STORE_FILE",
+    "CounterIncrement",
     "FindResult",
     "SavedObject",
     "SavedObjectConflictError",
@@ -54,7 +55,6 @@ __all__ = [
     "store_file",
 ]
 
-DEFAULT_STORE_FILE = "telemetry_service.db"
 ALL_NAMESPACES = "*"
 _MIGRATION_LOCK = 0x7E1E  # PostgreSQL advisory lock id: one migrator at a time
 
@@ -198,22 +198,29 @@ class SavedObjectStore:
         namespace: str | None = None,
     ) -> SavedObject:
         """Atomically add to numeric attributes, creating the object when missing."""
-        ns = _ns(namespace)
+        change = CounterIncrement(id_, fields, upsert_attributes, namespace)
+        return (await self.increment_counters(type_, [change]))[0]
 
-        def op(cur: Cursor) -> SavedObject:
-            self._insert(
-                cur, type_, ns, id_, {**(upsert_attributes or {}), **dict.fromkeys(fields, 0)}
-            )
-            obj = self._select(cur, type_, ns, id_, lock=True)
-            attrs = dict(obj.attributes)
-            for name, by in fields.items():
-                current = attrs.get(name)
-                if isinstance(current, bool) or not isinstance(current, int | float):
-                    current = 0  # a missing or non-numeric attribute counts from zero
-                attrs[name] = current + by
-            return self._write(cur, obj, attrs)
+    async def increment_counters(
+        self, type_: str, changes: Sequence[CounterIncrement]
+    ) -> list[SavedObject]:
+        """:meth:`increment_counter` of every change, all in one transaction (all or none);
+        the objects after it, in the order of `changes` (an id may come more than once)."""
+        keyed = [(_ns(change.namespace), change) for change in changes]
 
-        return await self._db.run(True, op)
+        def increment(cur: Cursor, ns: str, change: CounterIncrement) -> SavedObject:
+            zeros = dict.fromkeys(change.fields, 0)
+            self._insert(cur, type_, ns, change.id, {**(change.upsert_attributes or {}), **zeros})
+            obj = self._select(cur, type_, ns, change.id, lock=True)
+            return self._write(cur, obj, add_counts(obj.attributes, change.fields))
+
+        def op(cur: Cursor) -> list[SavedObject]:
+            # one lock order (namespace, id) for every batch: two never wait on each other
+            order = sorted(range(len(keyed)), key=lambda i: (keyed[i][0], keyed[i][1].id))
+            done = {index: increment(cur, *keyed[index]) for index in order}
+            return [done[index] for index in range(len(keyed))]
+
+        return await self._db.run(True, op) if keyed else []
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None:
         """Delete an object, or :class:`SavedObjectNotFoundError`."""
@@ -274,16 +281,6 @@ class SavedObjectStore:
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease if ``holder`` has it."""
         await self._db.run(True, lambda c: leases.release_lease(c, self._sql, name, holder))
-
-
-def store_file(url: str | None, data_path: Path) -> Path | None:
-    """The SQLite file of ``store.url`` (by default under ``path.data``); None for PostgreSQL.
-    A ``store.url`` of no known form is a :class:`ConfigError`."""
-    try:
-        target = parse_store_url(url, default_path=data_path / DEFAULT_STORE_FILE)
-    except StoreUrlError as exc:
-        raise ConfigError("store.url", exc.reason) from None
-    return target if isinstance(target, Path) else None
 
 
 def open_store(url: str | None, data_path: Path, clock: Clock | None = None) -> SavedObjectStore:
