@@ -236,12 +236,16 @@ CASES: dict[str, Callable[[Path, CaptureServer], Awaitable[dict[str, Any]]]] = {
 }
 
 
-async def main(runs: int, watch: bool = False, debug: bool = False) -> dict[str, Any]:
+async def main(
+    runs: int, watch: bool = False, debug: bool = False, only: list[str] | None = None
+) -> dict[str, Any]:
     global WATCHDOG
     if debug:
         asyncio.get_running_loop().slow_callback_duration = 0.02
     results: dict[str, Any] = {}
     for name, case in CASES.items():
+        if only and name not in only:
+            continue
         outcomes = []
         watchdog = Watchdog() if watch else None
         for _ in range(runs):
@@ -281,8 +285,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3, help="runs of each case")
     parser.add_argument("--watchdog", action="store_true", help="sample stacks when late")
     parser.add_argument("--debug", action="store_true", help="asyncio debug mode (stderr)")
+    parser.add_argument("--case", action="append", choices=list(CASES), help="only these")
     args = parser.parse_args()
     if args.debug:
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    outcome = asyncio.run(main(args.runs, args.watchdog, args.debug), debug=args.debug)
+    outcome = asyncio.run(main(args.runs, args.watchdog, args.debug, args.case), debug=args.debug)
     print(json.dumps(outcome, indent=2))

@@ -120,22 +120,30 @@ class SavedObjectStore:
 
     def _write(self, cur: Cursor, obj: SavedObject, attrs: Mapping[str, Any]) -> SavedObject:
         now = self._clock()
+        self._update_row(cur, obj.type, obj.namespace or "", obj.id, attrs, now)
+        return SavedObject(
+            obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
+        )
+
+    def _update_row(
+        self, cur: Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any], now: dt.datetime
+    ) -> None:
         cur.execute(
             self._sql(
                 "UPDATE saved_objects SET attributes = ?, version = version + 1, updated_at = ? "
                 "WHERE type = ? AND namespace = ? AND id = ?"
             ),
-            (
-                orjson.dumps(dict(attrs)).decode(),
-                format_ts(now),
-                obj.type,
-                obj.namespace or "",
-                obj.id,
-            ),
+            (orjson.dumps(dict(attrs)).decode(), format_ts(now), type_, ns, id_),
         )
-        return SavedObject(
-            obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
-        )
+
+    def _add_counts(self, cur: Cursor, type_: str, ns: str, change: CounterIncrement) -> None:
+        """Increment one object (created when missing), reading only its attributes."""
+        zeros = dict.fromkeys(change.fields, 0)
+        self._insert(cur, type_, ns, change.id, {**(change.upsert_attributes or {}), **zeros})
+        sql = "SELECT attributes FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
+        cur.execute(self._sql(sql + self._for_update), (type_, ns, change.id))
+        attrs = add_counts(orjson.loads(cur.fetchone()[0]), change.fields)
+        self._update_row(cur, type_, ns, change.id, attrs, self._clock())
 
     # -- operations ------------------------------------------------------------------------
     async def get(self, type_: str, id_: str, *, namespace: str | None = None) -> SavedObject:
@@ -198,29 +206,26 @@ class SavedObjectStore:
         namespace: str | None = None,
     ) -> SavedObject:
         """Atomically add to numeric attributes, creating the object when missing."""
-        change = CounterIncrement(id_, fields, upsert_attributes, namespace)
-        return (await self.increment_counters(type_, [change]))[0]
+        ns, change = _ns(namespace), CounterIncrement(id_, fields, upsert_attributes, namespace)
 
-    async def increment_counters(
-        self, type_: str, changes: Sequence[CounterIncrement]
-    ) -> list[SavedObject]:
-        """:meth:`increment_counter` of every change, all in one transaction (all or none);
-        the objects after it, in the order of `changes` (an id may come more than once)."""
-        keyed = [(_ns(change.namespace), change) for change in changes]
+        def op(cur: Cursor) -> SavedObject:
+            self._add_counts(cur, type_, ns, change)
+            return self._select(cur, type_, ns, id_, lock=False)
 
-        def increment(cur: Cursor, ns: str, change: CounterIncrement) -> SavedObject:
-            zeros = dict.fromkeys(change.fields, 0)
-            self._insert(cur, type_, ns, change.id, {**(change.upsert_attributes or {}), **zeros})
-            obj = self._select(cur, type_, ns, change.id, lock=True)
-            return self._write(cur, obj, add_counts(obj.attributes, change.fields))
+        return await self._db.run(True, op)
 
-        def op(cur: Cursor) -> list[SavedObject]:
-            # one lock order (namespace, id) for every batch: two never wait on each other
-            order = sorted(range(len(keyed)), key=lambda i: (keyed[i][0], keyed[i][1].id))
-            done = {index: increment(cur, *keyed[index]) for index in order}
-            return [done[index] for index in range(len(keyed))]
+    async def increment_counters(self, type_: str, changes: Sequence[CounterIncrement]) -> int:
+        """:meth:`increment_counter` of every change, all in one transaction (all or none, an
+        id may come twice); returns how many changes it made. Builds no `SavedObject`."""
+        # one lock order (namespace, id) for every batch: two batches never wait on each other
+        keyed = sorted(((_ns(c.namespace), c) for c in changes), key=lambda k: (k[0], k[1].id))
 
-        return await self._db.run(True, op) if keyed else []
+        def op(cur: Cursor) -> int:
+            for ns, change in keyed:
+                self._add_counts(cur, type_, ns, change)
+            return len(keyed)
+
+        return await self._db.run(True, op) if keyed else 0
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None:
         """Delete an object, or :class:`SavedObjectNotFoundError`."""

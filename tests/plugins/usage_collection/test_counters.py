@@ -14,7 +14,6 @@ import pytest
 
 from telemetry_service.core import (
     CounterIncrement,
-    SavedObject,
     SavedObjectNotFoundError,
     SavedObjectStore,
     open_store,
@@ -343,9 +342,7 @@ class SlowStore(FlakyStore):
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def increment_counters(
-        self, type_: str, changes: Sequence[CounterIncrement]
-    ) -> list[SavedObject]:
+    async def increment_counters(self, type_: str, changes: Sequence[CounterIncrement]) -> int:
         self.entered.set()
         await self.release.wait()
         return await super().increment_counters(type_, changes)
@@ -460,7 +457,7 @@ async def test_stop_with_the_store_down_reports_what_was_lost(
 
 
 class BrokenStore(FlakyStore):
-    async def increment_counters(self, *args: Any, **kwargs: Any) -> list[SavedObject]:
+    async def increment_counters(self, *args: Any, **kwargs: Any) -> int:
         self.calls += 1
         raise ValueError("a bug, not an outage")
 

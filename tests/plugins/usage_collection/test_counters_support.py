@@ -7,7 +7,6 @@ from typing import Any
 
 from telemetry_service.core import (
     CounterIncrement,
-    SavedObject,
     SavedObjectStore,
     StoreUnavailableError,
 )
@@ -24,9 +23,7 @@ class FlakyStore:
         self.calls = 0
         self.ids: list[str] = []
 
-    async def increment_counters(
-        self, type_: str, changes: Sequence[CounterIncrement]
-    ) -> list[SavedObject]:
+    async def increment_counters(self, type_: str, changes: Sequence[CounterIncrement]) -> int:
         self.calls += 1
         if self.down or self.failures > 0:
             self.failures = max(0, self.failures - 1)
