@@ -86,3 +86,13 @@ async def test_a_large_output_is_checked_on_the_loop_between_other_tasks(
     assert [v.path for v in violations] == [f"items[{items - 1}].n"]
     assert threads == ({threading.current_thread().name} if sliced else set())
     assert ticks >= ((2 + 2 * items) // STEP_VALUES if sliced else 0)
+
+
+async def test_a_large_output_that_matches_skips_the_full_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(module, "prune_steps", lambda *args, **kwargs: calls.append(args))
+    value = {"items": [{"n": i} for i in range(INLINE_PRUNE_NODES)]}
+    assert await prune_in_slices(SCHEMA, value, 100) == (value, [])
+    assert calls == []
