@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,18 +224,20 @@ def _increment_batches(url: str, data: str, times: int, reverse: bool) -> None:
     asyncio.run(run())
 
 
-async def test_four_processes_increment_batches_exactly(url: str, tmp_path: Path) -> None:
-    """Batches of the same keys given in opposite orders neither deadlock nor lose a count."""
+def _run_four(target: Any, *args_of: tuple[Any, ...]) -> None:
+    """Run `target` in four spawned processes, with the given arguments, and wait for them."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_increment_batches, args=(url, str(tmp_path), 100, i % 2 == 1))
-        for i in range(4)
-    ]
+    procs = [ctx.Process(target=target, args=args) for args in args_of]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(timeout=300)
         assert proc.exitcode == 0
+
+
+async def test_four_processes_increment_batches_exactly(url: str, tmp_path: Path) -> None:
+    """Batches of the same keys given in opposite orders neither deadlock nor lose a count."""
+    _run_four(_increment_batches, *((url, str(tmp_path), 100, i % 2 == 1) for i in range(4)))
     store = open_store(url, tmp_path)
     await store.open()
     found = await store.find("usage-counter", per_page=100)
@@ -245,13 +248,7 @@ async def test_four_processes_increment_batches_exactly(url: str, tmp_path: Path
 
 
 async def test_four_processes_increment_exactly(url: str, tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_increment_many, args=(url, str(tmp_path), 1000)) for _ in range(4)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=300)
-        assert proc.exitcode == 0
+    _run_four(_increment_many, *((url, str(tmp_path), 1000) for _ in range(4)))
     store = open_store(url, tmp_path)
     await store.open()
     assert (await store.get("usage-counter", "shared")).attributes["count"] == 4000

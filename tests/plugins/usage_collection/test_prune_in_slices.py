@@ -19,6 +19,7 @@ from telemetry_service.plugins.usage_collection.schema_values import (
     prune_steps,
     prune_value,
 )
+from tests.plugins.usage_collection.test_schema_fast import run_steps
 
 pytestmark = pytest.mark.anyio
 
@@ -40,15 +41,7 @@ def test_larger_than_counts_containers_and_scalars(value: Any, nodes: int, expec
 
 def test_prune_steps_yields_every_step_values_and_returns_what_prune_value_does() -> None:
     value = output(5000)  # 1 + 1 + 5000 items + 5000 numbers
-    steps = prune_steps(SCHEMA, value, limit=100)
-    yields = 0
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result = done.value
-            break
-        yields += 1
+    result, yields = run_steps(prune_steps(SCHEMA, value, limit=100))
     assert yields == (2 + 2 * 5000) // STEP_VALUES
     assert result == prune_value(SCHEMA, value, limit=100)
     assert [v.path for v in result[1]] == ["items[4999].n"]

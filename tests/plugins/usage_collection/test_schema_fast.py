@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -30,14 +31,19 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def matches(schema: Any, value: object) -> bool:
-    steps = matches_steps(schema, value)
+def run_steps(steps: Generator[None, None, Any]) -> tuple[Any, int]:
+    """Run a check's steps to the end: (its result, how many times it yielded)."""
+    yields = 0
     while True:
         try:
             next(steps)
         except StopIteration as done:
-            result: bool = done.value
-            return result
+            return done.value, yields
+        yields += 1
+
+
+def matches(schema: Any, value: object) -> bool:
+    return bool(run_steps(matches_steps(schema, value))[0])
 
 
 scalars = st.one_of(
@@ -88,15 +94,7 @@ def test_outputs_of_plain_types_that_fit_are_matches(value: dict[str, Any]) -> N
 
 def test_a_large_output_matches_in_chunks() -> None:
     value = {"items": [{"n": i % 100, "tags": ["a", "b"]} for i in range(3 * CHUNK)]}
-    steps = matches_steps(SCHEMA, value)
-    yields, result = 0, None
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result = done.value
-            break
-        yields += 1
+    result, yields = run_steps(matches_steps(SCHEMA, value))
     assert result is True
     assert yields > 3
 
