@@ -8,7 +8,7 @@ the full check (`prune_steps`) run.
 
 Not in a worker thread: pure Python there holds the GIL, and the loop, which drops the GIL at
 every system call, waits up to the interpreter's switch interval (5 ms) to take it back each
-time, and longer when the machine is busy (measured: 30-70 ms stalls while a 5 MB output was
+time, and longer when the machine is busy (measured: stalls of up to 73 ms while a 5 MB output was
 checked in a thread). On the loop in slices the loop is never held longer than one slice.
 """
 
