@@ -14,14 +14,12 @@ GIL). docs/receiver.md gives the memory bound these make.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from telemetry_service.common.clock import Clock, to_ms, utc_now
@@ -49,6 +47,7 @@ from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics
 from .storage import NewReport, ReportStore, StoreBusyError, StoreUnavailableError
+from .threads import WorkerThreads
 from .validate import (
     MAX_ID_CHARS,
     ReportKind,
@@ -116,8 +115,8 @@ class IngestService:
     in_flight: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self._threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
-        self._executor: ThreadPoolExecutor | None = None
+        threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
+        self._workers = WorkerThreads(threads, "ingest-decrypt")
         # Never below one largest body, which could not be received otherwise.
         budget = max(
             self.limits.max_buffered_bytes, self.max_body_bytes, self.limits.max_event_body_bytes
@@ -126,9 +125,7 @@ class IngestService:
 
     def close(self) -> None:
         """Let the worker threads go once idle (a later report starts new ones)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        self._workers.close()
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
@@ -206,10 +203,8 @@ class IngestService:
     ) -> IngestOutcome:
         """Decrypt, validate and store one body whose headers were checked."""
         received_ms = to_ms(self.clock())
-        if self._executor is None:  # a plain executor: a third of anyio.to_thread's loop CPU
-            self._executor = ThreadPoolExecutor(self._threads, "ingest-decrypt")
-        record = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._open_body, channel, body, cluster_id, stack_version, received_ms
+        record = await self._workers.run(
+            self._open_body, channel, body, cluster_id, stack_version, received_ms
         )
         try:
             result = await self.store.add(record)
