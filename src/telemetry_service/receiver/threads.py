@@ -3,7 +3,8 @@
 A call is one queue put and, when it is done, one ``call_soon_threadsafe`` that resolves an
 asyncio future: no ``concurrent.futures.Future``, its lock and condition, nor the callbacks that
 chain it to the loop (``run_in_executor``), nor anyio's task-group and limiter bookkeeping
-(``anyio.to_thread``). The loop's CPU a hop: ~15 µs, against ~30 and ~50 µs (docs/benchmarks.md).
+(``anyio.to_thread``). The loop's CPU a hop, beyond a task switch: ~3 µs, against ~14 and
+~39 µs (docs/benchmarks.md, "Ingest").
 """
 
 from __future__ import annotations
