@@ -66,3 +66,5 @@ async def test_a_cancelled_caller_stops_waiting_and_the_threads_stop_on_close() 
             break
         await asyncio.sleep(0.01)
     assert not _named("t-close-")
+    assert await workers.run(lambda: threading.current_thread().name) == "t-close-1"
+    workers.close()

@@ -38,28 +38,31 @@ class WorkerThreads:
         if self._started < self._count:
             self._started += 1
             name = f"{self._name}-{self._started}"
-            threading.Thread(target=self._work, name=name, daemon=True).start()
+            threading.Thread(target=_work, args=(self._jobs,), name=name, daemon=True).start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future, fn, args))
         return await future
 
     def close(self) -> None:
-        """Stop the threads after the calls already queued (a later call starts new ones)."""
+        """Stop the threads after the calls already queued (a later call starts new ones,
+        on a queue of their own)."""
         for _ in range(self._started):
             self._jobs.put(None)
+        self._jobs = queue.SimpleQueue()
         self._started = 0
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            loop, future, fn, args = job
-            outcome: tuple[Any, BaseException | None]
-            try:
-                outcome = (fn(*args), None)
-            except BaseException as exc:  # handed to the caller, whatever it is
-                outcome = (None, exc)
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, future, *outcome)
+
+def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        loop, future, fn, args = job
+        outcome: tuple[Any, BaseException | None]
+        try:
+            outcome = (fn(*args), None)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, future, *outcome)
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
