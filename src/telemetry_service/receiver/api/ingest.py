@@ -14,7 +14,7 @@ from telemetry_service.wire import CONTENT_ENCODING
 
 from ..errors import Rejection
 from ..ingest import BodyReader, IngestOutcome, IngestService
-from .models import ErrorBody, IngestAnswer
+from .models import IngestAnswer, error_response
 
 __all__ = ["MAX_CHANNEL_CHARS", "answer", "body_reader", "router"]
 
@@ -23,23 +23,21 @@ router = APIRouter(tags=["ingest"])
 MAX_CHANNEL_CHARS = 200
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
-
-
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error(
+    400: error_response(
         "Malformed body, undecryptable, unknown kid, invalid payload, JSON too deep, "
         "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
     ),
-    404: _error("The channel is not served (products lists the served ones)."),
-    408: _error("The body did not arrive within limits.bodyTimeoutSeconds."),
-    413: _error("The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."),
-    415: _error(
+    404: error_response("The channel is not served (products lists the served ones)."),
+    408: error_response("The body did not arrive within limits.bodyTimeoutSeconds."),
+    413: error_response(
+        "The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."
+    ),
+    415: error_response(
         "Content-Encoding is not identity, or X-Elastic-Content-Encoding is not aes256gcm."
     ),
-    429: _error("Too many reports or report bytes in progress; see Retry-After."),
-    503: _error("The store is unavailable or busy; see Retry-After."),
+    429: error_response("Too many reports or report bytes in progress; see Retry-After."),
+    503: error_response("The store is unavailable or busy; see Retry-After."),
 }
 
 _HEADERS = [
