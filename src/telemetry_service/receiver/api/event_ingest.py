@@ -22,7 +22,7 @@ from telemetry_service.wire.protocol import (
 from ..errors import Rejection
 from ..events import EventIngest, EventOutcome
 from .event_models import EventsAnswer
-from .models import error_response
+from .models import documented_error
 
 __all__ = ["router"]
 
@@ -30,21 +30,21 @@ router = APIRouter(tags=["ingest"])
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: error_response(
+    400: documented_error(
         "No line is a valid event (`no_valid_events`, the message counts them by reason), "
         "an empty body, a missing or bad header."
     ),
-    404: error_response("The product is not served (products lists the served ones)."),
-    408: error_response("The body did not arrive within limits.bodyTimeoutSeconds."),
-    413: error_response(
+    404: documented_error("The product is not served (products lists the served ones)."),
+    408: documented_error("The body did not arrive within limits.bodyTimeoutSeconds."),
+    413: documented_error(
         "The body exceeds limits.maxEventBodyBytes, a line limits.maxEventLineBytes, or "
         "the lines limits.maxEventLines."
     ),
-    415: error_response(
+    415: documented_error(
         "Content-Type is not application/x-ndjson, or Content-Encoding not identity."
     ),
-    429: error_response("Too many batches or body bytes in progress; see Retry-After."),
-    503: error_response("The store is unavailable or busy; see Retry-After."),
+    429: documented_error("Too many batches or body bytes in progress; see Retry-After."),
+    503: documented_error("The store is unavailable or busy; see Retry-After."),
 }
 _HEADERS = [
     (HEADER_CLUSTER_ID, True, f"The sender's cluster_uuid, or {UNKNOWN_CLUSTER}."),

@@ -14,7 +14,7 @@ from telemetry_service.wire import CONTENT_ENCODING
 
 from ..errors import Rejection
 from ..ingest import BodyReader, IngestOutcome, IngestService
-from .models import IngestAnswer, error_response
+from .models import IngestAnswer, documented_error
 
 __all__ = ["MAX_CHANNEL_CHARS", "answer", "body_reader", "router"]
 
@@ -24,20 +24,20 @@ MAX_CHANNEL_CHARS = 200
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: error_response(
+    400: documented_error(
         "Malformed body, undecryptable, unknown kid, invalid payload, JSON too deep, "
         "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
     ),
-    404: error_response("The channel is not served (products lists the served ones)."),
-    408: error_response("The body did not arrive within limits.bodyTimeoutSeconds."),
-    413: error_response(
+    404: documented_error("The channel is not served (products lists the served ones)."),
+    408: documented_error("The body did not arrive within limits.bodyTimeoutSeconds."),
+    413: documented_error(
         "The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."
     ),
-    415: error_response(
+    415: documented_error(
         "Content-Encoding is not identity, or X-Elastic-Content-Encoding is not aes256gcm."
     ),
-    429: error_response("Too many reports or report bytes in progress; see Retry-After."),
-    503: error_response("The store is unavailable or busy; see Retry-After."),
+    429: documented_error("Too many reports or report bytes in progress; see Retry-After."),
+    503: documented_error("The store is unavailable or busy; see Retry-After."),
 }
 
 _HEADERS = [

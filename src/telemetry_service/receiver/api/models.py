@@ -24,7 +24,7 @@ __all__ = [
     "Session",
     "Status",
     "Versions",
-    "error_response",
+    "documented_error",
 ]
 
 
@@ -39,7 +39,7 @@ class ErrorBody(_Model):
     reason: str | None = Field(default=None, description="A stable code (ingest refusals).")
 
 
-def error_response(description: str) -> dict[str, Any]:
+def documented_error(description: str) -> dict[str, Any]:
     """An OpenAPI ``responses`` entry: an :class:`ErrorBody` with `description`."""
     return {"model": ErrorBody, "description": description}
 
