@@ -44,7 +44,7 @@ import httpx  # noqa: E402
 
 CACHE = REPO_ROOT / ".cache" / "dashboard-bench"
 #: Bump when the sample data changes, so that old caches are not reused.
-DATA_VERSION = 2
+DATA_VERSION = 3
 NUMBER_FIELD = "stack_stats.kibana.plugins.dashboards.total"
 KEYWORD_FIELD = "version"
 
@@ -148,6 +148,7 @@ def postgres_store(base_url: str, sqlite_url: str) -> str:
             ("reports", {"opt_in_status"}),
             ("report_digests", set()),
             ("clusters", {"opt_in_status"}),
+            ("field_days", set()),
         ):
             rows = source.execute(f"SELECT * FROM {table}")
             columns = [d[0] for d in rows.description]
@@ -162,7 +163,7 @@ def postgres_store(base_url: str, sqlite_url: str) -> str:
                         ]
                     )
                     copied += 1
-                    if copied % 50_000 == 0:
+                    if copied % 200_000 == 0:
                         log(f"  copied {copied:>9,} rows of {table}")
             log(f"  copied {copied:,} rows of {table}")
     source.close()

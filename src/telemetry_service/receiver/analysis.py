@@ -1,11 +1,12 @@
 """The API's pure analysis of stored values: field paths, date ranges, field distributions,
-the leaf paths of payloads and a field's trend over days."""
+the leaf paths of payloads and a field's trend over days (from the ``field_days`` aggregate)."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -13,6 +14,8 @@ from typing import Any, get_args
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
 from .storage import FieldKind, FieldValue
+from .storage.queries.field_days import MAX_PATH_CHARS
+from .storage.queries.field_days import NOT_IN_SEGMENT as _NOT_IN_SEGMENT
 from .storage.sql import json_kind
 
 __all__ = [
@@ -32,9 +35,6 @@ __all__ = [
 PERCENTILES = (50, 75, 90, 95, 99)
 TREND_PERCENTILES = (50, 90)
 KINDS: tuple[str, ...] = get_args(FieldKind)
-MAX_PATH_CHARS = 512
-#: What a segment of a dotted path cannot hold.
-_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def parse_field_path(text: str) -> tuple[str, ...]:
@@ -203,35 +203,87 @@ def _number_summary(numbers: list[float], percentiles: Sequence[int]) -> dict[st
     }
 
 
+def _weighted_summary(
+    numbers: list[tuple[float, int]], percentiles: Sequence[int]
+) -> dict[str, Any] | None:
+    """:func:`_number_summary` of values given with their counts, to the same bits."""
+    if not numbers:
+        return None
+    numbers.sort()
+    count = sum(c for _, c in numbers)
+    # v * 2**k is exact: the sum of a value's powers of two is its exact multiple.
+    parts = [v * (1 << k) for v, c in numbers for k in range(c.bit_length()) if c >> k & 1]
+    ends = list(itertools.accumulate(c for _, c in numbers))
+
+    def at(ordinal: int) -> float:
+        return numbers[bisect.bisect_right(ends, ordinal)][0]
+
+    def rank_value(q: int) -> float:
+        rank = (count - 1) * q / 100
+        low = math.floor(rank)
+        low_value, high_value = at(low), at(min(low + 1, count - 1))
+        return low_value + (high_value - low_value) * (rank - low)
+
+    return {
+        "count": count,
+        "min": numbers[0][0],
+        "max": numbers[-1][0],
+        "avg": math.fsum(parts) / count,
+        "percentiles": {str(q): rank_value(q) for q in percentiles},
+    }
+
+
+#: An aggregate row of a field: (day, kind, keyword or boolean text, number, snapshots).
+TrendRow = tuple[int, str, str, float | None, int]
+
+
 def field_trend(
-    days: Sequence[int], samples: Mapping[int, tuple[int, Sequence[FieldValue]]], *, size: int
+    days: Sequence[int], reports: Mapping[int, int], rows: Iterable[TrendRow], *, size: int
 ) -> dict[str, Any]:
-    """A field per UTC day from sampled snapshots: `samples` maps a day number to (the
-    day's snapshot count, the field's values in the snapshots read).
+    """A field per UTC day over every snapshot of each day: `reports` maps a day number to
+    its snapshot count, `rows` are the field's cells (``field_days``).
 
     The `size` most frequent keywords of the whole range are ``keywords``; each day counts
     them in the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are
     counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
-    percentiles). Each day also counts its values by JSON kind.
+    percentiles). Each day also counts its values by JSON kind (``missing``: the snapshots
+    without the field).
     """
-    all_kinds, totals, _, _ = _tally(item for _, values in samples.values() for item in values)
+    kinds: dict[int, dict[str, int]] = {}
+    strings: dict[int, Counter[str]] = {}
+    booleans: dict[int, dict[str, int]] = {}
+    numbers: dict[int, list[tuple[float, int]]] = {}
+    totals: Counter[str] = Counter()
+    for day, kind, value, number, count in rows:
+        day_kinds = kinds.setdefault(day, dict.fromkeys(KINDS, 0))
+        day_kinds[kind] = day_kinds.get(kind, 0) + count
+        if kind == "string":
+            strings.setdefault(day, Counter())[value] += count
+            totals[value] += count
+        elif kind == "boolean":
+            booleans.setdefault(day, {"true": 0, "false": 0})[value] += count
+        elif kind == "number" and number is not None:
+            numbers.setdefault(day, []).append((number, count))
     top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
-    rows = []
+    any_boolean = bool(booleans)
+    result = []
     for day in days:
-        reports, values = samples.get(day, (0, ()))
-        kinds, strings, booleans, numbers = _tally(values)
-        counts = [strings[value] for value in top]
-        rows.append(
+        day_reports = reports.get(day, 0)
+        day_kinds = kinds.get(day, dict.fromkeys(KINDS, 0))
+        day_kinds["missing"] = day_reports - sum(day_kinds.values())
+        day_strings = strings.get(day, Counter())
+        counts = [day_strings[value] for value in top]
+        result.append(
             {
                 "date": iso_date(day),
-                "reports": reports,
-                "sampled": len(values),
-                "kinds": kinds,
-                "keyword": {"counts": counts, "other": strings.total() - sum(counts)}
+                "reports": day_reports,
+                "sampled": day_reports,
+                "kinds": day_kinds,
+                "keyword": {"counts": counts, "other": day_strings.total() - sum(counts)}
                 if totals
                 else None,
-                "boolean": booleans if all_kinds["boolean"] else None,
-                "number": _number_summary(numbers, TREND_PERCENTILES),
+                "boolean": booleans.get(day, {"true": 0, "false": 0}) if any_boolean else None,
+                "number": _weighted_summary(numbers.get(day, []), TREND_PERCENTILES),
             }
         )
-    return {"keywords": top, "days": rows}
+    return {"keywords": top, "days": result}

@@ -28,6 +28,13 @@ Version 3 adds event-based telemetry (see ``events.py``):
 Version 4 adds ``public_stats``: the published document of the public statistics (one row per
 name, ``current``), so that a restarted receiver serves the last figures at once and several
 receivers on one database publish the same ones.
+
+Version 5 adds ``field_days``, the exact per-day aggregate of payload fields behind the field
+trend and the daily snapshot counts (``queries/field_days.py``): per (path, UTC day of report
+time, JSON kind, value), how many snapshots held it; ``number`` is a number's value, ``text``
+a long keyword's (whose ``value`` is then its hash). ``receiver_backfills`` names the
+aggregates still to be filled from the stored snapshots: the store fills them once when it
+opens, then removes the row.
 """
 
 from __future__ import annotations
@@ -147,6 +154,23 @@ _PUBLIC_STATS = """
     );
     """
 
+#: Version 5, the field aggregate (and its pending backfill).
+_FIELD_DAYS = """
+    CREATE TABLE field_days (
+        path TEXT NOT NULL,
+        day {int} NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        number {real},
+        text TEXT,
+        count {int} NOT NULL,
+        PRIMARY KEY (path, day, kind, value)
+    ){without_rowid};
+    CREATE INDEX field_days_day ON field_days (day);
+    CREATE TABLE receiver_backfills (name TEXT PRIMARY KEY);
+    INSERT INTO receiver_backfills (name) VALUES ('field_days');
+    """
+
 SQLITE: tuple[str, ...] = (
     _TABLES.format(
         id="PRIMARY KEY",
@@ -160,6 +184,7 @@ SQLITE: tuple[str, ...] = (
     _DASHBOARD_INDEXES.format(include=""),
     _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition="", id=""),
     _PUBLIC_STATS.format(int="INTEGER"),
+    _FIELD_DAYS.format(int="INTEGER", real="REAL", without_rowid=" WITHOUT ROWID"),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -179,4 +204,5 @@ POSTGRES: tuple[str, ...] = (
         id=", id",
     ),
     _PUBLIC_STATS.format(int="BIGINT"),
+    _FIELD_DAYS.format(int="BIGINT", real="DOUBLE PRECISION", without_rowid=""),
 )

@@ -23,7 +23,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 from .events import EventStore
 from .migrations import MIGRATION_TABLE
-from .queries import clusters, public, reports, stats, writes
+from .queries import clusters, field_days, public, reports, stats, writes
 from .records import (
     AddResult,
     DeleteCounts,
@@ -103,6 +103,7 @@ class ReportStore(abc.ABC):
     def _open(self) -> None:
         self._db.open()
         apply_migrations(self._db, MIGRATION_TABLE, self._migrations, lock_id=_MIGRATION_LOCK)
+        field_days.run_backfill(self._db, self.dialect, lock_id=_MIGRATION_LOCK)
 
     async def close(self) -> None:
         """Finish queued writes, then close connections (waiting for running reads)."""
@@ -131,7 +132,7 @@ class ReportStore(abc.ABC):
     def _write_reports(self, reports: list[NewReport]) -> list[AddResult]:
         self._before_write(reports)
         return self._db.transaction(
-            True, lambda cur: [writes.insert_report(cur, self.dialect, r) for r in reports]
+            True, lambda cur: writes.insert_reports(cur, self.dialect, reports)
         )
 
     async def delete_cluster(self, cluster_uuid: str) -> DeleteCounts:
@@ -149,6 +150,7 @@ class ReportStore(abc.ABC):
         too. Returns the number of reports deleted."""
 
         def op(cur: Cursor) -> int:
+            writes.forget_older_than(cur, self.dialect, cutoff_ms)
             dropped = self._drop_expired(cur, cutoff_ms)
             return dropped + writes.delete_older_than(cur, self.dialect, cutoff_ms)
 
@@ -173,7 +175,7 @@ class ReportStore(abc.ABC):
     field_values = _read(stats.field_values)
     latest_payloads = _read(stats.latest_payloads)
     visit_latest_payloads = _read(stats.visit_latest_payloads)
-    field_samples = _read(stats.field_samples)
+    field_trend_rows = _read(field_days.trend_rows)
     opt_in_changes = _read(stats.opt_in_changes)
     opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)
     _page = _read(reports.reports_page)

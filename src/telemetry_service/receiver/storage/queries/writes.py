@@ -1,14 +1,24 @@
-"""The report store's writes: a report (with its digest and its cluster's row) and the
-deletions (a cluster, or everything received before a cutoff)."""
+"""The report store's writes: a report (with its digest, its cluster's row and, for a
+snapshot, its cells of the ``field_days`` aggregate) and the deletions (a cluster, or
+everything received before a cutoff), which uncount their snapshots in the same transaction."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from telemetry_service.common.db.base import Cursor
 
 from ..records import AddResult, DeleteCounts, NewReport
 from ..sql import Dialect
+from . import field_days
 
-__all__ = ["delete_cluster", "delete_older_than", "insert_report"]
+__all__ = [
+    "delete_cluster",
+    "delete_older_than",
+    "forget_older_than",
+    "insert_report",
+    "insert_reports",
+]
 
 _COLUMNS = (
     "id, received_ms, report_ms, channel, kind, cluster_uuid, cluster_name, version, "
@@ -16,8 +26,20 @@ _COLUMNS = (
 )
 
 
-def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
-    """Store `r` unless its digest is known (then answer the first one's id)."""
+def insert_reports(cur: Cursor, d: Dialect, reports: Sequence[NewReport]) -> list[AddResult]:
+    """:func:`insert_report` of each of `reports` in one transaction, their snapshots' cells
+    of ``field_days`` summed before they are written (fewer rows to update)."""
+    counts: field_days.Counts = {}
+    results = [insert_report(cur, d, r, counts) for r in reports]
+    field_days.write_counts(cur, d, counts)
+    return results
+
+
+def insert_report(
+    cur: Cursor, d: Dialect, r: NewReport, counts: field_days.Counts | None = None
+) -> AddResult:
+    """Store `r` unless its digest is known (then answer the first one's id), and count a
+    snapshot in ``field_days`` (in `counts`, when given, for the caller to write)."""
     cur.execute(
         d.sql(
             "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
@@ -51,6 +73,7 @@ def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
         (r.cluster_uuid, r.report_ms, r.report_ms),
     )
     if r.kind == "snapshot":
+        field_days.add_snapshot(cur, d, r.report_ms, r.payload_text, counts)
         cur.execute(
             d.sql(
                 "UPDATE clusters SET report_id = ?, report_ms = ?, received_ms = ?, "
@@ -74,6 +97,7 @@ def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
 
 
 def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
+    field_days.forget_snapshots(cur, d, "cluster_uuid = ?", (cluster_uuid,))
     cur.execute(d.sql("DELETE FROM reports WHERE cluster_uuid = ?"), (cluster_uuid,))
     reports = cur.rowcount
     cur.execute(d.sql("DELETE FROM report_digests WHERE cluster_uuid = ?"), (cluster_uuid,))
@@ -81,7 +105,13 @@ def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
     return DeleteCounts(reports=reports, clusters=cur.rowcount)
 
 
+def forget_older_than(cur: Cursor, d: Dialect, cutoff_ms: int) -> None:
+    """Uncount the snapshots received before `cutoff_ms` (before any of them is deleted)."""
+    field_days.forget_snapshots(cur, d, "received_ms < ?", (cutoff_ms,))
+
+
 def delete_older_than(cur: Cursor, d: Dialect, cutoff_ms: int) -> int:
+    """Delete the reports received before `cutoff_ms` (call :func:`forget_older_than` first)."""
     cur.execute(d.sql("DELETE FROM reports WHERE received_ms < ?"), (cutoff_ms,))
     deleted = cur.rowcount
     cur.execute(d.sql("DELETE FROM report_digests WHERE received_ms < ?"), (cutoff_ms,))

@@ -1,0 +1,257 @@
+"""The exact per-day aggregate of payload fields, ``field_days``: for every addressable path
+of every stored snapshot (objects included; the whole payload is the path ``""``), per UTC
+day of its report time, how many snapshots held each (kind, value) there. The field trend
+and the daily snapshot counts read it instead of the snapshots.
+
+It is kept up to date in the transaction that stores a snapshot (:func:`add_snapshot`, from
+``insert_report``) and in the one that deletes snapshots (:func:`forget_snapshots`, before
+the rows go), and filled once from the stored snapshots after the version 5 migration
+(:func:`run_backfill`). Every snapshot counts, a cluster's second of a day too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from telemetry_service.common.db.base import Cursor, Database
+
+from ..sql import DAY, Dialect, day_bounds, field_value, json_kind
+from .stats import loads
+
+__all__ = [
+    "BACKFILL",
+    "MAX_PATH_CHARS",
+    "NOT_IN_SEGMENT",
+    "ROOT",
+    "Cell",
+    "Counts",
+    "add_snapshot",
+    "cells",
+    "forget_snapshots",
+    "run_backfill",
+    "snapshots_per_day",
+    "trend_rows",
+    "write_counts",
+]
+
+log = logging.getLogger("telemetry_service.receiver.storage")
+
+#: The path of a whole payload: its rows count each day's snapshots.
+ROOT = ""
+#: The longest dotted path the API takes (longer ones are not aggregated).
+MAX_PATH_CHARS = 512
+#: What a segment of a dotted path cannot hold.
+NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
+#: Keywords longer than this (UTF-8 bytes) are keyed by their hash (index entries stay small).
+LONG_VALUE = 96
+_HASHED = "#sha256:"
+#: The name of the pending backfill in ``receiver_backfills``.
+BACKFILL = "field_days"
+
+#: One aggregate cell: (path, kind, value key, number, full text of a hashed keyword).
+Cell = tuple[str, str, str, float | None, str | None]
+#: Cells gathered per day number.
+Counts = dict[int, Counter[Cell]]
+_UPSERT = (
+    "INSERT INTO field_days (path, day, kind, value, number, text, count) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, day, kind, value) "
+    "DO UPDATE SET count = field_days.count + excluded.count"
+)
+
+
+def _scalar(path: str, value: Any) -> Cell:
+    """The cell of a value that is not an object (the kinds of ``sql.field_value``)."""
+    kind = type(value)
+    if kind is str:
+        if len(value) * 4 > LONG_VALUE or value.startswith(_HASHED):
+            raw = value.encode("utf-8", "surrogatepass")
+            if len(raw) > LONG_VALUE or value.startswith(_HASHED):
+                return (path, "string", _HASHED + hashlib.sha256(raw).hexdigest(), None, value)
+        return (path, "string", value, None, None)
+    if kind is bool:
+        return (path, "boolean", "true" if value else "false", None, None)
+    if kind is int or kind is float:
+        try:
+            number = float(value)
+        except OverflowError:
+            return (path, "null", "", None, None)
+        return (path, "number", repr(number), number if math.isfinite(number) else None, None)
+    item = field_value(json_kind(value), value)  # null, arrays, subclasses
+    if item.kind in ("string", "boolean", "number"):
+        return _scalar(path, item.value)
+    return (path, item.kind, "", None, None)
+
+
+#: Keys checked (they repeat in every payload), up to :data:`KEY_CACHE`.
+_ADDRESSABLE: dict[str, bool] = {}
+KEY_CACHE = 10_000
+
+
+def _addressable(key: str) -> bool:
+    ok = _ADDRESSABLE.get(key)
+    if ok is None:
+        ok = bool(key) and not NOT_IN_SEGMENT.search(key)
+        if len(_ADDRESSABLE) < KEY_CACHE:
+            _ADDRESSABLE[key] = ok
+    return ok
+
+
+def cells(payload: Any) -> Iterator[Cell]:
+    """The cells of one payload: the whole payload, then every path that the API can name."""
+    yield (ROOT, json_kind(payload), "", None, None)
+    if not isinstance(payload, dict):
+        return
+    stack: list[tuple[str, dict[str, Any]]] = [("", payload)]
+    while stack:
+        prefix, node = stack.pop()
+        for key, value in node.items():
+            if not _addressable(key):
+                continue
+            path = prefix + key
+            if len(path) > MAX_PATH_CHARS:
+                continue
+            if isinstance(value, dict):
+                yield (path, "object", "", None, None)
+                stack.append((path + ".", value))
+            else:
+                yield _scalar(path, value)
+
+
+def _write(cur: Cursor, d: Dialect, day: int, counts: Counter[Cell], sign: int) -> None:
+    cur.executemany(
+        d.sql(_UPSERT),
+        [(p, day, k, v, n, t, sign * c) for (p, k, v, n, t), c in counts.items()],
+    )
+
+
+def sql_day(ms: int) -> int:
+    """The day number of :data:`DAY` (SQL's integer division truncates toward zero)."""
+    return ms // 86_400_000 if ms >= 0 else -(-ms // 86_400_000)
+
+
+def add_snapshot(
+    cur: Cursor, d: Dialect, report_ms: int, payload_text: str, into: Counts | None = None
+) -> None:
+    """Count a newly stored snapshot (in its insert's transaction); with `into`, add its
+    cells there for :func:`write_counts` to write with those of the other snapshots."""
+    day = sql_day(report_ms)
+    if into is None:
+        _write(cur, d, day, Counter(cells(loads(payload_text))), 1)
+    else:
+        into.setdefault(day, Counter()).update(cells(loads(payload_text)))
+
+
+def write_counts(cur: Cursor, d: Dialect, counts: Counts) -> None:
+    """Write the cells that :func:`add_snapshot` gathered (in the same transaction)."""
+    for day, day_counts in counts.items():
+        _write(cur, d, day, day_counts, 1)
+
+
+def forget_snapshots(cur: Cursor, d: Dialect, where: str, params: Sequence[Any]) -> None:
+    """Uncount the snapshots ``WHERE kind = 'snapshot' AND {where}`` before they are deleted
+    (in the deletion's transaction): a day that loses all its snapshots loses its rows, the
+    others are decremented by the deleted snapshots' cells."""
+    cur.execute(
+        d.sql(
+            f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' AND {where} "
+            f"GROUP BY {DAY}"
+        ),
+        params,
+    )
+    leaving = {int(day): int(count) for day, count in cur.fetchall()}
+    for day, count in sorted(leaving.items()):
+        if count >= snapshots_per_day(cur, d, day * 86_400_000, (day + 1) * 86_400_000).get(day, 0):
+            cur.execute(d.sql("DELETE FROM field_days WHERE day = ?"), (day,))
+            continue
+        cur.execute(
+            d.sql(f"SELECT payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ? AND {where}"),
+            [day, *params],
+        )
+        counts: Counter[Cell] = Counter()
+        for (text,) in cur.fetchall():
+            counts.update(cells(loads(text)))
+        _write(cur, d, day, counts, -1)
+        cur.execute(d.sql("DELETE FROM field_days WHERE day = ? AND count <= 0"), (day,))
+
+
+def _backfill(cur: Cursor, d: Dialect, progress: Callable[[int, int], None]) -> int:
+    cur.execute(d.sql(f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' GROUP BY 1"))
+    days = sorted((int(day), int(count)) for day, count in cur.fetchall())
+    total, done = sum(count for _, count in days), 0
+    cur.execute("DELETE FROM field_days")
+    for day, count in days:
+        cur.execute(
+            d.sql(f"SELECT payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ?"), (day,)
+        )
+        counts: Counter[Cell] = Counter()
+        for (text,) in cur.fetchall():
+            counts.update(cells(loads(text)))
+        _write(cur, d, day, counts, 1)
+        done += count
+        progress(done, total)
+    return total
+
+
+def run_backfill(db: Database, d: Dialect, *, lock_id: int) -> None:
+    """Fill ``field_days`` from the stored snapshots once, after the migration that made it
+    (one transaction; other writers wait; progress is logged about every 10 %)."""
+    marks: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        step = max(total // 10, 1)
+        if done // step > len(marks) or done == total:
+            marks.append(done)
+            log.info("field aggregates: %d of %d stored snapshots counted", done, total)
+
+    def fill(cur: Cursor) -> None:
+        if d.name == "postgresql":
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
+        cur.execute(d.sql("SELECT name FROM receiver_backfills WHERE name = ?"), (BACKFILL,))
+        if cur.fetchone() is None:
+            return
+        if d.name == "postgresql":  # no snapshot is stored meanwhile by another receiver
+            cur.execute("LOCK TABLE reports IN SHARE MODE")
+        total = _backfill(cur, d, progress)
+        cur.execute(d.sql("DELETE FROM receiver_backfills WHERE name = ?"), (BACKFILL,))
+        if total:
+            log.info("field aggregates: backfilled from %d stored snapshots", total)
+
+    db.transaction(True, fill)
+
+
+def snapshots_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
+    """Snapshots per UTC day number of ``[from, to)`` (whole days), from the aggregate."""
+    cur.execute(
+        d.sql(
+            "SELECT day, SUM(count) FROM field_days WHERE path = ? AND day >= ? AND day < ? "
+            "GROUP BY day"
+        ),
+        (ROOT, *day_bounds(from_ms, to_ms)),
+    )
+    return {int(day): int(count) for day, count in cur.fetchall()}
+
+
+def trend_rows(
+    cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int
+) -> tuple[dict[int, int], list[tuple[int, str, str, float | None, int]]]:
+    """The snapshots per day of ``[from, to)`` and the field's cells there: rows of (day,
+    kind, keyword or boolean text, number, count)."""
+    reports = snapshots_per_day(cur, d, from_ms, to_ms)
+    cur.execute(
+        d.sql(
+            "SELECT day, kind, value, number, text, count FROM field_days "
+            "WHERE path = ? AND day >= ? AND day < ?"
+        ),
+        (".".join(path), *day_bounds(from_ms, to_ms)),
+    )
+    rows = [
+        (int(day), kind, text if text is not None else value, number, int(count))
+        for day, kind, value, number, text, count in cur.fetchall()
+    ]
+    return reports, rows

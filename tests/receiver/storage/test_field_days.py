@@ -1,0 +1,231 @@
+"""The ``field_days`` aggregate is exact: the field trend and the daily snapshot counts it
+answers equal a brute-force computation over the stored snapshots, on both backends, after
+ingest (a cluster's second snapshot of a day included), retention, a cluster's deletion and
+the version 5 migration's backfill of a store written by the previous schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from telemetry_service.common.clock import DAY_MS, iso_date
+from telemetry_service.receiver.analysis import (
+    KINDS,
+    TREND_PERCENTILES,
+    _number_summary,
+    _tally,
+    field_trend,
+)
+from telemetry_service.receiver.storage import FieldValue, ReportStore, open_report_store
+from telemetry_service.receiver.storage.sql import field_value, json_kind
+
+from .test_store import T0, report
+
+pytestmark = pytest.mark.anyio
+
+DAY0 = T0 - T0 % DAY_MS
+DAYS = 6
+FROM_MS, TO_MS = DAY0 - DAYS * DAY_MS, DAY0
+
+
+def random_payload(rng: random.Random, cluster: str) -> dict[str, Any]:
+    """Every kind at the same paths across snapshots, repeated and unique values, long
+    keywords, keys that a dotted path cannot name, missing fields."""
+    payload: dict[str, Any] = {"cluster_uuid": cluster, "version": rng.choice("ABC")}
+    fields: dict[str, Any] = {
+        "n": rng.choice([1, 2, 2, 3.5, -0.25, 2**60 + 1, rng.random() * 1000]),
+        "mixed": rng.choice([1, "one", True, None, [1, 2], {"x": 1}, {}, 2.5, "two"]),
+        "flag": rng.random() < 0.4,
+        "word": rng.choice(["a", "b", "c", "d", "#sha256:x", "é" * 60, "long-" * 30]),
+        "unique": f"{cluster}-{rng.random()}",
+        "deep": {"er": {"est": rng.randint(0, 5), "list": [rng.random()]}},
+        "a.b": 7,
+        "bad\\key": {"x": 1},
+    }
+    for key, value in fields.items():
+        if rng.random() < 0.85:
+            payload[key] = value
+    return payload
+
+
+async def fill(store: ReportStore, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    for day in range(-DAYS, 0):
+        for index in range(12):
+            cluster = f"c{index}"
+            at = DAY0 + day * DAY_MS + rng.randint(0, DAY_MS - 1)
+            await store.add(report(cluster, received_ms=at, payload=random_payload(rng, cluster)))
+            if index % 4 == 0:  # a second snapshot the same day: both count
+                later = min(at + 60_000, DAY0 + (day + 1) * DAY_MS - 1)
+                payload = random_payload(rng, cluster)
+                await store.add(report(cluster, received_ms=later, payload=payload))
+
+
+def extract(payload: Any, path: Sequence[str]) -> FieldValue:
+    for key in path:
+        if not isinstance(payload, dict) or key not in payload:
+            return FieldValue("missing", None)
+        payload = payload[key]
+    return field_value(json_kind(payload), payload)
+
+
+def brute_trend(
+    days: Sequence[int], values: dict[int, list[FieldValue]], *, size: int
+) -> dict[str, Any]:
+    """The trend as it was computed over a (whole) sample of each day's snapshots."""
+    all_kinds, totals, _, _ = _tally(v for day_values in values.values() for v in day_values)
+    top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
+    rows = []
+    for day in days:
+        day_values = values.get(day, [])
+        kinds, strings, booleans, numbers = _tally(day_values)
+        counts = [strings[value] for value in top]
+        rows.append(
+            {
+                "date": iso_date(day),
+                "reports": len(day_values),
+                "sampled": len(day_values),
+                "kinds": kinds,
+                "keyword": {"counts": counts, "other": strings.total() - sum(counts)}
+                if totals
+                else None,
+                "boolean": booleans if all_kinds["boolean"] else None,
+                "number": _number_summary(numbers, TREND_PERCENTILES),
+            }
+        )
+    return {"keywords": top, "days": rows}
+
+
+async def snapshots(store: ReportStore) -> list[tuple[int, Any]]:
+    """(day, decoded payload) of every stored snapshot."""
+    return [
+        (r.report_ms // DAY_MS, json.loads(r.payload_text))
+        async for r in store.iter_reports(0, 2**62, kind="snapshot")
+    ]
+
+
+def paths_of(payloads: list[tuple[int, Any]]) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = {("nothing", "here")}
+    for _, payload in payloads:
+        stack = [((), payload)]
+        while stack:
+            prefix, node = stack.pop()
+            for key, value in node.items():
+                if "." in key or "\\" in key:
+                    continue
+                found.add((*prefix, key))
+                if isinstance(value, dict):
+                    stack.append(((*prefix, key), value))
+    return found
+
+
+async def assert_exact(store: ReportStore) -> int:
+    """Every path's trend and the daily snapshot counts equal the brute force; the number of
+    paths compared."""
+    stored = await snapshots(store)
+    days = list(range(FROM_MS // DAY_MS, TO_MS // DAY_MS))
+    per_day = Counter(day for day, _ in stored if FROM_MS // DAY_MS <= day < TO_MS // DAY_MS)
+    counted = await store.reports_per_day(FROM_MS, TO_MS)
+    assert {day: pair[0] for day, pair in counted.items() if pair[0]} == dict(per_day)
+    paths = paths_of(stored)
+    for path in paths:
+        values: dict[int, list[FieldValue]] = {}
+        for day, payload in stored:
+            values.setdefault(day, []).append(extract(payload, path))
+        for size in (1, 3):
+            reports, rows = await store.field_trend_rows(path, from_ms=FROM_MS, to_ms=TO_MS)
+            got = field_trend(days, reports, rows, size=size)
+            assert got == brute_trend(days, values, size=size), path
+    return len(paths)
+
+
+async def test_the_trend_equals_a_brute_force_over_the_snapshots(store: ReportStore) -> None:
+    await fill(store)
+    assert await assert_exact(store) >= 12
+    reports, rows = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
+    assert sum(reports.values()) == DAYS * 15  # 12 clusters, 3 of them twice a day
+    assert any(kind == "number" and count > 1 for _, kind, _, _, count in rows)
+    long_words = {value for _, kind, value, _, _ in rows if kind == "string"}
+    assert not long_words  # n is never a keyword
+    _, words = await store.field_trend_rows(("word",), from_ms=FROM_MS, to_ms=TO_MS)
+    assert {"long-" * 30, "é" * 60, "#sha256:x"} <= {value for _, _, value, _, _ in words}
+
+
+async def test_exact_after_retention_and_a_deletion(store: ReportStore) -> None:
+    await fill(store, seed=2)
+    # The cutoff falls inside a day: that day keeps some snapshots, the days before none.
+    cutoff = DAY0 - 4 * DAY_MS + DAY_MS // 2
+    assert await store.delete_older_than(cutoff) > 0
+    await assert_exact(store)
+    reports, _ = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
+    assert (DAY0 - 5 * DAY_MS) // DAY_MS not in reports  # whole days are gone
+    assert 0 < reports[(DAY0 - 4 * DAY_MS) // DAY_MS] < 15
+    await store.delete_cluster("c0")
+    await assert_exact(store)
+    await store.delete_older_than(DAY0 + DAY_MS)  # everything
+    assert await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS) == ({}, [])
+    count = await store._db.run(
+        False, lambda cur: cur.execute("SELECT COUNT(*) FROM field_days").fetchone()[0]
+    )
+    assert count == 0
+
+
+async def test_a_duplicate_is_counted_once(store: ReportStore) -> None:
+    first = report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same")
+    await store.add(first)
+    await store.add(report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same"))
+    reports, rows = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
+    assert reports == {(DAY0 - DAY_MS) // DAY_MS: 1}
+    assert [row[-1] for row in rows] == [1]
+
+
+def test_kinds_cover_the_api() -> None:
+    assert set(KINDS) == {"missing", "null", "boolean", "number", "string", "array", "object"}
+
+
+async def test_the_migration_backfills_a_store_of_the_previous_schema(
+    backend_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_report_store(backend_url)
+    await store.open()
+    try:
+        await fill(store, seed=3)
+        expected = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
+
+        def downgrade(cur: Any) -> None:  # back to what version 4 wrote
+            cur.execute("DROP TABLE field_days")
+            cur.execute("DROP TABLE receiver_backfills")
+            cur.execute("DELETE FROM receiver_migrations WHERE version = 5")
+
+        await store._db.run(True, downgrade)
+    finally:
+        await store.close()
+    caplog.set_level(logging.INFO, "telemetry_service.receiver.storage")
+    store = open_report_store(backend_url)
+    await store.open()
+    try:
+        assert await assert_exact(store) >= 12
+        got = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
+        assert (got[0], sorted(got[1])) == (expected[0], sorted(expected[1]))
+        lines = [r.getMessage() for r in caplog.records if "field aggregates" in r.getMessage()]
+        assert lines[-1] == f"field aggregates: backfilled from {DAYS * 15} stored snapshots"
+        assert "field aggregates: 90 of 90 stored snapshots counted" in lines
+        pending = await store._db.run(
+            False, lambda cur: cur.execute("SELECT COUNT(*) FROM receiver_backfills").fetchone()
+        )
+        assert pending[0] == 0
+    finally:
+        await store.close()
+    store = open_report_store(backend_url)  # a second open does not count them again
+    await store.open()
+    try:
+        got = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
+        assert (got[0], sorted(got[1])) == (expected[0], sorted(expected[1]))
+    finally:
+        await store.close()
