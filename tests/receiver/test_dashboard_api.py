@@ -19,6 +19,7 @@ from telemetry_service.receiver.analysis import (
     field_trend,
     leaf_fields,
 )
+from telemetry_service.receiver.storage.queries.field_trend import TrendParts
 from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
 from telemetry_service.testing import FakeClock
 
@@ -386,8 +387,13 @@ def test_leaf_fields_stop_at_the_limit() -> None:
 
 
 def test_field_trend_follows_the_top_keywords_of_the_range() -> None:
-    rows = [(1, "string", "x", None, 1), (1, "string", "y", None, 1), (2, "string", "y", None, 2)]
-    trend = field_trend([0, 1, 2], {1: 3, 2: 2}, rows, size=1)
+    parts = TrendParts(
+        reports={1: 3, 2: 2},
+        kinds={1: {"string": 2}, 2: {"string": 2}},
+        keywords=["y"],
+        keyword_counts={1: {"x": 1, "y": 1}, 2: {"y": 2}},
+    )
+    trend = field_trend([0, 1, 2], parts)
     assert trend["keywords"] == ["y"]
     assert [d["keyword"] for d in trend["days"]] == [
         {"counts": [0], "other": 0},
@@ -403,8 +409,9 @@ def test_field_trend_numbers_equal_those_of_every_value() -> None:
     for _ in range(200):
         pairs = [(rng.choice([0.1, 1e16, -3.0, 2.5, rng.random()]), rng.randint(1, 40))]
         pairs += [(rng.random() * 100, rng.randint(1, 3)) for _ in range(rng.randint(0, 6))]
-        rows = [(1, "number", repr(v), v, c) for v, c in pairs]
-        got = field_trend([1], {1: sum(c for _, c in pairs)}, rows, size=1)
+        count = sum(c for _, c in pairs)
+        parts = TrendParts(reports={1: count}, kinds={1: {"number": count}}, numbers={1: pairs})
+        got = field_trend([1], parts)
         every = sorted(v for v, c in pairs for _ in range(c))
         assert got["days"][0]["number"] == _number_summary(every, TREND_PERCENTILES)
 

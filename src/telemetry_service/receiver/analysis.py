@@ -16,6 +16,7 @@ from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 from .storage import FieldKind, FieldValue
 from .storage.queries.field_days import MAX_PATH_CHARS
 from .storage.queries.field_days import NOT_IN_SEGMENT as _NOT_IN_SEGMENT
+from .storage.queries.field_trend import TrendParts
 from .storage.sql import json_kind
 
 __all__ = [
@@ -233,57 +234,37 @@ def _weighted_summary(
     }
 
 
-#: An aggregate row of a field: (day, kind, keyword or boolean text, number, snapshots).
-TrendRow = tuple[int, str, str, float | None, int]
+def field_trend(days: Sequence[int], parts: TrendParts) -> dict[str, Any]:
+    """A field per UTC day over every snapshot of each day, from the ``field_days``
+    aggregate's `parts` (``storage/queries/field_trend.py``).
 
-
-def field_trend(
-    days: Sequence[int], reports: Mapping[int, int], rows: Iterable[TrendRow], *, size: int
-) -> dict[str, Any]:
-    """A field per UTC day over every snapshot of each day: `reports` maps a day number to
-    its snapshot count, `rows` are the field's cells (``field_days``).
-
-    The `size` most frequent keywords of the whole range are ``keywords``; each day counts
-    them in the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are
-    counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
-    percentiles). Each day also counts its values by JSON kind (``missing``: the snapshots
-    without the field).
+    The most frequent keywords of the whole range are ``keywords``; each day counts them in
+    the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are counted per
+    day, numbers summarized (count, min, max, avg, the 50th and 90th percentiles). Each day
+    also counts its values by JSON kind (``missing``: the snapshots without the field).
     """
-    kinds: dict[int, dict[str, int]] = {}
-    strings: dict[int, Counter[str]] = {}
-    booleans: dict[int, dict[str, int]] = {}
-    numbers: dict[int, list[tuple[float, int]]] = {}
-    totals: Counter[str] = Counter()
-    for day, kind, value, number, count in rows:
-        day_kinds = kinds.setdefault(day, dict.fromkeys(KINDS, 0))
-        day_kinds[kind] = day_kinds.get(kind, 0) + count
-        if kind == "string":
-            strings.setdefault(day, Counter())[value] += count
-            totals[value] += count
-        elif kind == "boolean":
-            booleans.setdefault(day, {"true": 0, "false": 0})[value] += count
-        elif kind == "number" and number is not None:
-            numbers.setdefault(day, []).append((number, count))
-    top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
-    any_boolean = bool(booleans)
+    any_string = any(kinds.get("string") for kinds in parts.kinds.values())
+    any_boolean = any(kinds.get("boolean") for kinds in parts.kinds.values())
     result = []
     for day in days:
-        day_reports = reports.get(day, 0)
-        day_kinds = kinds.get(day, dict.fromkeys(KINDS, 0))
-        day_kinds["missing"] = day_reports - sum(day_kinds.values())
-        day_strings = strings.get(day, Counter())
-        counts = [day_strings[value] for value in top]
+        reports = parts.reports.get(day, 0)
+        kinds = dict.fromkeys(KINDS, 0) | parts.kinds.get(day, {})
+        kinds["missing"] = reports - sum(kinds.values())
+        found = parts.keyword_counts.get(day, {})
+        counts = [found.get(value, 0) for value in parts.keywords]
         result.append(
             {
                 "date": iso_date(day),
-                "reports": day_reports,
-                "sampled": day_reports,
-                "kinds": day_kinds,
-                "keyword": {"counts": counts, "other": day_strings.total() - sum(counts)}
-                if totals
+                "reports": reports,
+                "sampled": reports,
+                "kinds": kinds,
+                "keyword": {"counts": counts, "other": kinds["string"] - sum(counts)}
+                if any_string
                 else None,
-                "boolean": booleans.get(day, {"true": 0, "false": 0}) if any_boolean else None,
-                "number": _weighted_summary(numbers.get(day, []), TREND_PERCENTILES),
+                "boolean": parts.booleans.get(day, {"true": 0, "false": 0})
+                if any_boolean
+                else None,
+                "number": _weighted_summary(parts.numbers.get(day, []), TREND_PERCENTILES),
             }
         )
-    return {"keywords": top, "days": result}
+    return {"keywords": parts.keywords, "days": result}

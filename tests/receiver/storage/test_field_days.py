@@ -5,6 +5,7 @@ the version 5 migration's backfill of a store written by the previous schema."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -22,7 +23,13 @@ from telemetry_service.receiver.analysis import (
     _tally,
     field_trend,
 )
-from telemetry_service.receiver.storage import FieldValue, ReportStore, open_report_store
+from telemetry_service.receiver.storage import (
+    FieldValue,
+    NewReport,
+    ReportStore,
+    open_report_store,
+)
+from telemetry_service.receiver.storage.queries.field_trend import TrendParts
 from telemetry_service.receiver.storage.sql import field_value, json_kind
 
 from .test_store import T0, report
@@ -42,16 +49,24 @@ def random_payload(rng: random.Random, cluster: str) -> dict[str, Any]:
         "n": rng.choice([1, 2, 2, 3.5, -0.25, 2**60 + 1, rng.random() * 1000]),
         "mixed": rng.choice([1, "one", True, None, [1, 2], {"x": 1}, {}, 2.5, "two"]),
         "flag": rng.random() < 0.4,
-        "word": rng.choice(["a", "b", "c", "d", "#sha256:x", "é" * 60, "long-" * 30]),
+        "word": rng.choice(["a", "b", "c", "#sha256:x", "é" * 60, "long-" * 30, "\x00", "\ud800"]),
         "unique": f"{cluster}-{rng.random()}",
         "deep": {"er": {"est": rng.randint(0, 5), "list": [rng.random()]}},
         "a.b": 7,
         "bad\\key": {"x": 1},
+        "lone\udc00": 1,
     }
     for key, value in fields.items():
         if rng.random() < 0.85:
             payload[key] = value
     return payload
+
+
+def snapshot(cluster: str, at: int, payload: dict[str, Any]) -> NewReport:
+    """A snapshot whose text escapes what orjson and jsonb refuse (as ingest stores them)."""
+    text = json.dumps(payload)
+    query = json.dumps({"cluster_uuid": cluster})
+    return dataclasses.replace(report(cluster, received_ms=at), payload_text=text, query_text=query)
 
 
 async def fill(store: ReportStore, seed: int = 1) -> None:
@@ -60,11 +75,11 @@ async def fill(store: ReportStore, seed: int = 1) -> None:
         for index in range(12):
             cluster = f"c{index}"
             at = DAY0 + day * DAY_MS + rng.randint(0, DAY_MS - 1)
-            await store.add(report(cluster, received_ms=at, payload=random_payload(rng, cluster)))
+            await store.add(snapshot(cluster, at, random_payload(rng, cluster)))
             if index % 4 == 0:  # a second snapshot the same day: both count
                 later = min(at + 60_000, DAY0 + (day + 1) * DAY_MS - 1)
                 payload = random_payload(rng, cluster)
-                await store.add(report(cluster, received_ms=later, payload=payload))
+                await store.add(snapshot(cluster, later, payload))
 
 
 def extract(payload: Any, path: Sequence[str]) -> FieldValue:
@@ -102,6 +117,12 @@ def brute_trend(
     return {"keywords": top, "days": rows}
 
 
+async def trend(store: ReportStore, path: str) -> TrendParts:
+    return await store.field_trend_parts(
+        tuple(path.split(".")), from_ms=FROM_MS, to_ms=TO_MS, size=8
+    )
+
+
 async def snapshots(store: ReportStore) -> list[tuple[int, Any]]:
     """(day, decoded payload) of every stored snapshot."""
     return [
@@ -117,7 +138,7 @@ def paths_of(payloads: list[tuple[int, Any]]) -> set[tuple[str, ...]]:
         while stack:
             prefix, node = stack.pop()
             for key, value in node.items():
-                if "." in key or "\\" in key:
+                if "." in key or "\\" in key or "\udc00" in key:
                     continue
                 found.add((*prefix, key))
                 if isinstance(value, dict):
@@ -138,9 +159,9 @@ async def assert_exact(store: ReportStore) -> int:
         values: dict[int, list[FieldValue]] = {}
         for day, payload in stored:
             values.setdefault(day, []).append(extract(payload, path))
-        for size in (1, 3):
-            reports, rows = await store.field_trend_rows(path, from_ms=FROM_MS, to_ms=TO_MS)
-            got = field_trend(days, reports, rows, size=size)
+        for size in (1, 3, 50):
+            parts = await store.field_trend_parts(path, from_ms=FROM_MS, to_ms=TO_MS, size=size)
+            got = field_trend(days, parts)
             assert got == brute_trend(days, values, size=size), path
     return len(paths)
 
@@ -148,13 +169,13 @@ async def assert_exact(store: ReportStore) -> int:
 async def test_the_trend_equals_a_brute_force_over_the_snapshots(store: ReportStore) -> None:
     await fill(store)
     assert await assert_exact(store) >= 12
-    reports, rows = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
-    assert sum(reports.values()) == DAYS * 15  # 12 clusters, 3 of them twice a day
-    assert any(kind == "number" and count > 1 for _, kind, _, _, count in rows)
-    long_words = {value for _, kind, value, _, _ in rows if kind == "string"}
-    assert not long_words  # n is never a keyword
-    _, words = await store.field_trend_rows(("word",), from_ms=FROM_MS, to_ms=TO_MS)
-    assert {"long-" * 30, "é" * 60, "#sha256:x"} <= {value for _, _, value, _, _ in words}
+    parts = await store.field_trend_parts(("n",), from_ms=FROM_MS, to_ms=TO_MS, size=5)
+    assert sum(parts.reports.values()) == DAYS * 15  # 12 clusters, 3 of them twice a day
+    assert any(count > 1 for numbers in parts.numbers.values() for _, count in numbers)
+    assert parts.keywords == []  # n is never a keyword
+    words = await store.field_trend_parts(("word",), from_ms=FROM_MS, to_ms=TO_MS, size=50)
+    got = set(words.keywords)
+    assert {"long-" * 30, "é" * 60, "#sha256:x", "\x00", "\ud800"} <= got
 
 
 async def test_exact_after_retention_and_a_deletion(store: ReportStore) -> None:
@@ -163,13 +184,13 @@ async def test_exact_after_retention_and_a_deletion(store: ReportStore) -> None:
     cutoff = DAY0 - 4 * DAY_MS + DAY_MS // 2
     assert await store.delete_older_than(cutoff) > 0
     await assert_exact(store)
-    reports, _ = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
+    reports = (await trend(store, "n")).reports
     assert (DAY0 - 5 * DAY_MS) // DAY_MS not in reports  # whole days are gone
     assert 0 < reports[(DAY0 - 4 * DAY_MS) // DAY_MS] < 15
     await store.delete_cluster("c0")
     await assert_exact(store)
     await store.delete_older_than(DAY0 + DAY_MS)  # everything
-    assert await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS) == ({}, [])
+    assert await trend(store, "n") == TrendParts()
     count = await store._db.run(
         False, lambda cur: cur.execute("SELECT COUNT(*) FROM field_days").fetchone()[0]
     )
@@ -180,9 +201,9 @@ async def test_a_duplicate_is_counted_once(store: ReportStore) -> None:
     first = report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same")
     await store.add(first)
     await store.add(report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same"))
-    reports, rows = await store.field_trend_rows(("n",), from_ms=FROM_MS, to_ms=TO_MS)
-    assert reports == {(DAY0 - DAY_MS) // DAY_MS: 1}
-    assert [row[-1] for row in rows] == [1]
+    parts = await trend(store, "n")
+    assert parts.reports == {(DAY0 - DAY_MS) // DAY_MS: 1}
+    assert parts.numbers == {(DAY0 - DAY_MS) // DAY_MS: [(1.0, 1)]}
 
 
 def test_kinds_cover_the_api() -> None:
@@ -196,7 +217,7 @@ async def test_the_migration_backfills_a_store_of_the_previous_schema(
     await store.open()
     try:
         await fill(store, seed=3)
-        expected = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
+        expected = await trend(store, "mixed")
 
         def downgrade(cur: Any) -> None:  # back to what version 4 wrote
             cur.execute("DROP TABLE field_days")
@@ -211,8 +232,7 @@ async def test_the_migration_backfills_a_store_of_the_previous_schema(
     await store.open()
     try:
         assert await assert_exact(store) >= 12
-        got = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
-        assert (got[0], sorted(got[1])) == (expected[0], sorted(expected[1]))
+        assert await trend(store, "mixed") == expected
         lines = [r.getMessage() for r in caplog.records if "field aggregates" in r.getMessage()]
         assert lines[-1] == f"field aggregates: backfilled from {DAYS * 15} stored snapshots"
         assert "field aggregates: 90 of 90 stored snapshots counted" in lines
@@ -225,7 +245,6 @@ async def test_the_migration_backfills_a_store_of_the_previous_schema(
     store = open_report_store(backend_url)  # a second open does not count them again
     await store.open()
     try:
-        got = await store.field_trend_rows(("mixed",), from_ms=FROM_MS, to_ms=TO_MS)
-        assert (got[0], sorted(got[1])) == (expected[0], sorted(expected[1]))
+        assert await trend(store, "mixed") == expected
     finally:
         await store.close()

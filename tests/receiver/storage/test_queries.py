@@ -148,5 +148,11 @@ async def test_migrating_a_version_1_sqlite_store_keeps_its_reports(tmp_path: Pa
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {1, 2, 3, 4, 5}
+    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {
+        1,
+        2,
+        3,
+        4,
+        5,
+    }
     conn.close()

@@ -163,12 +163,10 @@ async def trend(
     days), from the per-day field aggregate: keyword and boolean counts, number statistics."""
     path = field_path(field)
     span = date_span(first, last, now, max_days=MAX_TREND_DAYS)
-    reports, rows = await store.field_trend_rows(path, from_ms=span.from_ms, to_ms=span.to_ms)
-    summary = await anyio.to_thread.run_sync(
-        functools.partial(field_trend, span.days, reports, rows, size=size)
-    )
+    parts = await store.field_trend_parts(path, from_ms=span.from_ms, to_ms=span.to_ms, size=size)
+    summary = await anyio.to_thread.run_sync(functools.partial(field_trend, span.days, parts))
     # Every snapshot is read: the most of one day (the contract of a sample's size).
-    return {"field": field, "sample_per_day": max(reports.values(), default=0), **summary}
+    return {"field": field, "sample_per_day": max(parts.reports.values(), default=0), **summary}
 
 
 @router.get("/api/stats/opt-in", response_model=OptInReport)

@@ -32,7 +32,8 @@ receivers on one database publish the same ones.
 Version 5 adds ``field_days``, the exact per-day aggregate of payload fields behind the field
 trend and the daily snapshot counts (``queries/field_days.py``): per (path, UTC day of report
 time, JSON kind, value), how many snapshots held it; ``number`` is a number's value, ``text``
-a long keyword's (whose ``value`` is then its hash). ``receiver_backfills`` names the
+a long keyword's as JSON text (its ``value`` is then its hash; so is that of a keyword
+holding a character that PostgreSQL's text cannot). ``receiver_backfills`` names the
 aggregates still to be filled from the stored snapshots: the store fills them once when it
 opens, then removes the row.
 """

@@ -23,7 +23,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 from .events import EventStore
 from .migrations import MIGRATION_TABLE
-from .queries import clusters, field_days, public, reports, stats, writes
+from .queries import clusters, field_days, field_trend, public, reports, stats, writes
 from .records import (
     AddResult,
     DeleteCounts,
@@ -175,7 +175,7 @@ class ReportStore(abc.ABC):
     field_values = _read(stats.field_values)
     latest_payloads = _read(stats.latest_payloads)
     visit_latest_payloads = _read(stats.visit_latest_payloads)
-    field_trend_rows = _read(field_days.trend_rows)
+    field_trend_parts = _read(field_trend.trend_parts)
     opt_in_changes = _read(stats.opt_in_changes)
     opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)
     _page = _read(reports.reports_page)

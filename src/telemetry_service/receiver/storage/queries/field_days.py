@@ -12,6 +12,7 @@ the rows go), and filled once from the stored snapshots after the version 5 migr
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -21,11 +22,13 @@ from typing import Any
 
 from telemetry_service.common.db.base import Cursor, Database
 
-from ..sql import DAY, Dialect, day_bounds, field_value, json_kind
+from ..sql import DAY, Dialect, field_value, json_kind
 from .stats import loads
 
 __all__ = [
     "BACKFILL",
+    "JSON_KEY",
+    "LONG_KEY",
     "MAX_PATH_CHARS",
     "NOT_IN_SEGMENT",
     "ROOT",
@@ -35,8 +38,6 @@ __all__ = [
     "cells",
     "forget_snapshots",
     "run_backfill",
-    "snapshots_per_day",
-    "trend_rows",
     "write_counts",
 ]
 
@@ -50,11 +51,16 @@ MAX_PATH_CHARS = 512
 NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 #: Keywords longer than this (UTF-8 bytes) are keyed by their hash (index entries stay small).
 LONG_VALUE = 96
-_HASHED = "#sha256:"
+_HASHED = "#sha256"
+#: The value key of a long keyword (its text is in ``text``), and of one that PostgreSQL's
+#: text cannot hold (in ``text`` as JSON).
+LONG_KEY, JSON_KEY = "#sha256:", "#sha256-json:"
+#: What PostgreSQL's text cannot hold: such keywords are hashed too.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
 #: The name of the pending backfill in ``receiver_backfills``.
 BACKFILL = "field_days"
 
-#: One aggregate cell: (path, kind, value key, number, full text of a hashed keyword).
+#: One aggregate cell: (path, kind, value key, number, a hashed keyword as JSON text).
 Cell = tuple[str, str, str, float | None, str | None]
 #: Cells gathered per day number.
 Counts = dict[int, Counter[Cell]]
@@ -69,10 +75,13 @@ def _scalar(path: str, value: Any) -> Cell:
     """The cell of a value that is not an object (the kinds of ``sql.field_value``)."""
     kind = type(value)
     if kind is str:
-        if len(value) * 4 > LONG_VALUE or value.startswith(_HASHED):
+        if len(value) * 4 > LONG_VALUE or value.startswith(_HASHED) or _UNSAFE.search(value):
             raw = value.encode("utf-8", "surrogatepass")
-            if len(raw) > LONG_VALUE or value.startswith(_HASHED):
-                return (path, "string", _HASHED + hashlib.sha256(raw).hexdigest(), None, value)
+            if len(raw) > LONG_VALUE or value.startswith(_HASHED) or _UNSAFE.search(value):
+                digest = hashlib.sha256(raw).hexdigest()
+                if _UNSAFE.search(value):
+                    return (path, "string", JSON_KEY + digest, None, json.dumps(value))
+                return (path, "string", LONG_KEY + digest, None, value)
         return (path, "string", value, None, None)
     if kind is bool:
         return (path, "boolean", "true" if value else "false", None, None)
@@ -96,7 +105,7 @@ KEY_CACHE = 10_000
 def _addressable(key: str) -> bool:
     ok = _ADDRESSABLE.get(key)
     if ok is None:
-        ok = bool(key) and not NOT_IN_SEGMENT.search(key)
+        ok = bool(key) and not NOT_IN_SEGMENT.search(key) and not _UNSAFE.search(key)
         if len(_ADDRESSABLE) < KEY_CACHE:
             _ADDRESSABLE[key] = ok
     return ok
@@ -166,7 +175,10 @@ def forget_snapshots(cur: Cursor, d: Dialect, where: str, params: Sequence[Any])
     )
     leaving = {int(day): int(count) for day, count in cur.fetchall()}
     for day, count in sorted(leaving.items()):
-        if count >= snapshots_per_day(cur, d, day * 86_400_000, (day + 1) * 86_400_000).get(day, 0):
+        cur.execute(
+            d.sql("SELECT SUM(count) FROM field_days WHERE path = ? AND day = ?"), (ROOT, day)
+        )
+        if count >= int(cur.fetchone()[0] or 0):
             cur.execute(d.sql("DELETE FROM field_days WHERE day = ?"), (day,))
             continue
         cur.execute(
@@ -223,35 +235,3 @@ def run_backfill(db: Database, d: Dialect, *, lock_id: int) -> None:
             log.info("field aggregates: backfilled from %d stored snapshots", total)
 
     db.transaction(True, fill)
-
-
-def snapshots_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
-    """Snapshots per UTC day number of ``[from, to)`` (whole days), from the aggregate."""
-    cur.execute(
-        d.sql(
-            "SELECT day, SUM(count) FROM field_days WHERE path = ? AND day >= ? AND day < ? "
-            "GROUP BY day"
-        ),
-        (ROOT, *day_bounds(from_ms, to_ms)),
-    )
-    return {int(day): int(count) for day, count in cur.fetchall()}
-
-
-def trend_rows(
-    cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int
-) -> tuple[dict[int, int], list[tuple[int, str, str, float | None, int]]]:
-    """The snapshots per day of ``[from, to)`` and the field's cells there: rows of (day,
-    kind, keyword or boolean text, number, count)."""
-    reports = snapshots_per_day(cur, d, from_ms, to_ms)
-    cur.execute(
-        d.sql(
-            "SELECT day, kind, value, number, text, count FROM field_days "
-            "WHERE path = ? AND day >= ? AND day < ?"
-        ),
-        (".".join(path), *day_bounds(from_ms, to_ms)),
-    )
-    rows = [
-        (int(day), kind, text if text is not None else value, number, int(count))
-        for day, kind, value, number, text, count in cur.fetchall()
-    ]
-    return reports, rows
