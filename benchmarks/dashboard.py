@@ -459,13 +459,14 @@ def main() -> None:
         base_url: str | None = None
         skipped = "--no-postgres"
         if not args.no_postgres:
+            import psycopg
             from tests.support.postgres import PostgresUnavailable, private_cluster
 
             try:
                 base_url = stack.enter_context(private_cluster())
             except PostgresUnavailable as exc:
                 skipped = str(exc)
-        for clusters in args.clusters:
+        for index, clusters in enumerate(args.clusters):
             results: dict[str, Any] = {}
             url, now = sqlite_store(clusters, args.days)
             log(f"sqlite, {clusters:,} clusters: measuring")
@@ -474,11 +475,14 @@ def main() -> None:
                 results["postgresql"] = {"skipped": skipped}
             else:
                 log(f"postgresql, {clusters:,} clusters: loading the same reports")
-                pg_url = postgres_store(base_url, url, f"dashboard_bench_{clusters}")
+                name = f"dashboard_bench_{index}"
+                pg_url = postgres_store(base_url, url, name)
                 log(f"postgresql, {clusters:,} clusters: measuring")
                 results["postgresql"] = bench_backend(pg_url, now, args.runs, not args.no_browser)
+                with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE {name}")
             log(table(clusters, results))
-            sizes[str(clusters)] = results
+            sizes.setdefault(str(clusters), []).append(results)
     print(
         json.dumps(
             {
