@@ -50,10 +50,12 @@ def _keyword(value: str, text: str | None) -> str:
     return str(json.loads(text)) if value.startswith(JSON_KEY) else text
 
 
-def _top(cur: Cursor, d: Dialect, where: str, params: list[Any], size: int) -> dict[str, str]:
+def _top(
+    cur: Cursor, d: Dialect, where: str, params: list[Any], size: int, *, with_json: bool
+) -> dict[str, str]:
     """The `size` most frequent keywords (ties: by value), as {value key: keyword}. SQL orders
     those whose text it holds as is (by code point, as Python does); the few held as JSON
-    are ranked here."""
+    (`with_json`: there are some) are ranked here."""
     collate = ' COLLATE "C"' if d.name == "postgresql" else ""
     prefix = f"substr(value, 1, {len(JSON_KEY)})"
     cur.execute(
@@ -65,6 +67,8 @@ def _top(cur: Cursor, d: Dialect, where: str, params: list[Any], size: int) -> d
         [*params, JSON_KEY, size],
     )
     found = cur.fetchall()
+    if not with_json:
+        return _ranked(found, size)
     cur.execute(
         d.sql(
             f"SELECT value, text, SUM(count) FROM field_days WHERE {where} "
@@ -72,7 +76,10 @@ def _top(cur: Cursor, d: Dialect, where: str, params: list[Any], size: int) -> d
         ),
         [*params, JSON_KEY],
     )
-    found += cur.fetchall()
+    return _ranked(found + cur.fetchall(), size)
+
+
+def _ranked(found: list[Any], size: int) -> dict[str, str]:
     ranked = sorted(((-int(n), _keyword(v, t), v) for v, t, n in found))[:size]
     return {value: keyword for _, keyword, value in ranked}
 
@@ -84,16 +91,22 @@ def trend_parts(
     parts = TrendParts(reports=snapshots_per_day(cur, d, from_ms, to_ms))
     where = "path = ? AND day >= ? AND day < ?"
     params: list[Any] = [".".join(path), *day_bounds(from_ms, to_ms)]
+    json_keys = f"SUM(CASE WHEN substr(value, 1, {len(JSON_KEY)}) = ? THEN 1 ELSE 0 END)"
     cur.execute(
-        d.sql(f"SELECT day, kind, SUM(count) FROM field_days WHERE {where} GROUP BY day, kind"),
-        params,
+        d.sql(
+            f"SELECT day, kind, SUM(count), {json_keys} FROM field_days WHERE {where} "
+            "GROUP BY day, kind"
+        ),
+        [JSON_KEY, *params],
     )
     present: set[str] = set()
-    for day, kind, count in cur.fetchall():
+    with_json = False
+    for day, kind, count, json_count in cur.fetchall():
         parts.kinds.setdefault(int(day), {})[kind] = int(count)
         present.add(kind)
+        with_json = with_json or bool(json_count)
     if "string" in present:
-        top = _top(cur, d, where, params, size)
+        top = _top(cur, d, where, params, size, with_json=with_json)
         parts.keywords = list(top.values())
         marks = ", ".join("?" * len(top))
         cur.execute(
