@@ -10,7 +10,7 @@ import json
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from telemetry_service.receiver.storage import (
     ReportStore,
     open_report_store,
 )
+from telemetry_service.receiver.storage.queries.field_days import MAX_CELLS, WIDE
 from telemetry_service.receiver.storage.queries.field_trend import TrendParts
 from telemetry_service.receiver.storage.sql import field_value, json_kind
 
@@ -146,7 +147,9 @@ def paths_of(payloads: list[tuple[int, Any]]) -> set[tuple[str, ...]]:
     return found
 
 
-async def assert_exact(store: ReportStore) -> int:
+async def assert_exact(
+    store: ReportStore, keep: Callable[[tuple[str, ...]], bool] = lambda path: True
+) -> int:
     """Every path's trend and the daily snapshot counts equal the brute force; the number of
     paths compared."""
     stored = await snapshots(store)
@@ -154,7 +157,7 @@ async def assert_exact(store: ReportStore) -> int:
     per_day = Counter(day for day, _ in stored if FROM_MS // DAY_MS <= day < TO_MS // DAY_MS)
     counted = await store.reports_per_day(FROM_MS, TO_MS)
     assert {day: pair[0] for day, pair in counted.items() if pair[0]} == dict(per_day)
-    paths = paths_of(stored)
+    paths = {path for path in paths_of(stored) if keep(path)}
     for path in paths:
         values: dict[int, list[FieldValue]] = {}
         for day, payload in stored:
@@ -248,3 +251,25 @@ async def test_the_migration_backfills_a_store_of_the_previous_schema(
         assert await trend(store, "mixed") == expected
     finally:
         await store.close()
+
+
+async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -> None:
+    """A payload of more than MAX_CELLS paths adds only a mark (the writer stays fast); the
+    trend reads those snapshots and stays exact, also after they are deleted."""
+    await fill(store, seed=4)
+    rng = random.Random(9)
+    for day in (-3, -2):
+        for index in range(3):
+            body = random_payload(rng, f"w{index}")
+            body["wide"] = {f"f{j}": j % 7 for j in range(MAX_CELLS)}
+            await store.add(snapshot(f"w{index}", DAY0 + day * DAY_MS + index, body))
+    marks = await store._db.run(
+        False,
+        lambda cur: cur.execute(
+            store.dialect.sql("SELECT COUNT(*) FROM field_days WHERE path = ?"), (WIDE,)
+        ).fetchone()[0],
+    )
+    assert marks == 6
+    await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))
+    await store.delete_older_than(DAY0 - 2 * DAY_MS + 1)  # one wide snapshot of day -2 stays
+    await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))

@@ -12,6 +12,7 @@ the rows go), and filled once from the stored snapshots after the version 5 migr
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -29,15 +30,19 @@ __all__ = [
     "BACKFILL",
     "JSON_KEY",
     "LONG_KEY",
+    "MAX_CELLS",
     "MAX_PATH_CHARS",
     "NOT_IN_SEGMENT",
     "ROOT",
+    "WIDE",
     "Cell",
     "Counts",
     "add_snapshot",
     "cells",
     "forget_snapshots",
     "run_backfill",
+    "scalar_cell",
+    "snapshot_cells",
     "write_counts",
 ]
 
@@ -57,6 +62,11 @@ _HASHED = "#sha256"
 LONG_KEY, JSON_KEY = "#sha256:", "#sha256-json:"
 #: What PostgreSQL's text cannot hold: such keywords are hashed too.
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
+#: The most cells a snapshot adds; a wider one is marked (path :data:`WIDE`, its id as the
+#: value) and read by the trend itself.
+MAX_CELLS = 10_000
+#: The path of the marks of wide snapshots (a path no field can name: it starts with ".").
+WIDE = ".wide"
 #: The name of the pending backfill in ``receiver_backfills``.
 BACKFILL = "field_days"
 
@@ -71,7 +81,7 @@ _UPSERT = (
 )
 
 
-def _scalar(path: str, value: Any) -> Cell:
+def scalar_cell(path: str, value: Any) -> Cell:
     """The cell of a value that is not an object (the kinds of ``sql.field_value``)."""
     kind = type(value)
     if kind is str:
@@ -93,7 +103,7 @@ def _scalar(path: str, value: Any) -> Cell:
         return (path, "number", repr(number), number if math.isfinite(number) else None, None)
     item = field_value(json_kind(value), value)  # null, arrays, subclasses
     if item.kind in ("string", "boolean", "number"):
-        return _scalar(path, item.value)
+        return scalar_cell(path, item.value)
     return (path, item.kind, "", None, None)
 
 
@@ -129,7 +139,18 @@ def cells(payload: Any) -> Iterator[Cell]:
                 yield (path, "object", "", None, None)
                 stack.append((path + ".", value))
             else:
-                yield _scalar(path, value)
+                yield scalar_cell(path, value)
+
+
+def snapshot_cells(report_id: str, payload_text: str) -> list[Cell]:
+    """What a stored snapshot adds to ``field_days``: its :func:`cells`, or, for a payload of
+    more than :data:`MAX_CELLS`, the whole payload and a :data:`WIDE` mark with its id (the
+    trend reads such snapshots themselves), so that one wide payload costs the writer little."""
+    payload = loads(payload_text)
+    found = list(itertools.islice(cells(payload), MAX_CELLS + 1))
+    if len(found) <= MAX_CELLS:
+        return found
+    return [found[0], (WIDE, "string", report_id, None, None)]
 
 
 def _write(cur: Cursor, d: Dialect, day: int, counts: Counter[Cell], sign: int) -> None:
@@ -145,15 +166,20 @@ def sql_day(ms: int) -> int:
 
 
 def add_snapshot(
-    cur: Cursor, d: Dialect, report_ms: int, payload_text: str, into: Counts | None = None
+    cur: Cursor,
+    d: Dialect,
+    report_ms: int,
+    report: tuple[str, str],
+    into: Counts | None = None,
 ) -> None:
-    """Count a newly stored snapshot (in its insert's transaction); with `into`, add its
-    cells there for :func:`write_counts` to write with those of the other snapshots."""
+    """Count a newly stored snapshot, `report` (id, payload text), in its insert's
+    transaction; with `into`, add its cells there for :func:`write_counts` to write with
+    those of the other snapshots."""
     day = sql_day(report_ms)
     if into is None:
-        _write(cur, d, day, Counter(cells(loads(payload_text))), 1)
+        _write(cur, d, day, Counter(snapshot_cells(*report)), 1)
     else:
-        into.setdefault(day, Counter()).update(cells(loads(payload_text)))
+        into.setdefault(day, Counter()).update(snapshot_cells(*report))
 
 
 def write_counts(cur: Cursor, d: Dialect, counts: Counts) -> None:
@@ -182,12 +208,14 @@ def forget_snapshots(cur: Cursor, d: Dialect, where: str, params: Sequence[Any])
             cur.execute(d.sql("DELETE FROM field_days WHERE day = ?"), (day,))
             continue
         cur.execute(
-            d.sql(f"SELECT payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ? AND {where}"),
+            d.sql(
+                f"SELECT id, payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ? AND {where}"
+            ),
             [day, *params],
         )
         counts: Counter[Cell] = Counter()
-        for (text,) in cur.fetchall():
-            counts.update(cells(loads(text)))
+        for report in cur.fetchall():
+            counts.update(snapshot_cells(*report))
         _write(cur, d, day, counts, -1)
         cur.execute(d.sql("DELETE FROM field_days WHERE day = ? AND count <= 0"), (day,))
 
@@ -199,11 +227,12 @@ def _backfill(cur: Cursor, d: Dialect, progress: Callable[[int, int], None]) -> 
     cur.execute("DELETE FROM field_days")
     for day, count in days:
         cur.execute(
-            d.sql(f"SELECT payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ?"), (day,)
+            d.sql(f"SELECT id, payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ?"),
+            (day,),
         )
         counts: Counter[Cell] = Counter()
-        for (text,) in cur.fetchall():
-            counts.update(cells(loads(text)))
+        for report in cur.fetchall():
+            counts.update(snapshot_cells(*report))
         _write(cur, d, day, counts, 1)
         done += count
         progress(done, total)

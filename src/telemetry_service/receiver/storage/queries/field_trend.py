@@ -6,16 +6,21 @@ numbers as (value, snapshots) pairs."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from telemetry_service.common.db.base import Cursor
 
-from ..sql import Dialect, day_bounds
-from .field_days import JSON_KEY, ROOT
+from ..records import FieldValue
+from ..sql import Dialect, day_bounds, field_value, json_kind
+from .field_days import JSON_KEY, ROOT, WIDE, scalar_cell
+from .stats import loads
 
 __all__ = ["TrendParts", "snapshots_per_day", "trend_parts"]
+
+_MISSING = object()
 
 
 @dataclass
@@ -51,37 +56,82 @@ def _keyword(value: str, text: str | None) -> str:
 
 
 def _top(
-    cur: Cursor, d: Dialect, where: str, params: list[Any], size: int, *, with_json: bool
+    cur: Cursor,
+    d: Dialect,
+    query: tuple[str, list[Any]],
+    size: int,
+    *,
+    with_json: bool,
+    wide: dict[str, tuple[str, int]],
 ) -> dict[str, str]:
     """The `size` most frequent keywords (ties: by value), as {value key: keyword}. SQL orders
     those whose text it holds as is (by code point, as Python does); the few held as JSON
-    (`with_json`: there are some) are ranked here."""
+    (`with_json`: there are some) and those of wide snapshots (`wide`: {value key: (keyword,
+    count)}) are ranked here, with the SQL counts of the same keywords."""
+    where, params = query
     collate = ' COLLATE "C"' if d.name == "postgresql" else ""
     prefix = f"substr(value, 1, {len(JSON_KEY)})"
+    select = (
+        f"SELECT value, text, SUM(count) AS n FROM field_days WHERE {where} AND kind = 'string'"
+    )
     cur.execute(
         d.sql(
-            f"SELECT value, text, SUM(count) AS n FROM field_days WHERE {where} "
-            f"AND kind = 'string' AND {prefix} <> ? GROUP BY value, text "
+            f"{select} AND {prefix} <> ? GROUP BY value, text "
             f"ORDER BY n DESC, COALESCE(text, value){collate} LIMIT ?"
         ),
         [*params, JSON_KEY, size],
     )
     found = cur.fetchall()
-    if not with_json:
-        return _ranked(found, size)
-    cur.execute(
-        d.sql(
-            f"SELECT value, text, SUM(count) FROM field_days WHERE {where} "
-            f"AND kind = 'string' AND {prefix} = ? GROUP BY value, text"
-        ),
-        [*params, JSON_KEY],
-    )
-    return _ranked(found + cur.fetchall(), size)
-
-
-def _ranked(found: list[Any], size: int) -> dict[str, str]:
-    ranked = sorted(((-int(n), _keyword(v, t), v) for v, t, n in found))[:size]
+    if with_json:
+        cur.execute(d.sql(f"{select} AND {prefix} = ? GROUP BY value, text"), [*params, JSON_KEY])
+        found += cur.fetchall()
+    if wide:
+        marks = ", ".join("?" * len(wide))
+        cur.execute(
+            d.sql(f"{select} AND value IN ({marks}) GROUP BY value, text"), [*params, *wide]
+        )
+        found += cur.fetchall()
+    totals = {value: (_keyword(value, text), int(n)) for value, text, n in found}
+    for value, (keyword, count) in wide.items():
+        totals[value] = (keyword, totals.get(value, (keyword, 0))[1] + count)
+    ranked = sorted((-n, keyword, value) for value, (keyword, n) in totals.items())[:size]
     return {value: keyword for _, keyword, value in ranked}
+
+
+def _wide_values(
+    cur: Cursor, d: Dialect, path: Sequence[str], days: tuple[int, int]
+) -> list[tuple[int, FieldValue]]:
+    """The field in the wide snapshots of the days (those ``field_days`` only marks)."""
+    cur.execute(
+        d.sql("SELECT day, value FROM field_days WHERE path = ? AND day >= ? AND day < ?"),
+        (WIDE, *days),
+    )
+    found = []
+    for day, report_id in cur.fetchall():
+        cur.execute(d.sql("SELECT payload FROM reports WHERE id = ?"), (report_id,))
+        row = cur.fetchone()
+        node = loads(row[0]) if row else None
+        for key in path:
+            node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
+        item = (
+            FieldValue("missing", None) if node is _MISSING else field_value(json_kind(node), node)
+        )
+        found.append((int(day), item))
+    return found
+
+
+def _add_wide(parts: TrendParts, wide: list[tuple[int, FieldValue]]) -> None:
+    """Count the wide snapshots' values (keywords: by :func:`_top`) in `parts`."""
+    for day, item in wide:
+        if item.kind == "missing":
+            continue
+        kinds = parts.kinds.setdefault(day, {})
+        kinds[item.kind] = kinds.get(item.kind, 0) + 1
+        if item.kind == "boolean":
+            booleans = parts.booleans.setdefault(day, {"true": 0, "false": 0})
+            booleans["true" if item.value else "false"] += 1
+        elif item.kind == "number" and isinstance(item.value, float) and math.isfinite(item.value):
+            parts.numbers.setdefault(day, []).append((item.value, 1))
 
 
 def trend_parts(
@@ -99,14 +149,20 @@ def trend_parts(
         ),
         [JSON_KEY, *params],
     )
-    present: set[str] = set()
     with_json = False
     for day, kind, count, json_count in cur.fetchall():
         parts.kinds.setdefault(int(day), {})[kind] = int(count)
-        present.add(kind)
         with_json = with_json or bool(json_count)
+    wide = _wide_values(cur, d, path, day_bounds(from_ms, to_ms))
+    _add_wide(parts, wide)
+    present = {kind for kinds in parts.kinds.values() for kind in kinds}
+    wide_words: dict[str, tuple[str, int]] = {}
+    for _, item in wide:
+        if item.kind == "string":
+            key = scalar_cell(".", str(item.value))[2]
+            wide_words[key] = (str(item.value), wide_words.get(key, ("", 0))[1] + 1)
     if "string" in present:
-        top = _top(cur, d, where, params, size, with_json=with_json)
+        top = _top(cur, d, (where, params), size, with_json=with_json, wide=wide_words)
         parts.keywords = list(top.values())
         marks = ", ".join("?" * len(top))
         cur.execute(
@@ -118,6 +174,10 @@ def trend_parts(
         )
         for day, value, count in cur.fetchall():
             parts.keyword_counts.setdefault(int(day), {})[top[value]] = int(count)
+        for day, item in wide:
+            if item.kind == "string" and str(item.value) in parts.keywords:
+                counts = parts.keyword_counts.setdefault(day, {})
+                counts[str(item.value)] = counts.get(str(item.value), 0) + 1
     if "boolean" in present:
         cur.execute(
             d.sql(
@@ -127,7 +187,7 @@ def trend_parts(
             params,
         )
         for day, value, count in cur.fetchall():
-            parts.booleans.setdefault(int(day), {"true": 0, "false": 0})[value] = int(count)
+            parts.booleans.setdefault(int(day), {"true": 0, "false": 0})[value] += int(count)
     if "number" in present:
         cur.execute(
             d.sql(

@@ -73,7 +73,7 @@ def insert_report(
         (r.cluster_uuid, r.report_ms, r.report_ms),
     )
     if r.kind == "snapshot":
-        field_days.add_snapshot(cur, d, r.report_ms, r.payload_text, counts)
+        field_days.add_snapshot(cur, d, r.report_ms, (r.id, r.payload_text), counts)
         cur.execute(
             d.sql(
                 "UPDATE clusters SET report_id = ?, report_ms = ?, received_ms = ?, "
