@@ -154,10 +154,10 @@ def snapshot_cells(report_id: str, payload_text: str) -> list[Cell]:
 
 
 def _write(cur: Cursor, d: Dialect, day: int, counts: Counter[Cell], sign: int) -> None:
-    cur.executemany(
-        d.sql(_UPSERT),
-        [(p, day, k, v, n, t, sign * c) for (p, k, v, n, t), c in counts.items()],
-    )
+    """Add `counts` to the day's rows, in key order: concurrent writers (several receivers on
+    one PostgreSQL) then lock shared rows in the same order and never deadlock."""
+    rows = sorted(counts.items(), key=lambda item: item[0][:3])
+    cur.executemany(d.sql(_UPSERT), [(p, day, k, v, n, t, sign * c) for (p, k, v, n, t), c in rows])
 
 
 def sql_day(ms: int) -> int:
@@ -184,7 +184,7 @@ def add_snapshot(
 
 def write_counts(cur: Cursor, d: Dialect, counts: Counts) -> None:
     """Write the cells that :func:`add_snapshot` gathered (in the same transaction)."""
-    for day, day_counts in counts.items():
+    for day, day_counts in sorted(counts.items()):
         _write(cur, d, day, day_counts, 1)
 
 
