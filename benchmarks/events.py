@@ -45,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
 
 import httpx  # noqa: E402
+from benchmarks.ingest import read_answer  # noqa: E402
 from benchmarks.ingest import receiver as serve_receiver  # noqa: E402
 
 from telemetry_service.common.clock import DAY_MS, iso_ms, to_ms, utc_now  # noqa: E402
@@ -123,13 +124,7 @@ async def post_all(url: str, batches: list[tuple[str, bytes]], concurrency: int)
         try:
             while not queue.empty():
                 writer.write(queue.get_nowait())
-                status = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.lower() == b"content-length":
-                        length = int(value)
-                answer = await reader.readexactly(length)
+                status, answer = await read_answer(reader)
                 if b" 200 " not in status or b'"rejected":0' not in answer:
                     raise RuntimeError(f"{status!r}: {answer[:200]!r}")
         finally:

@@ -21,7 +21,7 @@ def anyio_backend() -> str:
 def postgres_server() -> Iterator[str]:
     """A private PostgreSQL cluster for the session; skips loudly (fails under CI=true)."""
     try:
-        with private_cluster() as base_url:
+        with private_cluster(in_memory=True) as base_url:
             yield base_url
     except PostgresUnavailable as exc:
         if IN_CI:
@@ -33,11 +33,20 @@ _db_counter = itertools.count()
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the session cluster."""
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session cluster, dropped after the test.
+
+    ``FILE_COPY`` copies the small template's files instead of writing them through the WAL
+    (PostgreSQL 15's default), several times faster for an empty database; dropping each
+    database keeps the cluster small, so stopping it at the end takes no time.
+    """
     import psycopg
 
     name = f"test_{os.getpid()}_{next(_db_counter)}"
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{postgres_server}/{name}"
+        strategy = " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""
+        conn.execute(f'CREATE DATABASE "{name}"{strategy}')
+    yield f"{postgres_server}/{name}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 from contextlib import suppress
+from typing import Literal
 
 import anyio
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from telemetry_service.common.serving import (
+    MAX_HEADER_BYTES,
     HttpGuards,
     ServingError,
     bind,
@@ -145,11 +147,17 @@ async def test_a_loopback_server_refuses_a_foreign_host() -> None:
         assert (await client.get("/")).text == "ok"  # 127.0.0.1:port
 
 
+Parser = Literal["h11", "httptools"]
+PARSERS = pytest.mark.parametrize("parser", ["h11", "httptools"])
+
+
 @pytest.mark.anyio
-async def test_half_sent_headers_are_dropped_after_the_header_timeout() -> None:
+@PARSERS
+async def test_half_sent_headers_are_dropped_after_the_header_timeout(parser: Parser) -> None:
     """Security review finding 1: a connection that never finishes its headers is closed
-    after header_timeout_s (uvicorn has no such limit: it stayed open for ever)."""
-    guards = HttpGuards(header_timeout_s=0.5)
+    after header_timeout_s (uvicorn has no such limit: it stayed open for ever), with either
+    parser (httptools had no deadline before its twin of the h11 protocol)."""
+    guards = HttpGuards(header_timeout_s=0.5, parser=parser)
     async with serving(_ok, bind("127.0.0.1", 0), guards=guards) as server:
         port = int(server.url.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -157,3 +165,46 @@ async def test_half_sent_headers_are_dropped_after_the_header_timeout() -> None:
         with anyio.fail_after(5):
             assert await reader.read() == b""  # closed by the server
         writer.close()
+
+
+@pytest.mark.anyio
+@PARSERS
+async def test_the_header_deadline_holds_on_a_kept_alive_connection(parser: Parser) -> None:
+    """Finding 1 again: the second request of a kept-alive connection also gets the deadline,
+    counted from its first byte; a request that completes in time is answered."""
+    guards = HttpGuards(header_timeout_s=0.5, keep_alive_s=30, parser=parser)
+    async with serving(_ok, bind("127.0.0.1", 0), guards=guards) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        with anyio.fail_after(5):
+            assert (await reader.readuntil(b"0\r\n\r\n")).startswith(b"HTTP/1.1 200 ")
+        await asyncio.sleep(0.7)  # idle, but within keep-alive: still open
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        began = asyncio.get_running_loop().time()
+        with anyio.fail_after(5):
+            assert await reader.read() == b""
+        assert asyncio.get_running_loop().time() - began < 3
+        writer.close()
+
+
+@pytest.mark.anyio
+@PARSERS
+async def test_request_headers_are_capped(parser: Parser) -> None:
+    """A client cannot make the server hold endless headers within the deadline: past
+    MAX_HEADER_BYTES it gets a 400 and the connection closes (h11's cap; llhttp has none,
+    so with httptools they were held until the deadline)."""
+    guards = HttpGuards(header_timeout_s=30, parser=parser)
+    async with serving(_ok, bind("127.0.0.1", 0), guards=guards) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for i in range(MAX_HEADER_BYTES // 1000 + 2):
+            writer.write(b"X-Filler-%d: %s\r\n" % (i, b"x" * 1000))
+        with anyio.fail_after(5):
+            answer = await reader.read()
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        writer.close()
+        async with httpx.AsyncClient(timeout=10) as client:  # headers under the cap pass
+            big = {f"X-Filler-{i}": "x" * 1000 for i in range(MAX_HEADER_BYTES // 1000 - 2)}
+            assert (await client.get(server.url, headers=big)).text == "ok"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from telemetry_service.receiver import Rejection
+from telemetry_service.receiver import Rejection, validate
 from telemetry_service.receiver.validate import (
     MAX_ID_CHARS,
     is_identifier,
@@ -159,3 +163,50 @@ def test_an_identifier_has_no_control_character_nor_surrogate_in_any_script() ->
     assert is_identifier("x" * MAX_ID_CHARS)
     assert not is_identifier("x" * (MAX_ID_CHARS + 1))
     assert not is_identifier("")
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def outcome(text: bytes, depth: int) -> Any:
+    try:
+        return parse(text, depth)
+    except Rejection as exc:
+        return exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.integers(min_value=2, max_value=6), st.data())
+def test_the_fast_path_answers_as_the_exact_parser(value: Any, depth: int, data: Any) -> None:
+    """Compact JSON takes the orjson path; it accepts and refuses exactly what the standard
+    library's parser with the refusing hooks does (repeated keys added by hand included)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    if text.startswith(b"{") and len(text) > 2:
+        member = data.draw(st.sampled_from([m for m in text[1:-1].split(b",") if b":" in m]))
+        text = data.draw(st.sampled_from([text, text[:-1] + b"," + member + b"}"]))
+    try:
+        exact: Any = validate._parse_exact(text.decode(), depth)
+    except Rejection as exc:
+        exact = exc.reason
+    assert outcome(text, depth) == exact
+
+
+def test_compact_payloads_take_the_fast_path() -> None:
+    payload = orjson.dumps(snapshot(stack_stats={"kibana": {"plugins": {"a": [1, 2.5, "x"]}}}))
+    fast = validate._parse_fast(payload, payload.decode(), 100)
+    assert fast is not None
+    assert fast[1] == fast[2] == payload.decode()
+    assert validate._parse_fast(b'{"a":1,"a":2}', '{"a":1,"a":2}', 100) is None
+    assert validate._parse_fast(b'{"x":1e-999}', '{"x":1e-999}', 100) is None
+    assert validate._parse_fast(b"[[[]]]", "[[[]]]", 2) is None
+    assert validate._parse_fast(b"[[]]", "[[]]", 2) is not None

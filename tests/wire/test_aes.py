@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from telemetry_service.wire import DecryptionError, MalformedPayloadError
-from telemetry_service.wire.aes import decrypt_payload, derive_key, encrypt_payload
+from telemetry_service.wire.aes import decrypt_payload, derive_key, encrypt_payload, seal_with_key
 
 # Computed with node 20's crypto module exactly as @elastic/node-crypto does it:
 # pbkdf2Sync(passphrase, salt, 10000, 32, 'sha512'), aes-256-gcm, base64(salt|iv|tag|ct).
@@ -62,3 +62,11 @@ def test_malformed_input(encoded: str) -> None:
 def test_rejects_bad_salt_or_iv_sizes() -> None:
     with pytest.raises(ValueError, match="salt"):
         encrypt_payload(PASSPHRASE, PLAINTEXT, salt=b"short", iv=IV)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 5, 16, len(PLAINTEXT)])
+def test_pieces_are_sealed_as_their_join(cut: int) -> None:
+    key = derive_key(PASSPHRASE, SALT)
+    pieces = [PLAINTEXT[:cut], PLAINTEXT[cut:]]
+    assert seal_with_key(key, SALT, pieces, iv=IV).decode() == EXPECTED
+    assert seal_with_key(key, SALT, PLAINTEXT, iv=IV).decode() == EXPECTED

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemetry_service.wire import compact_json
+from telemetry_service.wire import compact_json, jsonc
+from telemetry_service.wire.js_json import write_js
 from telemetry_service.wire.jsonc import js_number
 
 # Expected strings are what node 20's JSON.stringify printed for the same values.
@@ -242,3 +243,64 @@ def test_an_index_key_across_a_megabyte_boundary_is_still_written_first(shift: i
     # The index-key check reads the output in overlapping pieces of 1 MiB.
     text = "a" * ((1 << 20) - 9 + shift)
     assert compact_json({"x": text, "1234": 1}) == b'{"1234":1,"x":"' + text.encode() + b'"}'
+
+
+def _reference(value: Any) -> bytes:
+    """``JSON.stringify`` in pure Python, the slow path's writer (no orjson involved)."""
+    parts: list[str] = []
+    write_js(value, parts, set())
+    return "".join(parts).encode("utf-8")
+
+
+index_or_text_keys = st.one_of(
+    st.text(max_size=6), st.integers(0, 2**33).map(str), st.sampled_from(["0", "01", "-1"])
+)
+any_values = st.recursive(
+    json_scalars | st.integers(min_value=-(2**70), max_value=2**70),
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.lists(children, max_size=6).map(tuple)
+        | st.dictionaries(index_or_text_keys, children, max_size=6)
+        | st.dictionaries(st.integers(0, 50), children, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@given(any_values)
+def test_equals_the_pure_python_writer(value: Any) -> None:
+    """Floats, index keys, int keys, surrogates, big integers: byte for byte the reference."""
+    assert compact_json(value) == _reference(value)
+
+
+@given(any_values)
+def test_written_in_pieces_it_is_the_same_bytes(value: Any) -> None:
+    """With tiny pieces every container is cut (member by member, or in slices): the joined
+    pieces are the bytes of the document written whole."""
+    saved = jsonc._PIECE_BYTES, jsonc._MEMBERS_EACH
+    jsonc._PIECE_BYTES, jsonc._MEMBERS_EACH = 4, 2
+    try:
+        pieces: list[bytes] = []
+        jsonc._write(value, pieces, 0)
+        assert b"".join(pieces) == _reference(value)
+    finally:
+        jsonc._PIECE_BYTES, jsonc._MEMBERS_EACH = saved
+
+
+def test_a_large_document_is_written_in_pieces_of_bounded_size() -> None:
+    rows = [{"id": i, "ratio": i / 7, "whole": float(i), "tags": ["a", "b"]} for i in range(30_000)]
+    value = {"cluster_uuid": "x", "stack_stats": {"kibana": {"plugins": {"big": {"rows": rows}}}}}
+    pieces: list[bytes] = []
+    jsonc._write(value, pieces, 0)
+    assert len(pieces) > 8
+    assert max(len(piece) for piece in pieces) < 4 * jsonc._PIECE_BYTES
+    assert b"".join(pieces) == compact_json(value) == _reference(value)
+
+
+def test_cycles_and_bad_keys_inside_a_large_document_are_refused() -> None:
+    loop: list[Any] = ["x" * 300_000]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="circular"):
+        compact_json({"a": loop})
+    with pytest.raises(TypeError, match="keys"):
+        compact_json({"big": "x" * 300_000, "bad": {(1, 2): 1}})

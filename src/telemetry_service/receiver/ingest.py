@@ -29,6 +29,7 @@ from telemetry_service.common.clock import Clock, to_ms, utc_now
 from telemetry_service.wire import (
     DecryptionError,
     Decryptor,
+    DecryptResult,
     InflateLimitError,
     PayloadTooLargeError,
     UnknownKeyError,
@@ -200,32 +201,10 @@ class IngestService:
     ) -> IngestOutcome:
         """Decrypt, validate and store one body whose headers were checked."""
         received_ms = to_ms(self.clock())
-        report, kid = await anyio.to_thread.run_sync(
-            self._open_body, channel, body, cluster_id, limiter=self._limiter
-        )
-        if channel.kind == "snapshot":
-            assert report.timestamp_ms is not None
-            report_ms = max(0, min(report.timestamp_ms, received_ms))
-            digest = _digest(b"payload", channel.name.encode(), report.payload_text.encode())
-        else:
-            report_ms = received_ms
-            digest = _digest(b"body", channel.name.encode(), body.strip())
-        record = NewReport(
-            id=uuid.uuid4().hex,
-            digest=digest,
-            channel=channel.name,
-            kind=channel.kind,
-            cluster_uuid=report.cluster_uuid,
-            cluster_name=report.cluster_name,
-            version=report.version,
-            stack_version=stack_version,
-            kid=kid,
-            received_ms=received_ms,
-            report_ms=report_ms,
-            opt_in_status=report.opt_in_status,
-            payload_text=report.payload_text,
-            query_text=report.query_text,
-        )
+        record = await anyio.to_thread.run_sync(
+            self._open_body, channel, body, cluster_id, stack_version, received_ms,
+            limiter=self._limiter,
+        )  # fmt: skip
         try:
             result = await self.store.add(record)
         except (StoreBusyError, StoreUnavailableError) as exc:
@@ -241,9 +220,14 @@ class IngestService:
         return IngestOutcome(result.id, result.duplicate, channel.name)
 
     def _open_body(
-        self, channel: Channel, body: bytes, cluster_id: str
-    ) -> tuple[ValidatedReport, str]:
-        """Decrypt and validate (in a worker thread)."""
+        self,
+        channel: Channel,
+        body: bytes,
+        cluster_id: str,
+        stack_version: str,
+        received_ms: int,
+    ) -> NewReport:
+        """Decrypt, parse, validate and digest: the report to store (in one worker thread)."""
         packed = body.strip()
         if packed[:1] == b'"' and packed[-1:] == b'"' and len(packed) >= 2:
             packed = packed[1:-1]  # a sender that JSON-encoded the string
@@ -264,7 +248,42 @@ class IngestService:
             raise Rejection(400, "undecryptable", "the body cannot be decrypted") from None
         value, text, query_text = parse_payload(result.plaintext, max_depth=self.limits.max_depth)
         report = validate_report(channel.kind, value, text, query_text, cluster_id=cluster_id)
-        return report, result.kid
+        return _record(channel, report, result, body, stack_version, received_ms)
+
+
+def _record(
+    channel: Channel,
+    report: ValidatedReport,
+    result: DecryptResult,
+    body: bytes,
+    stack_version: str,
+    received_ms: int,
+) -> NewReport:
+    """The row of a validated report; a snapshot's digest is of its payload, an opt-in
+    report's of its body."""
+    if channel.kind == "snapshot":
+        assert report.timestamp_ms is not None
+        report_ms = max(0, min(report.timestamp_ms, received_ms))
+        digest = _digest(b"payload", channel.name.encode(), result.plaintext)
+    else:
+        report_ms = received_ms
+        digest = _digest(b"body", channel.name.encode(), body.strip())
+    return NewReport(
+        id=uuid.uuid4().hex,
+        digest=digest,
+        channel=channel.name,
+        kind=channel.kind,
+        cluster_uuid=report.cluster_uuid,
+        cluster_name=report.cluster_name,
+        version=report.version,
+        stack_version=stack_version,
+        kid=result.kid,
+        received_ms=received_ms,
+        report_ms=report_ms,
+        opt_in_status=report.opt_in_status,
+        payload_text=report.payload_text,
+        query_text=report.query_text,
+    )
 
 
 def _digest(*parts: bytes) -> str:

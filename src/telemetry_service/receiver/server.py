@@ -43,12 +43,14 @@ def _print(line: str) -> None:
 
 
 def http_guards(config: ReceiverConfig) -> HttpGuards:
-    """The connection limits and allowed ``Host`` names of ``server.*``."""
+    """The connection limits and allowed ``Host`` names of ``server.*``; the receiver parses
+    HTTP with httptools (its requests are many and small next to their crypto)."""
     server = config.server
     return HttpGuards(
         header_timeout_s=server.header_timeout_seconds,
         keep_alive_s=server.keep_alive_seconds,
         allowed_hosts=server.allowed_hosts,
+        parser="httptools",
     )
 
 

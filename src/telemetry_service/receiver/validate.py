@@ -11,15 +11,28 @@ an object that repeats a key (read as its last value by orjson and PostgreSQL's 
 first by SQLite's JSON functions) is refused, and so is a number outside the range of a double
 (``1e400``, ``-1e999999``, ``1e-999999``, a 400-digit integer: JavaScript's ``JSON.parse``
 cannot read them and jsonb refuses some), each a 400 ``invalid_payload``.
+
+Parsing takes a fast path first: orjson, kept only when orjson writes the value back as the
+exact text received (compact JSON as ``JSON.stringify`` writes it; then no repeated key was
+dropped and no number rounded), with no string jsonb refuses and no nesting near the limit.
+Anything else goes to the exact path (the standard library's parser with hooks that refuse
+repeated keys and out-of-range numbers), so both paths answer the same. The cycle collector
+is paused during large parses (their containers have no cycles; collections would traverse
+every object of the process again and again).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
+
+import orjson
 
 from telemetry_service.common.clock import parse_timestamp
 
@@ -46,6 +59,8 @@ _NOT_IN_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 #: What jsonb refuses in a string: NUL, and a surrogate escape (lone ones; pairs are rewritten
 #: harmlessly).
 _JSONB_UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+#: From this size on, the cycle collector is paused while a payload is parsed.
+_PAUSE_GC_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, repr=False)
@@ -105,6 +120,49 @@ def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
         text = plaintext.decode("utf-8")
     except UnicodeDecodeError:
         _bad("malformed_json", "the decrypted payload is not UTF-8 text")
+    with _collector_paused(len(plaintext)):
+        fast = _parse_fast(plaintext, text, max_depth)
+        if fast is not None:
+            return fast
+        return _parse_exact(text, max_depth)
+
+
+def _parse_fast(plaintext: bytes, text: str, max_depth: int) -> tuple[Any, str, str] | None:
+    """orjson's value when the text is exactly what orjson writes of it (so no key was
+    dropped and no number rounded) and shallow enough; else None, for the exact path."""
+    if "\\u" in text and _JSONB_UNSAFE.search(text):
+        return None
+    try:
+        value = orjson.loads(plaintext)
+    except orjson.JSONDecodeError:
+        return None
+    if orjson.dumps(value) != plaintext:
+        return None
+    # Indented by two spaces a level, a line at 2 * max_depth holds a value of a container
+    # at max_depth: maybe one nested too deep (the exact path tells).
+    if plaintext.count(b"[") + plaintext.count(b"{") > max_depth:
+        indented = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        if b"\n" + b" " * (2 * max_depth) in indented:
+            return None
+    return value, text, text
+
+
+@contextmanager
+def _collector_paused(size: int) -> Iterator[None]:
+    """Pause the cycle collector for a large parse (resumed if it was running)."""
+    paused = size >= _PAUSE_GC_BYTES and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse_exact(text: str, max_depth: int) -> tuple[Any, str, str]:
+    """The standard library's parser with hooks that refuse repeated keys and numbers
+    outside a double's range."""
     try:
         value = json.loads(
             text,

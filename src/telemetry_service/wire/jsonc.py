@@ -13,7 +13,10 @@ the same bytes for JSON-compatible Python values (dict, list, tuple, str, int, f
   surrogate ``\\udxxx`` (well-formed ``JSON.stringify``, ES2019).
 
 orjson writes the document; floats that orjson formats unlike ECMAScript are rewritten in its
-output, and dicts with array-index keys are reordered first (a slower path).
+output, and dicts with array-index keys are reordered first (a slower path, :mod:`.js_json`).
+A large document is written in pieces of about 256 KB (the members of its big containers, or
+slices of them) joined into the same bytes: one orjson call on megabytes holds the GIL for
+tens of milliseconds on a busy machine, which would stall an event loop in another thread.
 
 Known differences that cannot be closed: integers are written exactly, whereas JavaScript would
 round integers beyond 2**53 to the nearest double; nesting deeper than about 900 levels raises
@@ -23,27 +26,16 @@ orjson supports (dataclasses, datetimes, enums, ...) are written as orjson write
 
 from __future__ import annotations
 
-import math
 import re
+from itertools import islice
 from typing import Any
 
 import orjson
 
-__all__ = ["compact_json", "js_number"]
+from .js_json import fallback, js_number, key_text, ordered_items, string_literal
 
-_CONTAINERS = (dict, list, tuple)
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_MAX_ARRAY_INDEX = 4_294_967_294  # 2**32 - 2, the largest array index of ECMAScript
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
-_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
+__all__ = ["compact_json", "compact_json_pieces", "estimate_json_bytes", "js_number"]
+
 # An object key that may be an array index: `"12":` (a quote in a string is escaped, so this
 # only matches keys). Scanning for it is slow (every quote starts a try), so the output with its
 # digits deleted is first searched for `"":`, which every such key leaves (as do rarer keys:
@@ -51,14 +43,23 @@ _NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
 _INDEX_KEY = re.compile(rb'"(?:0|[1-9][0-9]{0,9})":')
 _DIGITS = b"0123456789"
 _LONGEST_INDEX_KEY = len(b'"4294967294":')
-# In the keys of a dict joined with NUL: a key that may be an array index.
-_INDEX_NAME = re.compile(r"(?:\A|\x00)(?:0|[1-9][0-9]{0,9})(?=\x00|\Z)")
+_SCAN_STEP = 1 << 20
 # The ends of float tokens that orjson writes unlike ECMAScript: `1.0`, `-0.0`, `1e+16`, `1e-6`
-# (three patterns with a literal prefix each: much faster to scan than one alternation).
-_FLOAT_TAILS = tuple(
+# (one pattern with a literal prefix each: much faster to scan than one alternation). The `e+`
+# one is only scanned for when the output holds a "+" (a memchr).
+_POINT_ZERO, _E_PLUS, _E_MINUS_6 = (
     re.compile(tail + rb"(?=[,\]}]|\Z)") for tail in (rb"\.0", rb"e\+(?:1[6-9]|20)", rb"e-6")
 )
 _TOKEN_AT_END = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?e[-+][0-9]+\Z")
+# Pieces: a container whose estimated JSON exceeds _PIECE_BYTES is written member by member
+# (up to _MEMBERS_EACH members) or in slices of about _PIECE_BYTES, down to _SPLIT_DEPTH.
+_PIECE_BYTES = 256 * 1024
+_MEMBERS_EACH = 64
+_SPLIT_DEPTH = 8
+_SAMPLE = 8
+_ESTIMATE_VISITS = 128
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+_SPLIT_KINDS = frozenset({dict, list, tuple})
 
 
 def compact_json(value: object) -> bytes:
@@ -67,55 +68,110 @@ def compact_json(value: object) -> bytes:
     Raises ``TypeError`` for a value that is not JSON-compatible and ``ValueError`` for a
     circular or too deeply nested structure.
     """
+    pieces = compact_json_pieces(value)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def compact_json_pieces(value: object) -> list[bytes]:
+    """:func:`compact_json` as the pieces it is written in (their join), for a consumer that
+    reads them in turn (the encryptor) instead of copying megabytes into one buffer."""
+    pieces: list[bytes] = []
+    _write(value, pieces, 0)
+    return pieces
+
+
+def _write(value: object, out: list[bytes], depth: int) -> None:
+    """Append the pieces of `value`'s JSON to `out`."""
+    if isinstance(value, float) and type(value) is float:
+        out.append(js_number(value).encode("ascii"))
+    elif type(value) in _PLAIN_SCALARS:
+        try:
+            out.append(orjson.dumps(value))
+        except orjson.JSONEncodeError:  # lone surrogates, integers beyond 64 bits
+            out.append(fallback(value))
+    elif (
+        isinstance(value, (dict, list, tuple))
+        and type(value) in _SPLIT_KINDS
+        and depth < _SPLIT_DEPTH
+        and estimate_json_bytes(value) > _PIECE_BYTES
+    ):
+        _write_container(value, out, depth)
+    else:
+        out.append(_leaf(value))
+
+
+def _write_container(
+    value: dict[Any, Any] | list[Any] | tuple[Any, ...], out: list[bytes], depth: int
+) -> None:
+    """Write a big container member by member, or in slices of about `_PIECE_BYTES`."""
+    is_dict = isinstance(value, dict)
+    if isinstance(value, dict):
+        items = ordered_items(value)  # JavaScript's key order; raises TypeError for bad keys
+        members: list[Any] = list(value.items()) if items is None else items
+    else:
+        members = list(value)
+    out.append(b"{" if is_dict else b"[")
+    if len(members) <= _MEMBERS_EACH:
+        for index, member in enumerate(members):
+            if index:
+                out.append(b",")
+            if is_dict:
+                out.append(string_literal(key_text(member[0])).encode("utf-8") + b":")
+            _write(member[1] if is_dict else member, out, depth + 1)
+    else:
+        each = max(1, len(members) * _PIECE_BYTES // estimate_json_bytes(value))
+        for start in range(0, len(members), each):
+            chunk = members[start : start + each]
+            if start:
+                out.append(b",")
+            out.append(_leaf(dict(chunk) if is_dict else chunk)[1:-1])
+    out.append(b"}" if is_dict else b"]")
+
+
+def estimate_json_bytes(value: object, budget: list[int] | None = None) -> int:
+    """A rough size of `value`'s JSON from its lengths and a sample of its members, looking
+    at `_ESTIMATE_VISITS` containers at most, to decide where to cut pieces."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if not isinstance(value, (dict, list, tuple)):
+        return 8
+    budget = [_ESTIMATE_VISITS] if budget is None else budget
+    count = len(value)
+    if count == 0 or budget[0] <= 0:
+        return 2 + 16 * count
+    budget[0] -= 1
+    members = value.values() if isinstance(value, dict) else value
+    sample = list(islice(members, _SAMPLE))
+    per_member = sum(estimate_json_bytes(member, budget) for member in sample) // len(sample)
+    return 2 + count * (per_member + 8)
+
+
+def _leaf(value: object) -> bytes:
+    """`value` in one orjson call, fixed where it differs from ``JSON.stringify``."""
     try:
         out = orjson.dumps(value)
     except orjson.JSONEncodeError:
         # Non-str keys, lone surrogates, integers beyond 64 bits, deep nesting, other types.
-        out = _fallback(value)
-    else:
-        if _may_have_index_keys(out) and _INDEX_KEY.search(out):
-            # JavaScript lists array-index keys first: write the dicts in that order.
-            out = _fallback(value)
-    tails = sorted(match.span() for pattern in _FLOAT_TAILS for match in pattern.finditer(out))
+        return _fix_all_floats(fallback(value))
+    if _may_have_index_keys(out) and _INDEX_KEY.search(out):
+        # JavaScript lists array-index keys first: write the dicts in that order.
+        out = fallback(value)
+    return _fix_all_floats(out)
+
+
+def _fix_all_floats(out: bytes) -> bytes:
+    patterns = (_POINT_ZERO, _E_MINUS_6, _E_PLUS) if b"+" in out else (_POINT_ZERO, _E_MINUS_6)
+    tails = sorted(match.span() for pattern in patterns for match in pattern.finditer(out))
     return _fix_floats(out, tails) if tails else out
 
 
 def _may_have_index_keys(out: bytes) -> bool:
     """Whether `out` with its digits deleted holds `"":` (looked at in overlapping pieces: one
     call on megabytes would hold the GIL for tens of milliseconds)."""
-    step = 1 << 20
     return any(
-        b'"":' in out[start : start + step + _LONGEST_INDEX_KEY].translate(None, _DIGITS)
-        for start in range(0, len(out), step)
+        b'"":' in out[start : start + _SCAN_STEP + _LONGEST_INDEX_KEY].translate(None, _DIGITS)
+        for start in range(0, len(out), _SCAN_STEP)
     )
-
-
-def js_number(value: float) -> str:
-    """Format `value` like ECMAScript ``Number::toString`` (``null`` for NaN and infinities)."""
-    if not math.isfinite(value):
-        return "null"
-    if value == 0:
-        return "0"
-    if value < 0:
-        return "-" + js_number(-value)
-    # repr() gives the shortest digits that round-trip, as ECMAScript requires.
-    mantissa, _, exponent = repr(value).partition("e")
-    int_part, _, frac_part = mantissa.partition(".")
-    digits = int_part + frac_part
-    point = len(int_part) + (int(exponent) if exponent else 0)
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0")
-    k, n = len(digits), point
-    if k <= n <= 21:
-        return digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return "0." + "0" * -n + digits
-    sign = "+" if n - 1 >= 0 else "-"
-    head = digits[0] if k == 1 else digits[0] + "." + digits[1:]
-    return f"{head}e{sign}{abs(n - 1)}"
 
 
 def _fix_floats(out: bytes, tails: list[tuple[int, int]]) -> bytes:
@@ -154,131 +210,3 @@ def _fix_floats(out: bytes, tails: list[tuple[int, int]]) -> bytes:
         return out
     pieces.append(out[last:])
     return b"".join(pieces)
-
-
-def _fallback(value: object) -> bytes:
-    """Reorder the keys in Python, then write with orjson, or in pure Python if it refuses."""
-    try:
-        return orjson.dumps(_reorder(value))
-    except orjson.JSONEncodeError:
-        pass
-    except RecursionError:
-        raise ValueError("value is circular or nested too deeply") from None
-    parts: list[str] = []
-    try:
-        _write(value, parts, set())
-    except RecursionError:
-        raise ValueError("value is nested too deeply") from None
-    return "".join(parts).encode("utf-8")
-
-
-def _reorder(value: Any) -> Any:
-    """`value` with its dicts in JavaScript key order; unchanged parts are not copied."""
-    if isinstance(value, dict):
-        replaced: dict[Any, Any] = {}
-        for key, item in value.items():
-            if type(item) not in _SCALARS and isinstance(item, _CONTAINERS):
-                new = _reorder(item)
-                if new is not item:
-                    replaced[key] = new
-        if replaced:
-            value = {k: replaced.get(k, v) for k, v in value.items()}
-        items = _ordered_items(value)
-        return value if items is None else dict(items)
-    if isinstance(value, (list, tuple)):
-        result: list[Any] | None = None
-        for index, item in enumerate(value):
-            if type(item) not in _SCALARS and isinstance(item, _CONTAINERS):
-                new = _reorder(item)
-                if new is not item:
-                    result = list(value) if result is None else result
-                    result[index] = new
-        return value if result is None else result
-    return value
-
-
-def _ordered_items(mapping: dict[Any, Any]) -> list[tuple[str, Any]] | None:
-    """Items in JavaScript key order, or None when the keys are plain strings."""
-    try:
-        joined = "\x00".join(mapping)
-    except TypeError:  # a key that is not a str
-        pass
-    else:
-        if not _INDEX_NAME.search(joined):
-            return None
-    merged = {_key(key): item for key, item in mapping.items()}
-    index_keys: list[str] = []
-    others: list[str] = []
-    for key in merged:
-        (index_keys if _is_array_index(key) else others).append(key)
-    index_keys.sort(key=int)
-    return [(k, merged[k]) for k in index_keys + others]
-
-
-def _is_array_index(key: str) -> bool:
-    """Whether `key` is a canonical array index, which JavaScript objects list first."""
-    return (
-        key.isascii()
-        and key.isdigit()
-        and (key == "0" or key[0] != "0")
-        and int(key) <= _MAX_ARRAY_INDEX
-    )
-
-
-def _key(key: object) -> str:
-    """Return a dict key as the string JavaScript would use."""
-    if isinstance(key, str):
-        return str.__str__(key)
-    if isinstance(key, int) and not isinstance(key, bool):
-        return str(int(key))
-    raise TypeError(f"dict keys must be str or int, not {type(key).__name__}")
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
-def _string(text: str) -> str:
-    """A JSON string literal as ``JSON.stringify`` writes it."""
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        # Join surrogate pairs into their character; lone surrogates stay and get escaped.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    return '"' + _NEEDS_ESCAPE.sub(_escape, text) + '"'
-
-
-def _write(value: Any, out: list[str], path: set[int]) -> None:
-    """Slow path: serialize `value` into `out` in pure Python."""
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_string(value))
-    elif isinstance(value, int):
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        out.append(js_number(float(value)))
-    elif isinstance(value, _CONTAINERS):
-        if id(value) in path:
-            raise ValueError("value is circular")
-        path.add(id(value))
-        if isinstance(value, dict):
-            items = _ordered_items(value) or list(value.items())
-            out.append("{")
-            for i, (key, item) in enumerate(items):
-                out.append(("," if i else "") + _string(_key(key)) + ":")
-                _write(item, out, path)
-            out.append("}")
-        else:
-            out.append("[")
-            for i, item in enumerate(value):
-                if i:
-                    out.append(",")
-                _write(item, out, path)
-            out.append("]")
-        path.discard(id(value))
-    else:
-        raise TypeError(f"value of type {type(value).__name__} is not JSON-compatible")

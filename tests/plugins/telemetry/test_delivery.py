@@ -11,10 +11,25 @@ import pytest
 from telemetry_service.plugins.telemetry import delivery
 from telemetry_service.plugins.telemetry.history import payload_digest
 from telemetry_service.testing import CaptureServer
-from telemetry_service.wire import Decryptor, generate_key_pair
+from telemetry_service.wire import Decryptor, Encryptor, KeyPair, generate_key_pair
 from tests.plugins.telemetry.sim import SimClock, instance, telemetry_config
 
 pytestmark = pytest.mark.anyio
+
+
+async def send_one_snapshot(tmp_path: Path, keys: KeyPair) -> tuple[dict[str, Any], bytes]:
+    """Opt in, send one snapshot; its send-history record and the body that left."""
+    with CaptureServer() as capture:
+        config = {
+            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+            "telemetry": telemetry_config(capture.url, keys),
+        }
+        async with instance(config, SimClock()) as member:
+            await member.plugin.admin.state.set_opt_in(True)
+            assert (await member.plugin.send_now(force=True)).sent
+            [record] = await member.plugin.admin.history()
+        [post] = capture.posts("-snapshot")
+    return record, post.body
 
 
 async def test_the_digest_is_computed_in_a_worker_thread(
@@ -29,18 +44,36 @@ async def test_the_digest_is_computed_in_a_worker_thread(
 
     monkeypatch.setattr(delivery, "compact_json", recording)
     keys = generate_key_pair("vendor")
-    with CaptureServer() as capture:
-        config = {
-            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
-            "telemetry": telemetry_config(capture.url, keys),
-        }
-        async with instance(config, SimClock()) as member:
-            await member.plugin.admin.state.set_opt_in(True)
-            assert (await member.plugin.send_now(force=True)).sent
-            [record] = await member.plugin.admin.history()
-        [post] = capture.posts("-snapshot")
-    assert record["payload_sha256"] == payload_digest(
-        Decryptor(keys.private_jwks).decrypt(post.body)
-    )
+    record, body = await send_one_snapshot(tmp_path, keys)
+    assert record["payload_sha256"] == payload_digest(Decryptor(keys.private_jwks).decrypt(body))
     assert threads
     assert threading.current_thread().name not in threads
+
+
+async def test_the_payload_is_serialized_once_for_the_encryption_and_the_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One compact_json of the snapshot (off the loop); those bytes are what is encrypted (the
+    encrypter gets bytes, not the object to serialize again) and what the history hashes."""
+    serialized: list[bytes] = []
+    real = delivery.compact_json
+
+    def recording(value: Any) -> bytes:
+        serialized.append(real(value))
+        return serialized[-1]
+
+    monkeypatch.setattr(delivery, "compact_json", recording)
+    encrypted: list[object] = []
+    real_encrypt = Encryptor.encrypt
+
+    def spying(self: Encryptor, payload: object) -> str:
+        encrypted.append(payload)
+        return real_encrypt(self, payload)
+
+    monkeypatch.setattr(Encryptor, "encrypt", spying)
+    keys = generate_key_pair("vendor")
+    record, body = await send_one_snapshot(tmp_path, keys)
+    [payload_json] = serialized
+    assert encrypted == [payload_json]
+    assert Decryptor(keys.private_jwks).decrypt(body) == payload_json
+    assert record["payload_sha256"] == payload_digest(payload_json)

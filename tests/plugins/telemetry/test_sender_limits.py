@@ -102,6 +102,24 @@ async def test_5xx_answers_are_retried_until_the_deadline(client: httpx.AsyncCli
     assert (outcome.status, outcome.answered) == (503, True)
 
 
+async def test_a_bytes_body_is_sent_as_it_is_on_every_attempt(client: httpx.AsyncClient) -> None:
+    """The snapshot's body arrives as bytes (encoded off the loop) and is posted unchanged."""
+    config = telemetry_config(timeouts={"send": "60s"})
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    body = b"eyJlbmNyeXB0ZWRBRVNLZXkiOiJ4In0"
+    with CaptureServer() as capture:
+        capture.default = Reply(503)
+        await TelemetrySender(lambda: client, config=lambda: config, sleep=sleep).post(
+            capture.url, body, HEADERS
+        )
+        posts = capture.posts()
+    assert len(posts) > 1
+    assert all(post.body == body for post in posts)
+
+
 def test_the_limits_are_config_keys_with_safe_defaults() -> None:
     config = TelemetryConfig()
     assert (config.timeouts.send, config.max_response_bytes) == (25.0, 65_536)

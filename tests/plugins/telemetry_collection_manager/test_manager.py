@@ -144,6 +144,20 @@ async def test_encrypted_stats_decrypt_to_the_unencrypted_payload() -> None:
     assert unencrypted[0]["stats"]["n"] == plain[0]["stats"]["n"] + 1
 
 
+async def test_bytes_are_encrypted_as_they_are_and_the_encrypter_is_lent() -> None:
+    clocks, getter = FakeClock(START), Getter()
+    m = manager(clocks, getter)
+    with pytest.raises(EncryptionUnavailableError):
+        m.installed_encrypter()
+    pair = generate_key_pair("k1")
+    encrypt = Encryptor(pair.public_jwks, "k1").encrypt
+    m.set_encrypter(encrypt)
+    assert m.installed_encrypter() == encrypt
+    payload_json = b'{"n":1.5,"s":"na\xc3\xafve"}'
+    body = await m.encrypt(payload_json)
+    assert Decryptor(pair.private_jwks).decrypt(body) == payload_json
+
+
 async def test_opt_in_stats() -> None:
     clocks, getter = FakeClock(START), Getter()
     m = manager(clocks, getter)

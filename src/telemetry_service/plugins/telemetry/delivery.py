@@ -74,7 +74,8 @@ class Delivery:
             for item in stats:
                 text = orjson.dumps(item["stats"], option=orjson.OPT_INDENT_2).decode()
                 self.debug_print(f"telemetry.debug: snapshot printed, not sent:\n{text}")
-                await self._record(item, "snapshot", url, "debug: printed, not sent", 0)
+                digest = await asyncio.to_thread(_digest_of, item["stats"])
+                await self._record(item, "snapshot", url, "debug: printed, not sent", 0, digest)
             return SendReport(True, PRINTED, printed=True)
         try:
             outcomes = await self._post_each(manager, stats, "snapshot", url)
@@ -110,11 +111,11 @@ class Delivery:
         url = str(get_telemetry_url(self.state.config()))
         documents = []
         for item in await manager.get_unencrypted_stats(refresh_cache=True):
-            body = await manager.encrypt(item["stats"])
+            body, digest = await self._seal(manager, item["stats"])
             headers = report_headers(self.state.version, item["clusterUuid"])
             exported_at = self.state.clock().isoformat()
-            documents.append(export_document(url, headers, body, exported_at))
-            await self._record(item, "snapshot", url, "exported to a file", len(body))
+            documents.append(export_document(url, headers, body.decode("ascii"), exported_at))
+            await self._record(item, "snapshot", url, "exported to a file", len(body), digest)
         return documents
 
     def notify_opt_in_change(self, enabled: bool) -> None:
@@ -174,18 +175,37 @@ class Delivery:
         """Encrypt and post each cluster's payload, recording each in the history."""
         outcomes = []
         for item in stats:
-            body = await manager.encrypt(item["stats"])
+            body, digest = await self._seal(manager, item["stats"])
             headers = report_headers(self.state.version, item["clusterUuid"])
             outcome = await self.sender.post(url, body, headers)
             outcomes.append(outcome)
-            await self._record(item, kind, url, outcome.describe(), len(body))
+            await self._record(item, kind, url, outcome.describe(), len(body), digest)
         return tuple(outcomes)
 
+    @staticmethod
+    async def _seal(manager: TelemetryCollectionManager, payload: object) -> tuple[bytes, str]:
+        """The HTTP body (ASCII bytes) and the history's digest of `payload`, made in one worker
+        thread: the payload is serialized once (in pieces, so that the thread never holds the
+        GIL long), and those bytes are both encrypted and hashed; the body of megabytes is
+        encoded there too, not on the loop."""
+        encrypter = manager.installed_encrypter()
+
+        def seal() -> tuple[bytes, str]:
+            payload_json = compact_json(payload)
+            return encrypter(payload_json).encode("ascii"), payload_digest(payload_json)
+
+        return await asyncio.to_thread(seal)
+
     async def _record(
-        self, item: dict[str, Any], kind: ChannelKind, url: str, status: str, size: int
+        self,
+        item: dict[str, Any],
+        kind: ChannelKind,
+        url: str,
+        status: str,
+        size: int,
+        digest: str,
     ) -> None:
-        # A snapshot's JSON may be megabytes: serialize and hash it off the loop.
-        digest = await asyncio.to_thread(_digest_of, item["stats"])
+        """Add a send to the history; `digest` is :func:`payload_digest` of the payload."""
         record = SendRecord(
             timestamp=self.state.clock().isoformat(),
             channel=channel_name(self.state.config().product, kind),

@@ -23,6 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+# httpx imports httpcore (and h11) only when it makes its first transport, which would be on
+# the event loop at the first send, blocking it for tens of milliseconds: import it here.
+import httpcore  # noqa: F401
 import httpx
 
 from telemetry_service.ebt.shippers.bounded_request import DeadlineExceeded, bounded_request
@@ -175,7 +178,9 @@ class TelemetrySender:
         self._monotonic = monotonic
         self._wall_ms = wall_ms
 
-    async def post(self, url: str, body: str, headers: dict[str, str]) -> SendOutcome:
+    async def post(self, url: str, body: str | bytes, headers: dict[str, str]) -> SendOutcome:
+        """POST `body` (bytes are sent as they are: encode a large body off the loop)."""
+        content = body if isinstance(body, bytes) else body.encode()
         config = self._config()
         deadline_s = config.timeouts.send if self._deadline_s is None else self._deadline_s
         started = self._monotonic()
@@ -190,7 +195,7 @@ class TelemetrySender:
                     self._client(),
                     "POST",
                     url,
-                    content=body.encode(),
+                    content=content,
                     headers=headers,
                     deadline_s=deadline_s - max(self._monotonic() - started, slept),
                     max_bytes=config.max_response_bytes,

@@ -83,7 +83,8 @@ class CollectionStrategy:
 
 
 Encrypter = Callable[[object], str]
-"""Encrypts one payload object into the packed wire string (runs in a worker thread)."""
+"""Encrypts one payload into the packed wire string (runs in a worker thread): an object, or
+its compact JSON as bytes (``wire.compact_json``'s output), which is encrypted as it is."""
 
 
 class EncryptionUnavailableError(RuntimeError):
@@ -139,10 +140,16 @@ class TelemetryCollectionManager:
 
     # -- start -------------------------------------------------------------------------------
     async def encrypt(self, payload: object) -> str:
-        """Encrypt one payload in a worker thread (raises when no encrypter is installed)."""
+        """Encrypt one payload (an object, or its compact JSON bytes) in a worker thread
+        (raises when no encrypter is installed)."""
+        return await asyncio.to_thread(self.installed_encrypter(), payload)
+
+    def installed_encrypter(self) -> Encrypter:
+        """The encrypter, for a caller that runs it in its own worker thread together with other
+        work on the same payload (raises when none is installed)."""
         if self._encrypter is None:
             raise EncryptionUnavailableError("no encrypter is installed")
-        return await asyncio.to_thread(self._encrypter, payload)
+        return self._encrypter
 
     async def get_unencrypted_stats(self, *, refresh_cache: bool = False) -> list[dict[str, Any]]:
         """``[{clusterUuid, stats}]`` with the payload objects; errors propagate."""
