@@ -1,10 +1,13 @@
 """The ``field_days`` aggregate is exact: the field trend and the daily snapshot counts it
 answers equal a brute-force computation over the stored snapshots, on both backends, after
-ingest (a cluster's second snapshot of a day included), retention, a cluster's deletion and
-the version 5 migration's backfill of a store written by the previous schema."""
+ingest (a cluster's second snapshot of a day included), with every snapshot pending, some
+folded or all, after retention, a cluster's deletion, a fold racing them, two receivers
+folding at once, and the migration of a store written by version 4 (every snapshot pending,
+folded in the background)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -29,6 +32,7 @@ from telemetry_service.receiver.storage import (
     ReportStore,
     open_report_store,
 )
+from telemetry_service.receiver.storage.fold import FoldTask
 from telemetry_service.receiver.storage.queries.field_days import MAX_CELLS, WIDE
 from telemetry_service.receiver.storage.queries.field_trend import TrendParts
 from telemetry_service.receiver.storage.sql import field_value, json_kind
@@ -169,9 +173,21 @@ async def assert_exact(
     return len(paths)
 
 
+async def fold_all(store: ReportStore, batch: int = 1000) -> int:
+    """Fold every pending snapshot; how many."""
+    done = await FoldTask(store, batch=batch).run_once()
+    assert await store.pending_field_days() == 0
+    return done
+
+
 async def test_the_trend_equals_a_brute_force_over_the_snapshots(store: ReportStore) -> None:
     await fill(store)
-    assert await assert_exact(store) >= 12
+    assert await store.pending_field_days() == DAYS * 15  # an insert only marks it
+    assert await assert_exact(store) >= 12  # every snapshot pending
+    assert await store.fold_field_days(40) == 40
+    assert await assert_exact(store) >= 12  # folded and pending ones
+    assert await fold_all(store, batch=7) == DAYS * 15 - 40
+    assert await assert_exact(store) >= 12  # all folded
     parts = await store.field_trend_parts(("n",), from_ms=FROM_MS, to_ms=TO_MS, size=5)
     assert sum(parts.reports.values()) == DAYS * 15  # 12 clusters, 3 of them twice a day
     assert any(count > 1 for numbers in parts.numbers.values() for _, count in numbers)
@@ -183,6 +199,7 @@ async def test_the_trend_equals_a_brute_force_over_the_snapshots(store: ReportSt
 
 async def test_exact_after_retention_and_a_deletion(store: ReportStore) -> None:
     await fill(store, seed=2)
+    await store.fold_field_days(50)  # some snapshots of each kind go folded, some pending
     # The cutoff falls inside a day: that day keeps some snapshots, the days before none.
     cutoff = DAY0 - 4 * DAY_MS + DAY_MS // 2
     assert await store.delete_older_than(cutoff) > 0
@@ -192,18 +209,24 @@ async def test_exact_after_retention_and_a_deletion(store: ReportStore) -> None:
     assert 0 < reports[(DAY0 - 4 * DAY_MS) // DAY_MS] < 15
     await store.delete_cluster("c0")
     await assert_exact(store)
+    await fold_all(store)
+    await assert_exact(store)
+    await store.add(snapshot("c1", DAY0 - DAY_MS, {"n": 1}))  # pending
     await store.delete_older_than(DAY0 + DAY_MS)  # everything
     assert await trend(store, "n") == TrendParts()
     count = await store._db.run(
         False, lambda cur: cur.execute("SELECT COUNT(*) FROM field_days").fetchone()[0]
     )
     assert count == 0
+    assert await store.pending_field_days() == 0
 
 
 async def test_a_duplicate_is_counted_once(store: ReportStore) -> None:
     first = report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same")
     await store.add(first)
     await store.add(report("a", received_ms=DAY0 - DAY_MS, payload={"n": 1}, digest="same"))
+    assert await store.pending_field_days() == 1
+    await fold_all(store)
     parts = await trend(store, "n")
     assert parts.reports == {(DAY0 - DAY_MS) // DAY_MS: 1}
     assert parts.numbers == {(DAY0 - DAY_MS) // DAY_MS: [(1.0, 1)]}
@@ -213,19 +236,21 @@ def test_kinds_cover_the_api() -> None:
     assert set(KINDS) == {"missing", "null", "boolean", "number", "string", "array", "object"}
 
 
-async def test_the_migration_backfills_a_store_of_the_previous_schema(
+async def test_a_store_of_version_4_opens_at_once_and_folds_in_the_background(
     backend_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = open_report_store(backend_url)
     await store.open()
     try:
         await fill(store, seed=3)
+        await fold_all(store)
         expected = await trend(store, "mixed")
 
         def downgrade(cur: Any) -> None:  # back to what version 4 wrote
+            cur.execute("DROP TABLE field_days_pending")
             cur.execute("DROP TABLE field_days")
             cur.execute("DROP TABLE receiver_backfills")
-            cur.execute("DELETE FROM receiver_migrations WHERE version = 5")
+            cur.execute("DELETE FROM receiver_migrations WHERE version >= 5")
 
         await store._db.run(True, downgrade)
     finally:
@@ -234,23 +259,87 @@ async def test_the_migration_backfills_a_store_of_the_previous_schema(
     store = open_report_store(backend_url)
     await store.open()
     try:
+        assert await store.pending_field_days() == DAYS * 15  # nothing counted at open
+        assert await assert_exact(store) >= 12
+        assert await FoldTask(store, batch=8).run_once() == DAYS * 15
         assert await assert_exact(store) >= 12
         assert await trend(store, "mixed") == expected
         lines = [r.getMessage() for r in caplog.records if "field aggregates" in r.getMessage()]
-        assert lines[-1] == f"field aggregates: backfilled from {DAYS * 15} stored snapshots"
-        assert "field aggregates: 90 of 90 stored snapshots counted" in lines
-        pending = await store._db.run(
-            False, lambda cur: cur.execute("SELECT COUNT(*) FROM receiver_backfills").fetchone()
-        )
-        assert pending[0] == 0
+        assert lines[0] == f"field aggregates: {DAYS * 15} stored snapshots to count"
+        assert lines[-1] == f"field aggregates: {DAYS * 15} of {DAYS * 15} stored snapshots counted"
+        assert len(lines) == 11
     finally:
         await store.close()
     store = open_report_store(backend_url)  # a second open does not count them again
     await store.open()
     try:
+        assert await store.pending_field_days() == 0
         assert await trend(store, "mixed") == expected
     finally:
         await store.close()
+
+
+async def test_a_store_of_version_5_keeps_its_aggregate_or_its_backfill(backend_url: str) -> None:
+    """Version 5 counted at insert and backfilled at open: a filled aggregate stays as it is;
+    a backfill that had not run yet becomes pending snapshots."""
+    store = open_report_store(backend_url)
+    await store.open()
+    try:
+        await fill(store, seed=5)
+        await fold_all(store)
+
+        def downgrade(cur: Any, backfill: bool) -> None:
+            cur.execute("DROP TABLE field_days_pending")
+            cur.execute("DELETE FROM receiver_migrations WHERE version = 6")
+            if backfill:
+                cur.execute("DELETE FROM field_days WHERE day % 2 = 0")  # half-way: wrong
+                cur.execute("INSERT INTO receiver_backfills (name) VALUES ('field_days')")
+
+        await store._db.run(True, lambda cur: downgrade(cur, False))
+    finally:
+        await store.close()
+    for backfill, pending in ((False, 0), (True, DAYS * 15)):
+        store = open_report_store(backend_url)
+        await store.open()
+        try:
+            assert await store.pending_field_days() == pending
+            await assert_exact(store)
+            await fold_all(store)
+            await assert_exact(store)
+            await store._db.run(True, lambda cur, b=backfill: downgrade(cur, not b))
+        finally:
+            await store.close()
+
+
+async def test_two_receivers_fold_at_once_and_race_deletions(backend_url: str) -> None:
+    """Two stores on one database (two receivers): their folds and deletions interleave, and
+    every snapshot is counted once."""
+    first, second = open_report_store(backend_url), open_report_store(backend_url)
+    await first.open()
+    await second.open()
+    try:
+        await fill(first, seed=6)
+
+        async def fold_loop(store: ReportStore, batch: int) -> None:
+            while await store.pending_field_days():
+                await store.fold_field_days(batch)
+                await asyncio.sleep(0)
+
+        cutoff = DAY0 - 4 * DAY_MS + DAY_MS // 3
+        await asyncio.gather(
+            fold_loop(first, 3),
+            fold_loop(second, 5),
+            first.delete_older_than(cutoff),
+            second.delete_cluster("c4"),
+        )
+        await assert_exact(first)
+        await fill(second, seed=7)
+        await asyncio.gather(fold_loop(second, 4), first.delete_cluster("c1"), fold_loop(first, 6))
+        await fold_all(second)
+        await assert_exact(second)
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -> None:
@@ -263,6 +352,8 @@ async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -
             body = random_payload(rng, f"w{index}")
             body["wide"] = {f"f{j}": j % 7 for j in range(MAX_CELLS)}
             await store.add(snapshot(f"w{index}", DAY0 + day * DAY_MS + index, body))
+    await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))
+    await fold_all(store)
     marks = await store._db.run(
         False,
         lambda cur: cur.execute(

@@ -25,8 +25,9 @@ def snap(cluster: str, day: int, version: str = "8.1.0", **payload: object) -> N
 
 
 async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
-    # 3: events (test_events.py), 4: public_stats, 5: field_days (test_field_days.py)
-    assert len(SQLITE) == len(POSTGRES) == 5
+    # 3: events (test_events.py), 4: public_stats,
+    # 5: field_days, 6: field_days_pending (test_field_days.py)
+    assert len(SQLITE) == len(POSTGRES) == 6
     store = open_report_store(backend_url)
     await store.open()
     try:
@@ -47,7 +48,7 @@ async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
                 ).fetchall()
             ],
         )
-        assert versions == [1, 2, 3, 4, 5]
+        assert versions == [1, 2, 3, 4, 5, 6]
     finally:
         await store.close()
 
@@ -154,5 +155,6 @@ async def test_migrating_a_version_1_sqlite_store_keeps_its_reports(tmp_path: Pa
         3,
         4,
         5,
+        6,
     }
     conn.close()

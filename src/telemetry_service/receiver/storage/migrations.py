@@ -34,8 +34,15 @@ trend and the daily snapshot counts (``queries/field_days.py``): per (path, UTC 
 time, JSON kind, value), how many snapshots held it; ``number`` is a number's value, ``text``
 a long keyword's as JSON text (its ``value`` is then its hash; so is that of a keyword
 holding a character that PostgreSQL's text cannot). ``receiver_backfills`` names the
-aggregates still to be filled from the stored snapshots: the store fills them once when it
-opens, then removes the row.
+aggregates still to be filled from the stored snapshots (version 6 turns that into pending
+snapshots).
+
+Version 6 adds ``field_days_pending``: the stored snapshots not yet counted in ``field_days``,
+keyed by (UTC day of report time, report id). A snapshot's insert adds its row; the fold
+(``queries/field_fold.py``) counts pending snapshots in batches, in the background, and removes
+their rows; the reads add the pending snapshots of their days themselves. The migration makes
+every stored snapshot pending when the version 5 backfill had not run (and empties
+``field_days`` then), so the store opens at once and the fold fills the aggregate.
 """
 
 from __future__ import annotations
@@ -172,6 +179,21 @@ _FIELD_DAYS = """
     INSERT INTO receiver_backfills (name) VALUES ('field_days');
     """
 
+#: Version 6, the snapshots still to be folded into ``field_days`` (see ``field_fold.py``).
+_FIELD_DAYS_PENDING = """
+    CREATE TABLE field_days_pending (
+        day {int} NOT NULL,
+        report_id TEXT NOT NULL,
+        PRIMARY KEY (day, report_id)
+    ){without_rowid};
+    INSERT INTO field_days_pending (day, report_id)
+        SELECT report_ms / 86400000, id FROM reports WHERE kind = 'snapshot'
+        AND EXISTS (SELECT 1 FROM receiver_backfills WHERE name = 'field_days');
+    DELETE FROM field_days
+        WHERE EXISTS (SELECT 1 FROM receiver_backfills WHERE name = 'field_days');
+    DELETE FROM receiver_backfills WHERE name = 'field_days';
+    """
+
 SQLITE: tuple[str, ...] = (
     _TABLES.format(
         id="PRIMARY KEY",
@@ -186,6 +208,7 @@ SQLITE: tuple[str, ...] = (
     _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition="", id=""),
     _PUBLIC_STATS.format(int="INTEGER"),
     _FIELD_DAYS.format(int="INTEGER", real="REAL", without_rowid=" WITHOUT ROWID"),
+    _FIELD_DAYS_PENDING.format(int="INTEGER", without_rowid=" WITHOUT ROWID"),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -206,4 +229,5 @@ POSTGRES: tuple[str, ...] = (
     ),
     _PUBLIC_STATS.format(int="BIGINT"),
     _FIELD_DAYS.format(int="BIGINT", real="DOUBLE PRECISION", without_rowid=""),
+    _FIELD_DAYS_PENDING.format(int="BIGINT", without_rowid=""),
 )

@@ -23,7 +23,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 from .events import EventStore
 from .migrations import MIGRATION_TABLE
-from .queries import clusters, field_days, field_trend, public, reports, stats, writes
+from .queries import clusters, field_fold, field_trend, public, reports, stats, writes
 from .records import (
     AddResult,
     DeleteCounts,
@@ -103,7 +103,6 @@ class ReportStore(abc.ABC):
     def _open(self) -> None:
         self._db.open()
         apply_migrations(self._db, MIGRATION_TABLE, self._migrations, lock_id=_MIGRATION_LOCK)
-        field_days.run_backfill(self._db, self.dialect, lock_id=_MIGRATION_LOCK)
 
     async def close(self) -> None:
         """Finish queued writes, then close connections (waiting for running reads)."""
@@ -155,6 +154,14 @@ class ReportStore(abc.ABC):
             return dropped + writes.delete_older_than(cur, self.dialect, cutoff_ms)
 
         return await self._write(op)
+
+    async def fold_field_days(self, limit: int) -> int | None:
+        """Count up to `limit` pending snapshots into the ``field_days`` aggregate (one write
+        transaction, in turn with the reports). Answers how many, or None when another
+        receiver sharing the database is folding (``queries/field_fold.py``)."""
+        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, limit))
+
+    pending_field_days = _read(field_fold.pending_count)
 
     async def delete_events_before(self, cutoff_ms: int) -> int:
         """Delete the events of the UTC days before `cutoff_ms`'s day, with their aggregates

@@ -3,10 +3,11 @@ of every stored snapshot (objects included; the whole payload is the path ``""``
 day of its report time, how many snapshots held each (kind, value) there. The field trend
 and the daily snapshot counts read it instead of the snapshots.
 
-It is kept up to date in the transaction that stores a snapshot (:func:`add_snapshot`, from
-``insert_report``) and in the one that deletes snapshots (:func:`forget_snapshots`, before
-the rows go), and filled once from the stored snapshots after the version 5 migration
-(:func:`run_backfill`). Every snapshot counts, a cluster's second of a day too.
+A stored snapshot is first pending (``field_days_pending``); the fold (``field_fold.py``)
+counts pending snapshots in batches with :func:`add_snapshot` and :func:`write_counts`, and
+the reads add the pending snapshots of their days themselves. A deletion uncounts the folded
+snapshots it deletes (:func:`forget_snapshots`, in its transaction, before the rows go) and
+drops the pending rows of the others. Every snapshot counts, a cluster's second of a day too.
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from telemetry_service.common.db.base import Cursor, Database
+from telemetry_service.common.db.base import Cursor
 
 from ..sql import DAY, Dialect, field_value, json_kind
 from .stats import loads
 
 __all__ = [
-    "BACKFILL",
     "JSON_KEY",
     "LONG_KEY",
     "MAX_CELLS",
@@ -40,13 +39,10 @@ __all__ = [
     "add_snapshot",
     "cells",
     "forget_snapshots",
-    "run_backfill",
     "scalar_cell",
     "snapshot_cells",
     "write_counts",
 ]
-
-log = logging.getLogger("telemetry_service.receiver.storage")
 
 #: The path of a whole payload: its rows count each day's snapshots.
 ROOT = ""
@@ -67,8 +63,6 @@ _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 MAX_CELLS = 10_000
 #: The path of the marks of wide snapshots (a path no field can name: it starts with ".").
 WIDE = ".wide"
-#: The name of the pending backfill in ``receiver_backfills``.
-BACKFILL = "field_days"
 
 #: One aggregate cell: (path, kind, value key, number, a hashed keyword as JSON text).
 Cell = tuple[str, str, str, float | None, str | None]
@@ -189,16 +183,16 @@ def write_counts(cur: Cursor, d: Dialect, counts: Counts) -> None:
 
 
 def forget_snapshots(cur: Cursor, d: Dialect, where: str, params: Sequence[Any]) -> None:
-    """Uncount the snapshots ``WHERE kind = 'snapshot' AND {where}`` before they are deleted
-    (in the deletion's transaction): a day that loses all its snapshots loses its rows, the
+    """Uncount the folded snapshots ``WHERE kind = 'snapshot' AND {where}`` before they are
+    deleted and drop the pending rows of the others (in the deletion's transaction, after
+    :func:`field_fold.lock`): a day that loses all its folded snapshots loses its rows, the
     others are decremented by the deleted snapshots' cells."""
-    cur.execute(
-        d.sql(
-            f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' AND {where} "
-            f"GROUP BY {DAY}"
-        ),
-        params,
+    mine = f"FROM reports r WHERE kind = 'snapshot' AND {where}"
+    folded = (
+        f"{mine} AND NOT EXISTS (SELECT 1 FROM field_days_pending p "
+        f"WHERE p.day = r.{DAY} AND p.report_id = r.id)"
     )
+    cur.execute(d.sql(f"SELECT {DAY}, COUNT(*) {folded} GROUP BY {DAY}"), params)
     leaving = {int(day): int(count) for day, count in cur.fetchall()}
     for day, count in sorted(leaving.items()):
         cur.execute(
@@ -207,60 +201,16 @@ def forget_snapshots(cur: Cursor, d: Dialect, where: str, params: Sequence[Any])
         if count >= int(cur.fetchone()[0] or 0):
             cur.execute(d.sql("DELETE FROM field_days WHERE day = ?"), (day,))
             continue
-        cur.execute(
-            d.sql(
-                f"SELECT id, payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ? AND {where}"
-            ),
-            [day, *params],
-        )
+        cur.execute(d.sql(f"SELECT id, payload {folded} AND {DAY} = ?"), [*params, day])
         counts: Counter[Cell] = Counter()
         for report in cur.fetchall():
             counts.update(snapshot_cells(*report))
         _write(cur, d, day, counts, -1)
         cur.execute(d.sql("DELETE FROM field_days WHERE day = ? AND count <= 0"), (day,))
-
-
-def _backfill(cur: Cursor, d: Dialect, progress: Callable[[int, int], None]) -> int:
-    cur.execute(d.sql(f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' GROUP BY 1"))
-    days = sorted((int(day), int(count)) for day, count in cur.fetchall())
-    total, done = sum(count for _, count in days), 0
-    cur.execute("DELETE FROM field_days")
-    for day, count in days:
-        cur.execute(
-            d.sql(f"SELECT id, payload FROM reports WHERE kind = 'snapshot' AND {DAY} = ?"),
-            (day,),
-        )
-        counts: Counter[Cell] = Counter()
-        for report in cur.fetchall():
-            counts.update(snapshot_cells(*report))
-        _write(cur, d, day, counts, 1)
-        done += count
-        progress(done, total)
-    return total
-
-
-def run_backfill(db: Database, d: Dialect, *, lock_id: int) -> None:
-    """Fill ``field_days`` from the stored snapshots once, after the migration that made it
-    (one transaction; other writers wait; progress is logged about every 10 %)."""
-    marks: list[int] = []
-
-    def progress(done: int, total: int) -> None:
-        step = max(total // 10, 1)
-        if done // step > len(marks) or done == total:
-            marks.append(done)
-            log.info("field aggregates: %d of %d stored snapshots counted", done, total)
-
-    def fill(cur: Cursor) -> None:
-        if d.name == "postgresql":
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
-        cur.execute(d.sql("SELECT name FROM receiver_backfills WHERE name = ?"), (BACKFILL,))
-        if cur.fetchone() is None:
-            return
-        if d.name == "postgresql":  # no snapshot is stored meanwhile by another receiver
-            cur.execute("LOCK TABLE reports IN SHARE MODE")
-        total = _backfill(cur, d, progress)
-        cur.execute(d.sql("DELETE FROM receiver_backfills WHERE name = ?"), (BACKFILL,))
-        if total:
-            log.info("field aggregates: backfilled from %d stored snapshots", total)
-
-    db.transaction(True, fill)
+    cur.execute(
+        d.sql(
+            "DELETE FROM field_days_pending WHERE EXISTS (SELECT 1 FROM reports r WHERE "
+            f"r.id = field_days_pending.report_id AND r.kind = 'snapshot' AND {where})"
+        ),
+        params,
+    )

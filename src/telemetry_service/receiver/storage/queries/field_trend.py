@@ -1,7 +1,8 @@
 """Reads of the ``field_days`` aggregate (``field_days.py``): the snapshots per day and what a
 field's trend needs, aggregated in SQL, so that the answer's cost follows the field's distinct
 values, not the snapshots: kinds, booleans and the top keywords per day in a few rows, the
-numbers as (value, snapshots) pairs."""
+numbers as (value, snapshots) pairs. The snapshots not folded yet (``field_fold.py``) and the
+wide ones (only marked in the aggregate) are read here, the field taken from their payloads."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import Any
 from telemetry_service.common.db.base import Cursor
 
 from ..records import FieldValue
-from ..sql import Dialect, day_bounds, field_value, json_kind
+from ..sql import Dialect, consistent_reads, day_bounds, field_value, json_kind
 from .field_days import JSON_KEY, ROOT, WIDE, scalar_cell
+from .field_fold import pending_payloads, pending_per_day
 from .stats import loads
 
 __all__ = ["TrendParts", "snapshots_per_day", "trend_parts"]
@@ -38,7 +40,8 @@ class TrendParts:
 
 
 def snapshots_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
-    """Snapshots per UTC day number of ``[from, to)`` (whole days), from the aggregate."""
+    """Snapshots per UTC day number of ``[from, to)`` (whole days): the aggregate's and the
+    pending ones."""
     cur.execute(
         d.sql(
             "SELECT day, SUM(count) FROM field_days WHERE path = ? AND day >= ? AND day < ? "
@@ -46,7 +49,10 @@ def snapshots_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict
         ),
         (ROOT, *day_bounds(from_ms, to_ms)),
     )
-    return {int(day): int(count) for day, count in cur.fetchall()}
+    days = {int(day): int(count) for day, count in cur.fetchall()}
+    for day, count in pending_per_day(cur, d, day_bounds(from_ms, to_ms)).items():
+        days[day] = days.get(day, 0) + count
+    return days
 
 
 def _keyword(value: str, text: str | None) -> str:
@@ -98,10 +104,18 @@ def _top(
     return {value: keyword for _, keyword, value in ranked}
 
 
-def _wide_values(
+def _value_at(payload: str | None, path: Sequence[str]) -> FieldValue:
+    node = loads(payload) if payload is not None else None
+    for key in path:
+        node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
+    return FieldValue("missing", None) if node is _MISSING else field_value(json_kind(node), node)
+
+
+def _read_values(
     cur: Cursor, d: Dialect, path: Sequence[str], days: tuple[int, int]
 ) -> list[tuple[int, FieldValue]]:
-    """The field in the wide snapshots of the days (those ``field_days`` only marks)."""
+    """The field in the wide snapshots of the days (those ``field_days`` only marks), then in
+    the pending ones (not in it yet)."""
     cur.execute(
         d.sql("SELECT day, value FROM field_days WHERE path = ? AND day >= ? AND day < ?"),
         (WIDE, *days),
@@ -110,18 +124,13 @@ def _wide_values(
     for day, report_id in cur.fetchall():
         cur.execute(d.sql("SELECT payload FROM reports WHERE id = ?"), (report_id,))
         row = cur.fetchone()
-        node = loads(row[0]) if row else None
-        for key in path:
-            node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
-        item = (
-            FieldValue("missing", None) if node is _MISSING else field_value(json_kind(node), node)
-        )
-        found.append((int(day), item))
+        found.append((int(day), _value_at(row[0] if row else None, path)))
+    found += [(day, _value_at(text, path)) for day, text in pending_payloads(cur, d, days)]
     return found
 
 
 def _add_wide(parts: TrendParts, wide: list[tuple[int, FieldValue]]) -> None:
-    """Count the wide snapshots' values (keywords: by :func:`_top`) in `parts`."""
+    """Count the values read by :func:`_read_values` (keywords: by :func:`_top`) in `parts`."""
     for day, item in wide:
         if item.kind == "missing":
             continue
@@ -138,6 +147,7 @@ def trend_parts(
     cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int, size: int
 ) -> TrendParts:
     """What the trend of `path` over ``[from, to)`` (whole days) needs."""
+    consistent_reads(cur, d)
     parts = TrendParts(reports=snapshots_per_day(cur, d, from_ms, to_ms))
     where = "path = ? AND day >= ? AND day < ?"
     params: list[Any] = [".".join(path), *day_bounds(from_ms, to_ms)]
@@ -153,7 +163,7 @@ def trend_parts(
     for day, kind, count, json_count in cur.fetchall():
         parts.kinds.setdefault(int(day), {})[kind] = int(count)
         with_json = with_json or bool(json_count)
-    wide = _wide_values(cur, d, path, day_bounds(from_ms, to_ms))
+    wide = _read_values(cur, d, path, day_bounds(from_ms, to_ms))
     _add_wide(parts, wide)
     present = {kind for kinds in parts.kinds.values() for kind in kinds}
     wide_words: dict[str, tuple[str, int]] = {}

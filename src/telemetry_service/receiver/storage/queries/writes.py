@@ -1,6 +1,7 @@
 """The report store's writes: a report (with its digest, its cluster's row and, for a
-snapshot, its cells of the ``field_days`` aggregate) and the deletions (a cluster, or
-everything received before a cutoff), which uncount their snapshots in the same transaction."""
+snapshot, its row of ``field_days_pending``: the fold counts it later, see ``field_fold.py``)
+and the deletions (a cluster, or everything received before a cutoff), which take the fold's
+lock and uncount their folded snapshots in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from telemetry_service.common.db.base import Cursor
 
 from ..records import AddResult, DeleteCounts, NewReport
 from ..sql import Dialect
-from . import field_days
+from . import field_days, field_fold
 
 __all__ = [
     "delete_cluster",
@@ -27,19 +28,13 @@ _COLUMNS = (
 
 
 def insert_reports(cur: Cursor, d: Dialect, reports: Sequence[NewReport]) -> list[AddResult]:
-    """:func:`insert_report` of each of `reports` in one transaction, their snapshots' cells
-    of ``field_days`` summed before they are written (fewer rows to update)."""
-    counts: field_days.Counts = {}
-    results = [insert_report(cur, d, r, counts) for r in reports]
-    field_days.write_counts(cur, d, counts)
-    return results
+    """:func:`insert_report` of each of `reports` in one transaction."""
+    return [insert_report(cur, d, r) for r in reports]
 
 
-def insert_report(
-    cur: Cursor, d: Dialect, r: NewReport, counts: field_days.Counts | None = None
-) -> AddResult:
-    """Store `r` unless its digest is known (then answer the first one's id), and count a
-    snapshot in ``field_days`` (in `counts`, when given, for the caller to write)."""
+def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
+    """Store `r` unless its digest is known (then answer the first one's id); a snapshot is
+    left pending for the fold of ``field_days``."""
     cur.execute(
         d.sql(
             "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
@@ -73,7 +68,7 @@ def insert_report(
         (r.cluster_uuid, r.report_ms, r.report_ms),
     )
     if r.kind == "snapshot":
-        field_days.add_snapshot(cur, d, r.report_ms, (r.id, r.payload_text), counts)
+        field_fold.add_pending(cur, d, r.report_ms, r.id)
         cur.execute(
             d.sql(
                 "UPDATE clusters SET report_id = ?, report_ms = ?, received_ms = ?, "
@@ -97,6 +92,7 @@ def insert_report(
 
 
 def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
+    field_fold.lock(cur, d)
     field_days.forget_snapshots(cur, d, "cluster_uuid = ?", (cluster_uuid,))
     cur.execute(d.sql("DELETE FROM reports WHERE cluster_uuid = ?"), (cluster_uuid,))
     reports = cur.rowcount
@@ -107,6 +103,7 @@ def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
 
 def forget_older_than(cur: Cursor, d: Dialect, cutoff_ms: int) -> None:
     """Uncount the snapshots received before `cutoff_ms` (before any of them is deleted)."""
+    field_fold.lock(cur, d)
     field_days.forget_snapshots(cur, d, "received_ms < ?", (cutoff_ms,))
 
 
