@@ -6,8 +6,9 @@ Usage: ``.venv/bin/python benchmarks/dashboard.py [--clusters 10000 20000 40000]
 Prints JSON, and a table per size on stderr. For each ``--clusters`` size, the store holds that
 many clusters that each sent one snapshot (about 1.1 KB) a day for ``--days`` days (10,000 x
 30 = 300,000 snapshots, plus opt-in reports), made by ``telemetry_service.receiver.samples``
-in steady mode and written through the store's own write path (in groups of 2,000, with the
-``field_days`` aggregate kept up to date as at ingest) into a SQLite file cached under
+in steady mode and written through the store's own write path (in groups of 2,000; each
+snapshot is left pending, as at ingest), then folded into the ``field_days`` aggregate as the
+receiver's background fold does, before anything is measured, into a SQLite file cached under
 ``.cache/dashboard-bench/`` (reruns skip the seeding; progress goes to stderr). PostgreSQL
 gets the same rows, the aggregate's too, copied in bulk (``COPY``).
 
@@ -97,6 +98,26 @@ def seed(url: str, clusters: int, days: int, now: dt.datetime) -> int:
     return asyncio.run(run())
 
 
+def fold(url: str) -> None:
+    """Fold the pending snapshots into the ``field_days`` aggregate (the receiver's background
+    fold, run to the end), so that nothing is measured while a backlog is folded."""
+    from telemetry_service.receiver.storage import open_report_store
+    from telemetry_service.receiver.storage.fold import FoldTask
+
+    async def run() -> None:
+        store = open_report_store(url)
+        await store.open()
+        try:
+            started = time.monotonic()
+            folded = await FoldTask(store, batch=2000).run_once()
+            if folded:
+                log(f"  folded {folded:,} snapshots in {time.monotonic() - started:.1f} s")
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 def cache_key(clusters: int, days: int) -> str:
     return f"v{DATA_VERSION}-{clusters}x{days}"
 
@@ -115,6 +136,7 @@ def sqlite_store(clusters: int, days: int) -> tuple[str, dt.datetime]:
         log(f"sqlite: seeding {clusters:,} clusters x {days} days into {path.name}")
         count = seed(f"sqlite:///{path}", clusters, days, now)
         meta.write_text(json.dumps({"now": now.isoformat(), "reports": count}))
+    fold(f"sqlite:///{path}")
     return f"sqlite:///{path}", dt.datetime.fromisoformat(json.loads(meta.read_text())["now"])
 
 
@@ -158,6 +180,7 @@ def postgres_store(base_url: str, sqlite_url: str, name: str) -> str:
             ("report_digests", set()),
             ("clusters", {"opt_in_status"}),
             ("field_days", set()),
+            ("field_days_pending", set()),
         ):
             rows = source.execute(f"SELECT * FROM {table}")
             columns = [d[0] for d in rows.description]

@@ -127,7 +127,7 @@ class StoreConfig(Section):
         return value
 
     pool_timeout_seconds: float = Field(default=2, gt=0, le=600, alias="poolTimeoutSeconds")
-    fold_interval: Duration = Field(default=30.0, ge=0.1, le=86_400, alias="foldInterval")
+    fold_interval: Duration = Field(default=30.0, gt=0, le=86_400, alias="foldInterval")
     fold_batch: int = Field(default=500, ge=1, le=100_000, alias="foldBatch")
 
 
