@@ -109,7 +109,7 @@ def fold(url: str) -> None:
         await store.open()
         try:
             started = time.monotonic()
-            folded = await FoldTask(store, batch=2000).run_once()
+            folded = await FoldTask(store, batch=2000).fold()
             if folded:
                 log(f"  folded {folded:,} snapshots in {time.monotonic() - started:.1f} s")
         finally:

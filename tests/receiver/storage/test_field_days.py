@@ -175,7 +175,7 @@ async def assert_exact(
 
 async def fold_all(store: ReportStore, batch: int = 1000) -> int:
     """Fold every pending snapshot; how many."""
-    done = await FoldTask(store, batch=batch).run_once()
+    done = await FoldTask(store, batch=batch).fold()
     assert await store.pending_field_days() == 0
     return done
 
@@ -261,7 +261,7 @@ async def test_a_store_of_version_4_opens_at_once_and_folds_in_the_background(
     try:
         assert await store.pending_field_days() == DAYS * 15  # nothing counted at open
         assert await assert_exact(store) >= 12
-        assert await FoldTask(store, batch=8).run_once() == DAYS * 15
+        assert await FoldTask(store, batch=8).fold() == DAYS * 15
         assert await assert_exact(store) >= 12
         assert await trend(store, "mixed") == expected
         lines = [r.getMessage() for r in caplog.records if "field aggregates" in r.getMessage()]

@@ -21,9 +21,10 @@ log = logging.getLogger("telemetry_service.receiver.storage")
 _LOGGED_BATCHES = 10
 
 
-class FoldTask:
+class FoldTask(PeriodicTask):
     """Folds pending snapshots at start and then every `interval_s` seconds (a failed run is
-    logged as ``field fold failed: ...`` and tried again at the next one)."""
+    logged as ``field fold failed: ...`` and tried again at the next one); ``start`` and
+    ``stop`` are :class:`PeriodicTask`'s."""
 
     def __init__(
         self,
@@ -33,14 +34,12 @@ class FoldTask:
         batch: int = 500,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        super().__init__("field fold", self._fold, sleep=sleep, log=log, retry_delay=interval_s)
         self.store = store
         self.interval_s = interval_s
         self.batch = batch
-        self._loop = PeriodicTask(
-            "field fold", self._step, sleep=sleep, log=log, retry_delay=interval_s
-        )
 
-    async def run_once(self) -> int:
+    async def fold(self) -> int:
         """Fold until nothing is pending (or another receiver folds); the snapshots folded."""
         total = await self.store.pending_field_days()
         logged = total >= _LOGGED_BATCHES * self.batch
@@ -58,12 +57,6 @@ class FoldTask:
             await asyncio.sleep(0)  # the reports queued meanwhile commit first anyway
         return done
 
-    async def _step(self) -> float:
-        await self.run_once()
+    async def _fold(self) -> float:
+        await self.fold()
         return self.interval_s
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
