@@ -166,9 +166,9 @@ def add_snapshot(
     report: tuple[str, str],
     into: Counts | None = None,
 ) -> None:
-    """Count a newly stored snapshot, `report` (id, payload text), in its insert's
-    transaction; with `into`, add its cells there for :func:`write_counts` to write with
-    those of the other snapshots."""
+    """Count a stored snapshot, `report` (id, payload text), in the fold's transaction; with
+    `into`, add its cells there for :func:`write_counts` to write with those of the other
+    snapshots of the batch."""
     day = sql_day(report_ms)
     if into is None:
         _write(cur, d, day, Counter(snapshot_cells(*report)), 1)
