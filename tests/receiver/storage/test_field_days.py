@@ -35,6 +35,7 @@ from telemetry_service.receiver.storage import (
 from telemetry_service.receiver.storage.fold import FoldTask
 from telemetry_service.receiver.storage.queries.field_days import MAX_CELLS, WIDE
 from telemetry_service.receiver.storage.queries.field_trend import TrendParts
+from telemetry_service.receiver.storage.queries.writes import insert_reports
 from telemetry_service.receiver.storage.sql import field_value, json_kind
 
 from .test_store import T0, report
@@ -364,3 +365,28 @@ async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -
     await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))
     await store.delete_older_than(DAY0 - 2 * DAY_MS + 1)  # one wide snapshot of day -2 stays
     await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))
+
+
+async def test_pending_keywords_rank_with_the_folded_ones(store: ReportStore) -> None:
+    """A keyword that pending snapshots lift above the folded top is ranked by its total; more
+    distinct pending keywords than SQL takes parameters (PostgreSQL: 65,535) still answer."""
+    day = DAY0 - DAY_MS
+    for word, times in (("a", 5), ("b", 4)):
+        for index in range(times):
+            await store.add(snapshot(f"{word}{index}", day + index, {"word": word}))
+    await fold_all(store)
+    for index in range(3):
+        await store.add(snapshot(f"b{index}", day + 100 + index, {"word": "b"}))
+    parts = await trend(store, "word")
+    assert (
+        await store.field_trend_parts(("word",), from_ms=FROM_MS, to_ms=TO_MS, size=1)
+    ).keywords == ["b"]
+    assert parts.keyword_counts == {day // DAY_MS: {"a": 5, "b": 7}}
+    many = [
+        snapshot(f"u{index}", day + 1000 + index, {"word": f"unique-{index}"})
+        for index in range(70_000)
+    ]
+    await store._db.run(True, lambda cur: insert_reports(cur, store.dialect, many))
+    parts = await store.field_trend_parts(("word",), from_ms=FROM_MS, to_ms=TO_MS, size=2)
+    assert parts.keywords == ["b", "a"]
+    assert parts.reports == {day // DAY_MS: 70_012}

@@ -23,6 +23,8 @@ from .stats import loads
 __all__ = ["TrendParts", "snapshots_per_day", "trend_parts"]
 
 _MISSING = object()
+#: Keywords looked up in one statement.
+_KEYS = 500
 
 
 @dataclass
@@ -91,11 +93,11 @@ def _top(
     if with_json:
         cur.execute(d.sql(f"{select} AND {prefix} = ? GROUP BY value, text"), [*params, JSON_KEY])
         found += cur.fetchall()
-    if wide:
-        marks = ", ".join("?" * len(wide))
-        cur.execute(
-            d.sql(f"{select} AND value IN ({marks}) GROUP BY value, text"), [*params, *wide]
-        )
+    keys = list(wide)
+    for start in range(0, len(keys), _KEYS):  # a backlog may hold more than SQL's parameters
+        page = keys[start : start + _KEYS]
+        marks = ", ".join("?" * len(page))
+        cur.execute(d.sql(f"{select} AND value IN ({marks}) GROUP BY value, text"), params + page)
         found += cur.fetchall()
     totals = {value: (_keyword(value, text), int(n)) for value, text, n in found}
     for value, (keyword, count) in wide.items():
