@@ -18,7 +18,12 @@ average (the machine is shared). Right before every run the probe also runs alon
 `IDLE_S` (its ``idle_ms``): the overshoot that the machine's other work causes at that moment,
 seen beside the run's; and an ``idle`` case of one second comes first.
 
-Run: ``.venv/bin/python benchmarks/loop_lag.py [--runs 3]``
+Diagnosis: ``--watchdog`` adds, per case, the stacks a sampling thread saw while the loop was
+late (`loop_watchdog.py`); ``--debug`` runs the loop in asyncio's debug mode, which logs every
+callback or task step over 20 ms to stderr. Both slow the host down: never record figures with
+them.
+
+Run: ``.venv/bin/python benchmarks/loop_lag.py [--runs 3] [--watchdog] [--debug]``
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import platform
 import random
@@ -41,6 +47,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
 
+from benchmarks.loop_watchdog import Watchdog  # noqa: E402
 from tests.plugins.telemetry.sim import (  # noqa: E402
     Instance,
     SimClock,
@@ -83,6 +90,10 @@ ITEM_SCHEMA = {
 SCHEMA = {"plugins": {"type": "array", "items": ITEM_SCHEMA}}
 
 
+WATCHDOG: Watchdog | None = None
+"""With ``--watchdog``: the current case's, which every probe of the case (not idle) runs."""
+
+
 class LagProbe:
     """Sleeps `PROBE_S` in a loop while running; `worst_ms` is the largest overshoot."""
 
@@ -102,11 +113,15 @@ class LagProbe:
     async def during(self, work: Awaitable[object]) -> float:
         """Await `work` with the probe running; return the worst overshoot in ms."""
         self._task = asyncio.create_task(self._run())
+        if WATCHDOG is not None:
+            WATCHDOG.start()
         await asyncio.sleep(0)  # the probe is waiting before the work starts
         try:
             await work
         finally:
             self._task.cancel()
+            if WATCHDOG is not None:
+                WATCHDOG.stop()
         return round(self.worst_ms, 1)
 
 
@@ -221,14 +236,25 @@ CASES: dict[str, Callable[[Path, CaptureServer], Awaitable[dict[str, Any]]]] = {
 }
 
 
-async def main(runs: int) -> dict[str, Any]:
+async def main(
+    runs: int, watch: bool = False, debug: bool = False, only: list[str] | None = None
+) -> dict[str, Any]:
+    global WATCHDOG
+    if debug:
+        asyncio.get_running_loop().slow_callback_duration = 0.02
     results: dict[str, Any] = {}
     for name, case in CASES.items():
+        if only and name not in only:
+            continue
         outcomes = []
+        watchdog = Watchdog() if watch else None
         for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="loop-lag-") as tmp, CaptureServer() as capture:
+                WATCHDOG = None
                 idle_ms = await LagProbe().during(asyncio.sleep(IDLE_S))
+                WATCHDOG = watchdog
                 outcomes.append({**await case(Path(tmp), capture), "idle_ms": idle_ms})
+        WATCHDOG = None
         worst = [o["worst_ms"] for o in outcomes]
         results[name] = {
             "worst_ms_median": statistics.median(worst),
@@ -237,6 +263,7 @@ async def main(runs: int) -> dict[str, Any]:
             "idle_ms_runs": [o["idle_ms"] for o in outcomes],
             "under_goal": max(worst) < GOAL_MS,
             "runs": outcomes,
+            **({"watchdog": watchdog.report()} if watchdog is not None else {}),
         }
     return {
         "benchmark": "event-loop lag of the host",
@@ -256,4 +283,11 @@ async def main(runs: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each case")
-    print(json.dumps(asyncio.run(main(parser.parse_args().runs)), indent=2))
+    parser.add_argument("--watchdog", action="store_true", help="sample stacks when late")
+    parser.add_argument("--debug", action="store_true", help="asyncio debug mode (stderr)")
+    parser.add_argument("--case", action="append", choices=list(CASES), help="only these")
+    args = parser.parse_args()
+    if args.debug:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    outcome = asyncio.run(main(args.runs, args.watchdog, args.debug, args.case), debug=args.debug)
+    print(json.dumps(outcome, indent=2))

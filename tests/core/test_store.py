@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from telemetry_service.core import (
+    CounterIncrement,
     SavedObjectConflictError,
     SavedObjectNotFoundError,
     SavedObjectStore,
@@ -111,6 +113,30 @@ async def test_increment_counter_creates_and_adds(store: SavedObjectStore) -> No
     assert (await store.get("usage-counter", "d:n:count:server:20260101")).attributes["count"] == 5
 
 
+async def test_increment_counters_adds_to_many_objects(store: SavedObjectStore) -> None:
+    await store.increment_counter("usage-counter", "b", {"count": 10})
+    changes = [
+        CounterIncrement("c", {"count": 1}, {"domainId": "c"}),
+        CounterIncrement("b", {"count": 2, "other": 1}),
+        CounterIncrement("a", {"count": 3}, namespace="space"),
+        CounterIncrement("c", {"count": 4}),  # twice in one batch: both count
+    ]
+    assert await store.increment_counters("usage-counter", changes) == 4
+    assert (await store.get("usage-counter", "c")).attributes == {"domainId": "c", "count": 5}
+    assert (await store.get("usage-counter", "b")).attributes == {"count": 12, "other": 1}
+    assert (await store.get("usage-counter", "a", namespace="space")).attributes["count"] == 3
+    assert await store.increment_counters("usage-counter", []) == 0
+
+
+async def test_increment_counters_is_all_or_nothing(store: SavedObjectStore) -> None:
+    unstorable = {"domainId": object()}  # fails inside the transaction, after "a" was written
+    changes = [CounterIncrement("a", {"count": 1}), CounterIncrement("z", {"count": 1}, unstorable)]
+    with pytest.raises(TypeError):
+        await store.increment_counters("usage-counter", changes)
+    with pytest.raises(SavedObjectNotFoundError):
+        await store.get("usage-counter", "a")
+
+
 async def test_delete(store: SavedObjectStore) -> None:
     await store.create("t", {}, id_="gone")
     await store.delete("t", "gone")
@@ -182,14 +208,47 @@ def _increment_many(url: str, data: str, times: int) -> None:
     asyncio.run(run())
 
 
-async def test_four_processes_increment_exactly(url: str, tmp_path: Path) -> None:
+def _increment_batches(url: str, data: str, times: int, reverse: bool) -> None:
+    import asyncio
+
+    ids = [f"key{i}" for i in range(20)]
+    changes = [CounterIncrement(id_, {"count": 1}) for id_ in (ids[::-1] if reverse else ids)]
+
+    async def run() -> None:
+        store = open_store(url, Path(data))
+        await store.open()
+        for _ in range(times):
+            await store.increment_counters("usage-counter", changes)
+        await store.close()
+
+    asyncio.run(run())
+
+
+def _run_four(target: Any, *args_of: tuple[Any, ...]) -> None:
+    """Run `target` in four spawned processes, with the given arguments, and wait for them."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_increment_many, args=(url, str(tmp_path), 1000)) for _ in range(4)]
+    procs = [ctx.Process(target=target, args=args) for args in args_of]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(timeout=300)
         assert proc.exitcode == 0
+
+
+async def test_four_processes_increment_batches_exactly(url: str, tmp_path: Path) -> None:
+    """Batches of the same keys given in opposite orders neither deadlock nor lose a count."""
+    _run_four(_increment_batches, *((url, str(tmp_path), 100, i % 2 == 1) for i in range(4)))
+    store = open_store(url, tmp_path)
+    await store.open()
+    found = await store.find("usage-counter", per_page=100)
+    assert {o.id: o.attributes["count"] for o in found.saved_objects} == {
+        f"key{i}": 400 for i in range(20)
+    }
+    await store.close()
+
+
+async def test_four_processes_increment_exactly(url: str, tmp_path: Path) -> None:
+    _run_four(_increment_many, *((url, str(tmp_path), 1000) for _ in range(4)))
     store = open_store(url, tmp_path)
     await store.open()
     assert (await store.get("usage-counter", "shared")).attributes["count"] == 4000

@@ -19,6 +19,7 @@ from .platform import ENTRY_POINT_GROUP, Platform, discover_plugins
 from .plugins import Plugin, PluginContracts
 from .status import ServiceStatus, StatusLevel
 from .store import (
+    CounterIncrement,
     FindResult,
     SavedObject,
     SavedObjectConflictError,
@@ -35,6 +36,7 @@ __all__ = [
     "CoreConfig",
     "CoreSetup",
     "CoreStart",
+    "CounterIncrement",
     "CycleError",
     "DuplicatePluginError",
     "Duration",

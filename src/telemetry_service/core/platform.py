@@ -24,6 +24,7 @@ from .http import HttpService
 from .plugins import Plugin, PluginContracts, resolve_order
 from .status import ServiceStatus, StatusLevel, StatusService, add_status_route
 from .store import SavedObjectStore, open_store
+from .worker_threads import start_worker_threads
 
 __all__ = ["ENTRY_POINT_GROUP", "Platform", "discover_plugins"]
 
@@ -169,6 +170,7 @@ class Platform:
                 await self._store.open()
         except Exception as exc:
             raise PlatformError(f"cannot open the saved-object store: {exc}") from exc
+        await start_worker_threads()
         try:
             self.deployment_uuid = await ensure_deployment_uuid(self._store)
             self.instance_uuid = await asyncio.to_thread(ensure_instance_uuid, data_path)

@@ -2,6 +2,7 @@
 files (the ``uuid`` file, the SQLite store and SQLite's ``-wal`` / ``-shm`` / ``-journal``
 beside it) are 0600, whatever the umask. A folder that already exists is left as the
 administrator made it; a file of ours that an older version left wider is narrowed to 0600.
+`store_file` says where the SQLite store is.
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ import os
 import stat
 from pathlib import Path
 
+from telemetry_service.common.db import parse_store_url
+from telemetry_service.common.db.base import StoreUrlError
+
+from .errors import ConfigError
+
 __all__ = [
+    "DEFAULT_STORE_FILE",
     "FILE_MODE",
     "FOLDER_MODE",
     "make_private_dir",
     "narrow_file",
     "prepare_sqlite_file",
+    "store_file",
     "write_private",
 ]
 
+DEFAULT_STORE_FILE = "telemetry_service.db"
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -58,3 +67,13 @@ def narrow_file(path: Path) -> None:
     with contextlib.suppress(OSError):  # missing, or another user's file: leave it
         if stat.S_IMODE(path.stat().st_mode) & ~FILE_MODE:
             path.chmod(FILE_MODE)
+
+
+def store_file(url: str | None, data_path: Path) -> Path | None:
+    """The SQLite file of ``store.url`` (by default `DEFAULT_STORE_FILE` under ``path.data``);
+    None for PostgreSQL. A ``store.url`` of no known form is a :class:`ConfigError`."""
+    try:
+        target = parse_store_url(url, default_path=data_path / DEFAULT_STORE_FILE)
+    except StoreUrlError as exc:
+        raise ConfigError("store.url", exc.reason) from None
+    return target if isinstance(target, Path) else None

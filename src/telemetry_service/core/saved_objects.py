@@ -5,7 +5,7 @@ sort as they compare)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +16,12 @@ from telemetry_service.common.db.base import StoreError
 __all__ = [
     "COLUMNS",
     "MIGRATIONS",
+    "CounterIncrement",
     "FindResult",
     "SavedObject",
     "SavedObjectConflictError",
     "SavedObjectNotFoundError",
+    "add_counts",
     "format_ts",
     "from_row",
     "parse_ts",
@@ -55,6 +57,28 @@ class FindResult:
     page: int
     per_page: int
     saved_objects: list[SavedObject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CounterIncrement:
+    """What :meth:`~.store.SavedObjectStore.increment_counters` adds to one object: `fields`
+    (name -> amount), the object created with `upsert_attributes` when missing."""
+
+    id: str
+    fields: Mapping[str, int]
+    upsert_attributes: Mapping[str, Any] | None = None
+    namespace: str | None = None
+
+
+def add_counts(attributes: Mapping[str, Any], fields: Mapping[str, int]) -> dict[str, Any]:
+    """`attributes` with `fields` added (a missing or non-numeric attribute counts from 0)."""
+    out = dict(attributes)
+    for name, by in fields.items():
+        current = out.get(name)
+        out[name] = by + (
+            0 if isinstance(current, bool) or not isinstance(current, int | float) else current
+        )
+    return out
 
 
 COLUMNS = "type, namespace, id, attributes, version, created_at, updated_at"

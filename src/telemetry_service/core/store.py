@@ -6,13 +6,16 @@ Its SQL runs on a :class:`~telemetry_service.common.db.base.Database`: a SQLite 
 in a worker thread, so the event loop never waits on the database; writes take the row
 (PostgreSQL) or the database (SQLite) write lock, which makes read-modify-write operations such
 as :meth:`SavedObjectStore.increment_counter` atomic across processes.
+:meth:`SavedObjectStore.increment_counters` increments many objects in one transaction (one
+thread hop, one commit), taking their row locks in one order so that concurrent batches never
+deadlock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,31 +23,29 @@ import anyio.to_thread
 import orjson
 
 from telemetry_service.common.clock import Clock, utc_now
-from telemetry_service.common.db import open_database, parse_store_url
-from telemetry_service.common.db.base import (
-    Cursor,
-    Database,
-    StoreUrlError,
-    count_and_page,
-)
+from telemetry_service.common.db import open_database
+from telemetry_service.common.db.base import Cursor, Database, count_and_page
 from telemetry_service.common.db.migrations import apply_migrations
 from telemetry_service.common.db.sqlite import SqliteDatabase
 
 from . import leases
-from .errors import ConfigError
-from .private_files import prepare_sqlite_file
+from .private_files import DEFAULT_STORE_FILE, prepare_sqlite_file, store_file
 from .saved_objects import (
     COLUMNS,
     MIGRATIONS,
+    CounterIncrement,
     FindResult,
     SavedObject,
     SavedObjectConflictError,
     SavedObjectNotFoundError,
+    add_counts,
     format_ts,
     from_row,
 )
 
 __all__ = [
+    "DEFAULT_STORE_FILE",
+    "CounterIncrement",
     "FindResult",
     "SavedObject",
     "SavedObjectConflictError",
@@ -54,7 +55,6 @@ __all__ = [
     "store_file",
 ]
 
-DEFAULT_STORE_FILE = "telemetry_service.db"
 ALL_NAMESPACES = "*"
 _MIGRATION_LOCK = 0x7E1E  # PostgreSQL advisory lock id: one migrator at a time
 
@@ -120,22 +120,30 @@ class SavedObjectStore:
 
     def _write(self, cur: Cursor, obj: SavedObject, attrs: Mapping[str, Any]) -> SavedObject:
         now = self._clock()
+        self._update_row(cur, obj.type, obj.namespace or "", obj.id, attrs, now)
+        return SavedObject(
+            obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
+        )
+
+    def _update_row(
+        self, cur: Cursor, type_: str, ns: str, id_: str, attrs: Mapping[str, Any], now: dt.datetime
+    ) -> None:
         cur.execute(
             self._sql(
                 "UPDATE saved_objects SET attributes = ?, version = version + 1, updated_at = ? "
                 "WHERE type = ? AND namespace = ? AND id = ?"
             ),
-            (
-                orjson.dumps(dict(attrs)).decode(),
-                format_ts(now),
-                obj.type,
-                obj.namespace or "",
-                obj.id,
-            ),
+            (orjson.dumps(dict(attrs)).decode(), format_ts(now), type_, ns, id_),
         )
-        return SavedObject(
-            obj.type, obj.id, dict(attrs), obj.namespace, obj.version + 1, obj.created_at, now
-        )
+
+    def _add_counts(self, cur: Cursor, type_: str, ns: str, change: CounterIncrement) -> None:
+        """Increment one object (created when missing), reading only its attributes."""
+        zeros = dict.fromkeys(change.fields, 0)
+        self._insert(cur, type_, ns, change.id, {**(change.upsert_attributes or {}), **zeros})
+        sql = "SELECT attributes FROM saved_objects WHERE type = ? AND namespace = ? AND id = ?"
+        cur.execute(self._sql(sql + self._for_update), (type_, ns, change.id))
+        attrs = add_counts(orjson.loads(cur.fetchone()[0]), change.fields)
+        self._update_row(cur, type_, ns, change.id, attrs, self._clock())
 
     # -- operations ------------------------------------------------------------------------
     async def get(self, type_: str, id_: str, *, namespace: str | None = None) -> SavedObject:
@@ -198,22 +206,26 @@ class SavedObjectStore:
         namespace: str | None = None,
     ) -> SavedObject:
         """Atomically add to numeric attributes, creating the object when missing."""
-        ns = _ns(namespace)
+        ns, change = _ns(namespace), CounterIncrement(id_, fields, upsert_attributes, namespace)
 
         def op(cur: Cursor) -> SavedObject:
-            self._insert(
-                cur, type_, ns, id_, {**(upsert_attributes or {}), **dict.fromkeys(fields, 0)}
-            )
-            obj = self._select(cur, type_, ns, id_, lock=True)
-            attrs = dict(obj.attributes)
-            for name, by in fields.items():
-                current = attrs.get(name)
-                if isinstance(current, bool) or not isinstance(current, int | float):
-                    current = 0  # a missing or non-numeric attribute counts from zero
-                attrs[name] = current + by
-            return self._write(cur, obj, attrs)
+            self._add_counts(cur, type_, ns, change)
+            return self._select(cur, type_, ns, id_, lock=False)
 
         return await self._db.run(True, op)
+
+    async def increment_counters(self, type_: str, changes: Sequence[CounterIncrement]) -> int:
+        """:meth:`increment_counter` of every change, all in one transaction (all or none, an
+        id may come twice); returns how many changes it made. Builds no `SavedObject`."""
+        # one lock order (namespace, id) for every batch: two batches never wait on each other
+        keyed = sorted(((_ns(c.namespace), c) for c in changes), key=lambda k: (k[0], k[1].id))
+
+        def op(cur: Cursor) -> int:
+            for ns, change in keyed:
+                self._add_counts(cur, type_, ns, change)
+            return len(keyed)
+
+        return await self._db.run(True, op) if keyed else 0
 
     async def delete(self, type_: str, id_: str, *, namespace: str | None = None) -> None:
         """Delete an object, or :class:`SavedObjectNotFoundError`."""
@@ -274,16 +286,6 @@ class SavedObjectStore:
     async def release_lease(self, name: str, holder: str) -> None:
         """Give up the lease if ``holder`` has it."""
         await self._db.run(True, lambda c: leases.release_lease(c, self._sql, name, holder))
-
-
-def store_file(url: str | None, data_path: Path) -> Path | None:
-    """The SQLite file of ``store.url`` (by default under ``path.data``); None for PostgreSQL.
-    A ``store.url`` of no known form is a :class:`ConfigError`."""
-    try:
-        target = parse_store_url(url, default_path=data_path / DEFAULT_STORE_FILE)
-    except StoreUrlError as exc:
-        raise ConfigError("store.url", exc.reason) from None
-    return target if isinstance(target, Path) else None
 
 
 def open_store(url: str | None, data_path: Path, clock: Clock | None = None) -> SavedObjectStore:

@@ -22,6 +22,7 @@ from telemetry_service.wire import Decryptor
 
 from .api import routers
 from .api import signin as signin_api
+from .api.fast_ingest import FastIngest
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .errors import StartupError
@@ -159,6 +160,7 @@ class Receiver:
         await self.signin.close()
         await self.public.stop()
         await self.store.close()
+        self.ingest.close()
 
     async def __aenter__(self) -> Receiver:
         await self.start()
@@ -186,7 +188,10 @@ class Receiver:
             lifespan=lifespan,
         )
         install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
-        app.add_middleware(IngestCors)
+        app.add_middleware(
+            FastIngest, service=self.ingest, retry_after=self.config.limits.retry_after_seconds
+        )
+        app.add_middleware(IngestCors)  # around FastIngest too
         for name in (
             "config",
             "store",

@@ -24,7 +24,9 @@ from .storage import StoreBusyError, StoreError
 __all__ = [
     "AuthDependency",
     "install_error_handlers",
+    "rejection_response",
     "require_role",
+    "store_error_response",
 ]
 
 log = logging.getLogger("telemetry_service.receiver.http")
@@ -38,16 +40,30 @@ API_KEY_HEADER = APIKeyHeader(
 AuthDependency = Callable[..., Awaitable[Principal]]
 
 
+def rejection_response(exc: Rejection) -> Response:
+    """The answer to an ingest refusal; a body that did not arrive in time (408) also closes
+    the connection, whatever else comes."""
+    close = {"Connection": "close"} if exc.status == 408 else None
+    return error_response(
+        exc.status, exc.message, reason=exc.reason, retry_after=exc.retry_after, headers=close
+    )
+
+
+def store_error_response(exc: StoreError, *, retry_after: int) -> Response:
+    """503 with Retry-After: the store is busy or unavailable (the latter is logged)."""
+    busy = isinstance(exc, StoreBusyError)
+    if not busy:
+        log.warning("a query failed: %s", exc)
+    message = "the store is busy" if busy else "the store is unavailable"
+    return error_response(503, f"{message}; retry later", retry_after=retry_after)
+
+
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     """Map every error to a Kibana-style body; store trouble to 503 with Retry-After."""
 
     async def rejection(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Rejection)
-        # A body that did not arrive in time: close the connection, whatever else comes.
-        close = {"Connection": "close"} if exc.status == 408 else None
-        return error_response(
-            exc.status, exc.message, reason=exc.reason, retry_after=exc.retry_after, headers=close
-        )
+        return rejection_response(exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -59,11 +75,8 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
         return error_response(400, describe_validation_error(exc))
 
     async def store_error(request: Request, exc: Exception) -> Response:
-        busy = isinstance(exc, StoreBusyError)
-        if not busy:
-            log.warning("a query failed: %s", exc)
-        message = "the store is busy" if busy else "the store is unavailable"
-        return error_response(503, f"{message}; retry later", retry_after=retry_after)
+        assert isinstance(exc, StoreError)
+        return store_error_response(exc, retry_after=retry_after)
 
     app.add_exception_handler(Rejection, rejection)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -22,9 +22,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-import anyio
-import anyio.to_thread
-
 from telemetry_service.common.clock import Clock, to_ms, utc_now
 from telemetry_service.wire import (
     DecryptionError,
@@ -50,6 +47,7 @@ from .config import LimitsConfig
 from .errors import Rejection
 from .metrics import Metrics
 from .storage import NewReport, ReportStore, StoreBusyError, StoreUnavailableError
+from .threads import WorkerThreads
 from .validate import (
     MAX_ID_CHARS,
     ReportKind,
@@ -118,12 +116,16 @@ class IngestService:
 
     def __post_init__(self) -> None:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
-        self._limiter = anyio.CapacityLimiter(threads)
+        self._workers = WorkerThreads(threads, "ingest-decrypt")
         # Never below one largest body, which could not be received otherwise.
         budget = max(
             self.limits.max_buffered_bytes, self.max_body_bytes, self.limits.max_event_body_bytes
         )
         self.budget = BodyBudget(budget, self.limits.retry_after_seconds)
+
+    def close(self) -> None:
+        """Let the worker threads go once idle (a later report starts new ones)."""
+        self._workers.close()
 
     def channel(self, name: str) -> Channel:
         """The served channel `name`, or a 404 :class:`Rejection`."""
@@ -201,10 +203,9 @@ class IngestService:
     ) -> IngestOutcome:
         """Decrypt, validate and store one body whose headers were checked."""
         received_ms = to_ms(self.clock())
-        record = await anyio.to_thread.run_sync(
-            self._open_body, channel, body, cluster_id, stack_version, received_ms,
-            limiter=self._limiter,
-        )  # fmt: skip
+        record = await self._workers.run(
+            self._open_body, channel, body, cluster_id, stack_version, received_ms
+        )
         try:
             result = await self.store.add(record)
         except (StoreBusyError, StoreUnavailableError) as exc:

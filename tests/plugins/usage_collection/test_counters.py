@@ -6,14 +6,14 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from telemetry_service.core import (
-    SavedObject,
+    CounterIncrement,
     SavedObjectNotFoundError,
     SavedObjectStore,
     open_store,
@@ -220,7 +220,11 @@ async def test_same_key_increments_are_merged_into_one_write(
     counter.increment_counter("opened", increment_by=10)
     counter.increment_counter("closed", counter_type="click")
     assert await service.flush() == 2
-    assert counting.calls == 2
+    assert counting.calls == 1  # one transaction
+    assert sorted(counting.ids) == [
+        f"app:closed:click:server:{DAY}",
+        f"app:opened:count:server:{DAY}",
+    ]
     assert await count_of(store, f"app:opened:count:server:{DAY}") == 110
     assert await count_of(store, f"app:closed:click:server:{DAY}") == 1
 
@@ -338,12 +342,10 @@ class SlowStore(FlakyStore):
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def increment_counter(
-        self, type_: str, id_: str, fields: Mapping[str, int], **kwargs: Any
-    ) -> SavedObject:
+    async def increment_counters(self, type_: str, changes: Sequence[CounterIncrement]) -> int:
         self.entered.set()
         await self.release.wait()
-        return await super().increment_counter(type_, id_, fields, **kwargs)
+        return await super().increment_counters(type_, changes)
 
 
 async def test_stop_during_a_flush_waits_for_it_and_loses_nothing(
@@ -409,7 +411,7 @@ async def test_a_store_outage_keeps_increments_for_the_next_flush(
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert await service.flush() == 0
     assert sleep.delays == [1.0, 2.0, 4.0]
-    assert flaky.calls == 2 * 4  # two counters, one try and three retries each
+    assert flaky.calls == 4  # two counters in one batch: one try and three retries
     [warning] = warnings_of(caplog)
     assert "2 counter(s) not saved after 3 retries" in warning
     assert "StoreUnavailableError" in warning
@@ -455,7 +457,7 @@ async def test_stop_with_the_store_down_reports_what_was_lost(
 
 
 class BrokenStore(FlakyStore):
-    async def increment_counter(self, *args: Any, **kwargs: Any) -> SavedObject:
+    async def increment_counters(self, *args: Any, **kwargs: Any) -> int:
         self.calls += 1
         raise ValueError("a bug, not an outage")
 

@@ -31,7 +31,7 @@ from telemetry_service.common.periodic import one_line
 from .blocking import DEFAULT_MAX_THREADS, BlockingRunner, StillRunningError
 from .collector import AnyCollector, CollectorFetchContext
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE, FetchStatus, build_usage_collector_stats
-from .prune_off_loop import prune_off_loop
+from .prune_in_slices import prune_in_slices
 
 __all__ = [
     "DEFAULT_FETCH_TIMEOUT_S",
@@ -258,7 +258,7 @@ class BulkFetcher:
             duration = self._clock() - start
         if collector.schema is None or result is None:
             return _FetchOutcome(collector.type, "success", result, duration)
-        result, violations = await prune_off_loop(collector.schema, result, MAX_DROPPED_PATHS)
+        result, violations = await prune_in_slices(collector.schema, result, MAX_DROPPED_PATHS)
         if not violations:
             return _FetchOutcome(collector.type, "success", result, duration)
         self._log.warning(

@@ -8,11 +8,12 @@
 
 `UsageCounter.increment_counter` only adds to an in-memory buffer, merged per key (domain, name,
 type, source, namespace and the UTC day of the increment). Every ``buffer_duration_s`` (Kibana's
-``usageCollection.usageCounters.bufferDuration``, 5 s) `UsageCountersService` writes each key
-with one atomic increment of its ``usage-counter`` saved object, so several processes or hosts
-on one store count exactly. A write that fails with a store error is retried ``retry_count``
-times after ``2**attempt * backoff_base_s`` (1 s, 2 s, 4 s); if it still fails, one warning is
-logged and the increments go back into the buffer for the next flush (Kibana drops them).
+``usageCollection.usageCounters.bufferDuration``, 5 s) `UsageCountersService` adds each key's
+count to its ``usage-counter`` saved object, many keys per atomic store transaction, so several
+processes or hosts on one store count exactly. A write that fails with a store error is retried
+``retry_count`` times after ``2**attempt * backoff_base_s`` (1 s, 2 s, 4 s); if it still fails,
+one warning is logged and the increments go back into the buffer for the next flush (Kibana
+drops them).
 
 Increments made before `start` are kept and written when it runs; `stop` writes everything
 buffered before it returns, so a clean shutdown loses nothing. With ``enabled=False`` (Kibana's

@@ -22,31 +22,29 @@ from telemetry_service.wire.protocol import (
 from ..errors import Rejection
 from ..events import EventIngest, EventOutcome
 from .event_models import EventsAnswer
-from .models import ErrorBody
+from .models import error_response
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["ingest"])
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
-
-
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error(
+    400: error_response(
         "No line is a valid event (`no_valid_events`, the message counts them by reason), "
         "an empty body, a missing or bad header."
     ),
-    404: _error("The product is not served (products lists the served ones)."),
-    408: _error("The body did not arrive within limits.bodyTimeoutSeconds."),
-    413: _error(
+    404: error_response("The product is not served (products lists the served ones)."),
+    408: error_response("The body did not arrive within limits.bodyTimeoutSeconds."),
+    413: error_response(
         "The body exceeds limits.maxEventBodyBytes, a line limits.maxEventLineBytes, or "
         "the lines limits.maxEventLines."
     ),
-    415: _error("Content-Type is not application/x-ndjson, or Content-Encoding not identity."),
-    429: _error("Too many batches or body bytes in progress; see Retry-After."),
-    503: _error("The store is unavailable or busy; see Retry-After."),
+    415: error_response(
+        "Content-Type is not application/x-ndjson, or Content-Encoding not identity."
+    ),
+    429: error_response("Too many batches or body bytes in progress; see Retry-After."),
+    503: error_response("The store is unavailable or busy; see Retry-After."),
 }
 _HEADERS = [
     (HEADER_CLUSTER_ID, True, f"The sender's cluster_uuid, or {UNKNOWN_CLUSTER}."),

@@ -7,37 +7,37 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import Receive
 
 from telemetry_service.wire import CONTENT_ENCODING
 
 from ..errors import Rejection
-from ..ingest import BodyReader, IngestService
-from .models import ErrorBody, IngestAnswer
+from ..ingest import BodyReader, IngestOutcome, IngestService
+from .models import IngestAnswer, error_response
 
-__all__ = ["router"]
+__all__ = ["MAX_CHANNEL_CHARS", "answer", "body_reader", "router"]
 
 router = APIRouter(tags=["ingest"])
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
+#: The longest channel name the route takes (a longer one is a 400).
+MAX_CHANNEL_CHARS = 200
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error(
+    400: error_response(
         "Malformed body, undecryptable, unknown kid, invalid payload, JSON too deep, "
         "missing header or a cluster id that does not match X-Elastic-Cluster-ID."
     ),
-    404: _error("The channel is not served (products lists the served ones)."),
-    408: _error("The body did not arrive within limits.bodyTimeoutSeconds."),
-    413: _error("The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."),
-    415: _error(
+    404: error_response("The channel is not served (products lists the served ones)."),
+    408: error_response("The body did not arrive within limits.bodyTimeoutSeconds."),
+    413: error_response(
+        "The body exceeds server.maxBodyBytes, or the JWE inflates past its limit."
+    ),
+    415: error_response(
         "Content-Encoding is not identity, or X-Elastic-Content-Encoding is not aes256gcm."
     ),
-    429: _error("Too many reports or report bytes in progress; see Retry-After."),
-    503: _error("The store is unavailable or busy; see Retry-After."),
+    429: error_response("Too many reports or report bytes in progress; see Retry-After."),
+    503: error_response("The store is unavailable or busy; see Retry-After."),
 }
 
 _HEADERS = [
@@ -62,27 +62,35 @@ _OPENAPI_EXTRA: dict[str, Any] = {
 }
 
 
-def _body_reader(request: Request, charge: Callable[[int], None]) -> BodyReader:
-    """Reads the body as it arrives, `charge`-ing each chunk to the process's byte budget."""
+def body_reader(receive: Receive, content_length: str, charge: Callable[[int], None]) -> BodyReader:
+    """Reads an ASGI request's body as it arrives, `charge`-ing each chunk to the process's
+    byte budget; `content_length` is the request's header ("" when absent)."""
 
     async def read(limit: int) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if content_length.isdigit() and int(content_length) > limit:
             raise Rejection(413, "too_large", f"the body is larger than {limit} bytes")
         chunks: list[bytes] = []
         size = 0
-        try:
-            async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect
+                raise Rejection(400, "malformed", "the client disconnected mid-body")
+            chunk: bytes = message.get("body", b"")
+            if chunk:
                 size += len(chunk)
                 if size > limit:
                     raise Rejection(413, "too_large", f"the body is larger than {limit} bytes")
                 charge(len(chunk))
                 chunks.append(chunk)
-        except ClientDisconnect:
-            raise Rejection(400, "malformed", "the client disconnected mid-body") from None
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     return read
+
+
+def answer(outcome: IngestOutcome) -> bytes:
+    """The JSON of a 200 (an :class:`IngestAnswer`, written without a response model)."""
+    return orjson.dumps({"ok": True, "id": outcome.id, "duplicate": outcome.duplicate})
 
 
 async def _service(request: Request) -> IngestService:
@@ -101,14 +109,15 @@ async def _service(request: Request) -> IngestService:
 async def send(
     request: Request,
     service: Annotated[IngestService, Depends(_service)],
-    channel: Annotated[str, Path(max_length=200)],
+    channel: Annotated[str, Path(max_length=MAX_CHANNEL_CHARS)],
 ) -> Response:
     """Decrypt, validate and store the report; 200 once it is durably committed.
 
     The answer is written directly (it is an :class:`IngestAnswer`), without the validation of
     a response model.
     """
+    length = request.headers.get("content-length", "")
     with service.budget.lease() as charge:
-        outcome = await service.handle(channel, request.headers, _body_reader(request, charge))
-    answer = {"ok": True, "id": outcome.id, "duplicate": outcome.duplicate}
-    return Response(orjson.dumps(answer), media_type="application/json")
+        read = body_reader(request.receive, length, charge)
+        outcome = await service.handle(channel, request.headers, read)
+    return Response(answer(outcome), media_type="application/json")

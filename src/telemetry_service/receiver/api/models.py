@@ -24,6 +24,7 @@ __all__ = [
     "Session",
     "Status",
     "Versions",
+    "error_response",
 ]
 
 
@@ -36,6 +37,11 @@ class ErrorBody(_Model):
     error: str
     message: str
     reason: str | None = Field(default=None, description="A stable code (ingest refusals).")
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry: an :class:`ErrorBody` with `description`."""
+    return {"model": ErrorBody, "description": description}
 
 
 class IngestAnswer(_Model):

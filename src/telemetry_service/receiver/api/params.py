@@ -19,7 +19,7 @@ from ..errors import Rejection
 from ..http import require_role
 from ..metrics import Metrics
 from ..storage import ReportStore
-from .models import ErrorBody
+from .models import error_response
 
 __all__ = [
     "CLUSTER_ID_PATH",
@@ -103,10 +103,10 @@ Viewer = Annotated[Principal, VIEWER]
 def error_responses(role: str) -> dict[int | str, dict[str, Any]]:
     """The documented errors of a route that needs `role`."""
     return {
-        400: {"model": ErrorBody, "description": "A bad parameter."},
-        401: {"model": ErrorBody, "description": "API keys are configured and none was sent."},
-        403: {"model": ErrorBody, "description": f"The API key lacks the {role} role."},
-        503: {"model": ErrorBody, "description": "The store is unavailable; see Retry-After."},
+        400: error_response("A bad parameter."),
+        401: error_response("API keys are configured and none was sent."),
+        403: error_response(f"The API key lacks the {role} role."),
+        503: error_response("The store is unavailable; see Retry-After."),
     }
 
 
@@ -114,7 +114,7 @@ RESPONSES = error_responses("viewer")
 
 
 def not_found(what: str) -> dict[int | str, dict[str, Any]]:
-    return {404: {"model": ErrorBody, "description": f"No {what} of that cluster."}}
+    return {404: error_response(f"No {what} of that cluster.")}
 
 
 def date_span(

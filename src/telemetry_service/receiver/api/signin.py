@@ -17,7 +17,7 @@ from telemetry_service.common.clock import iso_ms
 from ..errors import Rejection
 from ..http import require_role
 from ..signin import LINK_TTL_S, LOCAL_PATH, MAX_LINK_TTL_S, SignIn
-from .models import ErrorBody
+from .models import error_response
 from .params import Keys, error_responses, from_state
 
 __all__ = ["XSRF_HEADER", "router"]
@@ -34,8 +34,8 @@ def require_xsrf(request: Request) -> None:
 SignInDep = Annotated[SignIn, Depends(from_state("signin"))]
 router = APIRouter(tags=["sign-in"], dependencies=[Depends(require_xsrf)])
 _GONE: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "No kbn-xsrf header, or a body that is not JSON."},
-    410: {"model": ErrorBody, "description": "Unknown, already used or expired."},
+    400: error_response("No kbn-xsrf header, or a body that is not JSON."),
+    410: error_response("Unknown, already used or expired."),
 }
 
 
@@ -79,8 +79,7 @@ class RedeemAnswer(_Body):
 @router.post(
     "/api/signin-links",
     response_model=LinkAnswer,
-    responses=error_responses("admin")
-    | {409: {"model": ErrorBody, "description": "The receiver has no API keys."}},
+    responses=error_responses("admin") | {409: error_response("The receiver has no API keys.")},
 )
 async def create_link(
     body: LinkRequest,
