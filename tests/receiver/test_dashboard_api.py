@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,13 @@ import orjson
 import pytest
 
 from telemetry_service.common.web import VENDOR_DIR
-from telemetry_service.receiver.analysis import field_trend, leaf_fields
-from telemetry_service.receiver.storage import FieldValue
+from telemetry_service.receiver.analysis import (
+    TREND_PERCENTILES,
+    _number_summary,
+    field_trend,
+    leaf_fields,
+)
+from telemetry_service.receiver.storage.queries.field_trend import TrendParts
 from telemetry_service.receiver.web.pages import CHART_JS, STATIC_DIR, TEMPLATES_DIR
 from telemetry_service.testing import FakeClock
 
@@ -198,20 +204,20 @@ async def test_field_trend_of_keywords_and_booleans(loaded: httpx.AsyncClient) -
     assert all(d["keyword"] is None and d["number"] is None for d in enabled["days"])
 
 
-async def test_field_trend_reads_a_sample_of_each_day(loaded: httpx.AsyncClient) -> None:
+async def test_field_trend_reads_every_snapshot_of_each_day(loaded: httpx.AsyncClient) -> None:
     body = await get_json(
         loaded, "/api/stats/field-trend", field="version", sample=2, **{"from": "2026-03-13"}
     )
-    assert body["sample_per_day"] == 2
+    assert body["sample_per_day"] == 3  # the most snapshots of a day: all were read
     thirteenth = body["days"][0]
-    assert (thirteenth["reports"], thirteenth["sampled"]) == (3, 2)
-    default = await get_json(loaded, "/api/stats/field-trend", field="version")
-    assert default["sample_per_day"] == 300  # 9,000 over 30 days
+    assert (thirteenth["reports"], thirteenth["sampled"]) == (3, 3)
+    assert thirteenth["keyword"] == {"counts": [3, 0], "other": 0}
     year = await get_json(
         loaded, "/api/stats/field-trend", field="version", **{"from": "2025-03-16"}
     )
-    assert year["sample_per_day"] == 24
+    assert year["sample_per_day"] == 3
     assert len(year["days"]) == 365
+    assert all(day["reports"] == day["sampled"] for day in year["days"])
 
 
 @pytest.mark.parametrize(
@@ -381,19 +387,33 @@ def test_leaf_fields_stop_at_the_limit() -> None:
 
 
 def test_field_trend_follows_the_top_keywords_of_the_range() -> None:
-    values = {
-        1: (5, [FieldValue("string", "x"), FieldValue("string", "y"), FieldValue("missing", None)]),
-        2: (2, [FieldValue("string", "y"), FieldValue("string", "y")]),
-    }
-    trend = field_trend([0, 1, 2], values, size=1)
+    parts = TrendParts(
+        reports={1: 3, 2: 2},
+        kinds={1: {"string": 2}, 2: {"string": 2}},
+        keywords=["y"],
+        keyword_counts={1: {"x": 1, "y": 1}, 2: {"y": 2}},
+    )
+    trend = field_trend([0, 1, 2], parts)
     assert trend["keywords"] == ["y"]
     assert [d["keyword"] for d in trend["days"]] == [
         {"counts": [0], "other": 0},
         {"counts": [1], "other": 1},
         {"counts": [2], "other": 0},
     ]
-    assert [(d["reports"], d["sampled"]) for d in trend["days"]] == [(0, 0), (5, 3), (2, 2)]
+    assert [(d["reports"], d["sampled"]) for d in trend["days"]] == [(0, 0), (3, 3), (2, 2)]
     assert trend["days"][1]["kinds"]["missing"] == 1
+
+
+def test_field_trend_numbers_equal_those_of_every_value() -> None:
+    rng = random.Random(5)
+    for _ in range(200):
+        pairs = [(rng.choice([0.1, 1e16, -3.0, 2.5, rng.random()]), rng.randint(1, 40))]
+        pairs += [(rng.random() * 100, rng.randint(1, 3)) for _ in range(rng.randint(0, 6))]
+        count = sum(c for _, c in pairs)
+        parts = TrendParts(reports={1: count}, kinds={1: {"number": count}}, numbers={1: pairs})
+        got = field_trend([1], parts)
+        every = sorted(v for v, c in pairs for _ in range(c))
+        assert got["days"][0]["number"] == _number_summary(every, TREND_PERCENTILES)
 
 
 def test_static_folder_holds_only_served_types() -> None:

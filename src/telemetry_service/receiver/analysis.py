@@ -1,11 +1,12 @@
 """The API's pure analysis of stored values: field paths, date ranges, field distributions,
-the leaf paths of payloads and a field's trend over days."""
+the leaf paths of payloads and a field's trend over days (from the ``field_days`` aggregate)."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, get_args
@@ -13,6 +14,9 @@ from typing import Any, get_args
 from telemetry_service.common.clock import DAY_MS, iso_date, to_ms
 
 from .storage import FieldKind, FieldValue
+from .storage.queries.field_days import MAX_PATH_CHARS
+from .storage.queries.field_days import NOT_IN_SEGMENT as _NOT_IN_SEGMENT
+from .storage.queries.field_trend import TrendParts
 from .storage.sql import json_kind
 
 __all__ = [
@@ -32,9 +36,6 @@ __all__ = [
 PERCENTILES = (50, 75, 90, 95, 99)
 TREND_PERCENTILES = (50, 90)
 KINDS: tuple[str, ...] = get_args(FieldKind)
-MAX_PATH_CHARS = 512
-#: What a segment of a dotted path cannot hold.
-_NOT_IN_SEGMENT = re.compile(r'[."\\\x00-\x1f\x7f]')
 
 
 def parse_field_path(text: str) -> tuple[str, ...]:
@@ -203,35 +204,67 @@ def _number_summary(numbers: list[float], percentiles: Sequence[int]) -> dict[st
     }
 
 
-def field_trend(
-    days: Sequence[int], samples: Mapping[int, tuple[int, Sequence[FieldValue]]], *, size: int
-) -> dict[str, Any]:
-    """A field per UTC day from sampled snapshots: `samples` maps a day number to (the
-    day's snapshot count, the field's values in the snapshots read).
+def _weighted_summary(
+    numbers: list[tuple[float, int]], percentiles: Sequence[int]
+) -> dict[str, Any] | None:
+    """:func:`_number_summary` of values given with their counts, to the same bits."""
+    if not numbers:
+        return None
+    numbers.sort()
+    count = sum(c for _, c in numbers)
+    # v * 2**k is exact: the sum of a value's powers of two is its exact multiple.
+    parts = [v * (1 << k) for v, c in numbers for k in range(c.bit_length()) if c >> k & 1]
+    ends = list(itertools.accumulate(c for _, c in numbers))
 
-    The `size` most frequent keywords of the whole range are ``keywords``; each day counts
-    them in the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are
-    counted per day, numbers summarized (count, min, max, avg, the 50th and 90th
-    percentiles). Each day also counts its values by JSON kind.
+    def at(ordinal: int) -> float:
+        return numbers[bisect.bisect_right(ends, ordinal)][0]
+
+    def rank_value(q: int) -> float:
+        rank = (count - 1) * q / 100
+        low = math.floor(rank)
+        low_value, high_value = at(low), at(min(low + 1, count - 1))
+        return low_value + (high_value - low_value) * (rank - low)
+
+    return {
+        "count": count,
+        "min": numbers[0][0],
+        "max": numbers[-1][0],
+        "avg": math.fsum(parts) / count,
+        "percentiles": {str(q): rank_value(q) for q in percentiles},
+    }
+
+
+def field_trend(days: Sequence[int], parts: TrendParts) -> dict[str, Any]:
+    """A field per UTC day over every snapshot of each day, from the ``field_days``
+    aggregate's `parts` (``storage/queries/field_trend.py``).
+
+    The most frequent keywords of the whole range are ``keywords``; each day counts them in
+    the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are counted per
+    day, numbers summarized (count, min, max, avg, the 50th and 90th percentiles). Each day
+    also counts its values by JSON kind (``missing``: the snapshots without the field).
     """
-    all_kinds, totals, _, _ = _tally(item for _, values in samples.values() for item in values)
-    top = [value for value, _ in sorted(totals.items(), key=lambda p: (-p[1], p[0]))[:size]]
-    rows = []
+    any_string = any(kinds.get("string") for kinds in parts.kinds.values())
+    any_boolean = any(kinds.get("boolean") for kinds in parts.kinds.values())
+    result = []
     for day in days:
-        reports, values = samples.get(day, (0, ()))
-        kinds, strings, booleans, numbers = _tally(values)
-        counts = [strings[value] for value in top]
-        rows.append(
+        reports = parts.reports.get(day, 0)
+        kinds = dict.fromkeys(KINDS, 0) | parts.kinds.get(day, {})
+        kinds["missing"] = reports - sum(kinds.values())
+        found = parts.keyword_counts.get(day, {})
+        counts = [found.get(value, 0) for value in parts.keywords]
+        result.append(
             {
                 "date": iso_date(day),
                 "reports": reports,
-                "sampled": len(values),
+                "sampled": reports,
                 "kinds": kinds,
-                "keyword": {"counts": counts, "other": strings.total() - sum(counts)}
-                if totals
+                "keyword": {"counts": counts, "other": kinds["string"] - sum(counts)}
+                if any_string
                 else None,
-                "boolean": booleans if all_kinds["boolean"] else None,
-                "number": _number_summary(numbers, TREND_PERCENTILES),
+                "boolean": parts.booleans.get(day, {"true": 0, "false": 0})
+                if any_boolean
+                else None,
+                "number": _weighted_summary(parts.numbers.get(day, []), TREND_PERCENTILES),
             }
         )
-    return {"keywords": top, "days": rows}
+    return {"keywords": parts.keywords, "days": result}

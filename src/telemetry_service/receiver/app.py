@@ -36,6 +36,7 @@ from .public.service import PublicStats
 from .retention import RetentionTask
 from .signin import SessionKeys, SignIn
 from .storage import ReportStore, open_report_store
+from .storage.fold import FoldTask
 from .web.pages import DashboardPages, dashboard_router
 
 __all__ = ["Receiver", "create_app"]
@@ -114,6 +115,10 @@ class Receiver:
             clock=clock,
             interval_s=retention_interval_s,
         )
+        #: The field aggregate's fold (``store.foldInterval``, ``store.foldBatch``).
+        self.fold = FoldTask(
+            self.store, interval_s=config.store.fold_interval, batch=config.store.fold_batch
+        )
         #: The public statistics (``public.enabled``), refreshed in the background.
         self.public = PublicStats(self.store, config.public, clock=clock)
         self.metrics.gauge(
@@ -141,6 +146,7 @@ class Receiver:
             raise
         self._started = True
         self.retention.start()
+        self.fold.start()
         if self.config.public.enabled:
             self.public.start()
 
@@ -150,6 +156,7 @@ class Receiver:
             return
         self._started = False
         await self.retention.stop()
+        await self.fold.stop()
         await self.signin.close()
         await self.public.stop()
         await self.store.close()

@@ -36,6 +36,9 @@ Keys (defaults in brackets)::
     limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
     limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
     store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
+    store.foldInterval     how often the snapshots stored since are counted into the field
+                           trend's aggregate, in the background [30s]
+    store.foldBatch        snapshots counted in one write transaction of that fold [500]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -124,6 +127,8 @@ class StoreConfig(Section):
         return value
 
     pool_timeout_seconds: float = Field(default=2, gt=0, le=600, alias="poolTimeoutSeconds")
+    fold_interval: Duration = Field(default=30.0, gt=0, le=86_400, alias="foldInterval")
+    fold_batch: int = Field(default=500, ge=1, le=100_000, alias="foldBatch")
 
 
 class RetentionConfig(Section):

@@ -25,7 +25,9 @@ def snap(cluster: str, day: int, version: str = "8.1.0", **payload: object) -> N
 
 
 async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
-    assert len(SQLITE) == len(POSTGRES) == 4  # 3: events (test_events.py), 4: public_stats
+    # 3: events (test_events.py), 4: public_stats,
+    # 5: field_days, 6: field_days_pending (test_field_days.py)
+    assert len(SQLITE) == len(POSTGRES) == 6
     store = open_report_store(backend_url)
     await store.open()
     try:
@@ -46,7 +48,7 @@ async def test_migration_2_adds_the_dashboard_indexes(backend_url: str) -> None:
                 ).fetchall()
             ],
         )
-        assert versions == [1, 2, 3, 4]
+        assert versions == [1, 2, 3, 4, 5, 6]
     finally:
         await store.close()
 
@@ -90,24 +92,6 @@ async def test_latest_payloads_newest_first(store: ReportStore) -> None:
     payloads = await store.latest_payloads(since_ms=DAY0 - 30 * DAY_MS, limit=10)
     assert [p["n"] for p in payloads] == [2, 1]
     assert len(await store.latest_payloads(since_ms=0, limit=1)) == 1
-
-
-async def test_field_samples_read_a_fixed_cohort_per_day(store: ReportStore) -> None:
-    for day in (-2, -1):
-        for cluster in ("c1", "c2", "c3", "c4"):
-            await store.add(snap(cluster, day, n=int(cluster[1]) * 10 + day))
-    samples = await store.field_samples(["n"], from_ms=DAY0 - 3 * DAY_MS, to_ms=DAY0, per_day=2)
-    first = (DAY0 - 2 * DAY_MS) // DAY_MS
-    assert sorted(samples) == [first, first + 1]
-    reports, values = samples[first]
-    assert reports == 4
-    # The same two clusters (the lowest ids) every day.
-    assert sorted(v.value for v in values) == [8.0, 18.0]
-    assert sorted(v.value for v in samples[first + 1][1]) == [9.0, 19.0]
-    missing = await store.field_samples(
-        ["nothing", "here"], from_ms=DAY0 - DAY_MS, to_ms=DAY0, per_day=10
-    )
-    assert [v.kind for v in missing[first + 1][1]] == ["missing"] * 4
 
 
 async def test_search_clusters(store: ReportStore) -> None:
@@ -165,5 +149,12 @@ async def test_migrating_a_version_1_sqlite_store_keeps_its_reports(tmp_path: Pa
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {1, 2, 3, 4}
+    assert {r[0] for r in conn.execute("SELECT version FROM receiver_migrations")} == {
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+    }
     conn.close()

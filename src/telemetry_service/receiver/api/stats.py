@@ -1,6 +1,7 @@
 """``/api/stats/...`` (viewer role): figures over days and over the latest snapshots of
-active clusters. Each reads one indexed SQL aggregation or a bounded sample (see
-``storage/queries/stats.py``), so the pages stay fast with many clusters."""
+active clusters. Each reads one indexed SQL aggregation, an aggregate kept up to date at
+ingest (the field trend, the daily snapshots: ``storage/queries/field_days.py``) or a bounded
+read (the field list), so the pages stay fast with many clusters; the figures are exact."""
 
 from __future__ import annotations
 
@@ -39,13 +40,10 @@ from .params import (
     since,
 )
 
-__all__ = ["MAX_FIELDS", "MAX_TREND_DAYS", "TREND_BUDGET", "router"]
+__all__ = ["MAX_FIELDS", "MAX_TREND_DAYS", "router"]
 
-#: The longest range a field trend covers (it reads a sample of every day).
+#: The longest range a field trend covers.
 MAX_TREND_DAYS = 731
-#: Snapshots a field trend reads over its whole range, by default (the per-day sample is
-#: this divided by the days, between 10 and 1000).
-TREND_BUDGET = 9_000
 #: The most field paths ``/api/stats/fields`` lists.
 MAX_FIELDS = 5000
 
@@ -158,22 +156,17 @@ async def trend(
     size: Annotated[int, Query(ge=1, le=50, description="Keywords followed.")] = 8,
     sample: Annotated[
         int | None,
-        Query(ge=1, le=10_000, description="Snapshots read per day (default: by range)."),
+        Query(ge=1, le=10_000, description="Ignored: every snapshot of each day counts."),
     ] = None,
 ) -> dict[str, Any]:
-    """A payload field per UTC day over a sample of each day's snapshots (default: the
-    last 30 days): keyword and boolean counts, number statistics."""
+    """A payload field per UTC day over every snapshot of each day (default: the last 30
+    days), from the per-day field aggregate: keyword and boolean counts, number statistics."""
     path = field_path(field)
     span = date_span(first, last, now, max_days=MAX_TREND_DAYS)
-    days = span.days
-    per_day = sample or max(10, min(1000, TREND_BUDGET // len(days)))
-    samples = await store.field_samples(
-        path, from_ms=span.from_ms, to_ms=span.to_ms, per_day=per_day
-    )
-    summary = await anyio.to_thread.run_sync(
-        functools.partial(field_trend, days, samples, size=size)
-    )
-    return {"field": field, "sample_per_day": per_day, **summary}
+    parts = await store.field_trend_parts(path, from_ms=span.from_ms, to_ms=span.to_ms, size=size)
+    summary = await anyio.to_thread.run_sync(functools.partial(field_trend, span.days, parts))
+    # Every snapshot is read: the most of one day (the contract of a sample's size).
+    return {"field": field, "sample_per_day": max(parts.reports.values(), default=0), **summary}
 
 
 @router.get("/api/stats/opt-in", response_model=OptInReport)

@@ -28,6 +28,21 @@ Version 3 adds event-based telemetry (see ``events.py``):
 Version 4 adds ``public_stats``: the published document of the public statistics (one row per
 name, ``current``), so that a restarted receiver serves the last figures at once and several
 receivers on one database publish the same ones.
+
+Version 5 adds ``field_days``, the exact per-day aggregate of payload fields behind the field
+trend and the daily snapshot counts (``queries/field_days.py``): per (path, UTC day of report
+time, JSON kind, value), how many snapshots held it; ``number`` is a number's value, ``text``
+a long keyword's as JSON text (its ``value`` is then its hash; so is that of a keyword
+holding a character that PostgreSQL's text cannot). ``receiver_backfills`` names the
+aggregates still to be filled from the stored snapshots (version 6 turns that into pending
+snapshots).
+
+Version 6 adds ``field_days_pending``: the stored snapshots not yet counted in ``field_days``,
+keyed by (UTC day of report time, report id). A snapshot's insert adds its row; the fold
+(``queries/field_fold.py``) counts pending snapshots in batches, in the background, and removes
+their rows; the reads add the pending snapshots of their days themselves. The migration makes
+every stored snapshot pending when the version 5 backfill had not run (and empties
+``field_days`` then), so the store opens at once and the fold fills the aggregate.
 """
 
 from __future__ import annotations
@@ -147,6 +162,38 @@ _PUBLIC_STATS = """
     );
     """
 
+#: Version 5, the field aggregate (and its pending backfill).
+_FIELD_DAYS = """
+    CREATE TABLE field_days (
+        path TEXT NOT NULL,
+        day {int} NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        number {real},
+        text TEXT,
+        count {int} NOT NULL,
+        PRIMARY KEY (path, day, kind, value)
+    ){without_rowid};
+    CREATE INDEX field_days_day ON field_days (day);
+    CREATE TABLE receiver_backfills (name TEXT PRIMARY KEY);
+    INSERT INTO receiver_backfills (name) VALUES ('field_days');
+    """
+
+#: Version 6, the snapshots still to be folded into ``field_days`` (see ``field_fold.py``).
+_FIELD_DAYS_PENDING = """
+    CREATE TABLE field_days_pending (
+        day {int} NOT NULL,
+        report_id TEXT NOT NULL,
+        PRIMARY KEY (day, report_id)
+    ){without_rowid};
+    INSERT INTO field_days_pending (day, report_id)
+        SELECT report_ms / 86400000, id FROM reports WHERE kind = 'snapshot'
+        AND EXISTS (SELECT 1 FROM receiver_backfills WHERE name = 'field_days');
+    DELETE FROM field_days
+        WHERE EXISTS (SELECT 1 FROM receiver_backfills WHERE name = 'field_days');
+    DELETE FROM receiver_backfills WHERE name = 'field_days';
+    """
+
 SQLITE: tuple[str, ...] = (
     _TABLES.format(
         id="PRIMARY KEY",
@@ -160,6 +207,8 @@ SQLITE: tuple[str, ...] = (
     _DASHBOARD_INDEXES.format(include=""),
     _EVENTS.format(serial="INTEGER PRIMARY KEY", int="INTEGER", partition="", id=""),
     _PUBLIC_STATS.format(int="INTEGER"),
+    _FIELD_DAYS.format(int="INTEGER", real="REAL", without_rowid=" WITHOUT ROWID"),
+    _FIELD_DAYS_PENDING.format(int="INTEGER", without_rowid=" WITHOUT ROWID"),
 )
 POSTGRES: tuple[str, ...] = (
     _TABLES.format(
@@ -179,4 +228,6 @@ POSTGRES: tuple[str, ...] = (
         id=", id",
     ),
     _PUBLIC_STATS.format(int="BIGINT"),
+    _FIELD_DAYS.format(int="BIGINT", real="DOUBLE PRECISION", without_rowid=""),
+    _FIELD_DAYS_PENDING.format(int="BIGINT", without_rowid=""),
 )

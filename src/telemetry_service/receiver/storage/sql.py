@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telemetry_service.common.clock import DAY_MS
+from telemetry_service.common.db.base import Cursor
 
 from .records import ClusterSummary, FieldKind, FieldValue, StoredReport
 
@@ -19,6 +20,7 @@ __all__ = [
     "STORED_COLUMNS",
     "Dialect",
     "cluster",
+    "consistent_reads",
     "day_bounds",
     "field_value",
     "json_kind",
@@ -51,6 +53,15 @@ class Dialect:
     field_select: Callable[[Sequence[str]], tuple[str, list[Any]]]
     #: SQL of a JSON value parameter for ``clusters.payload`` (PostgreSQL casts to jsonb).
     json_param: str
+
+
+def consistent_reads(cur: Cursor, d: Dialect) -> None:
+    """Make a read transaction's statements see one snapshot of the database (PostgreSQL's
+    default gives each statement its own: a fold of ``field_days`` committing between two of
+    them would count a snapshot twice or not at all). Call it first; SQLite's read
+    transactions see one snapshot already."""
+    if d.name == "postgresql":
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def day_bounds(from_ms: int, to_ms: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from telemetry_service.common.db.migrations import apply_migrations
 
 from .events import EventStore
 from .migrations import MIGRATION_TABLE
-from .queries import clusters, public, reports, stats, writes
+from .queries import clusters, field_fold, field_trend, public, reports, stats, writes
 from .records import (
     AddResult,
     DeleteCounts,
@@ -131,7 +131,7 @@ class ReportStore(abc.ABC):
     def _write_reports(self, reports: list[NewReport]) -> list[AddResult]:
         self._before_write(reports)
         return self._db.transaction(
-            True, lambda cur: [writes.insert_report(cur, self.dialect, r) for r in reports]
+            True, lambda cur: writes.insert_reports(cur, self.dialect, reports)
         )
 
     async def delete_cluster(self, cluster_uuid: str) -> DeleteCounts:
@@ -149,10 +149,19 @@ class ReportStore(abc.ABC):
         too. Returns the number of reports deleted."""
 
         def op(cur: Cursor) -> int:
+            writes.forget_older_than(cur, self.dialect, cutoff_ms)
             dropped = self._drop_expired(cur, cutoff_ms)
             return dropped + writes.delete_older_than(cur, self.dialect, cutoff_ms)
 
         return await self._write(op)
+
+    async def fold_field_days(self, limit: int) -> int | None:
+        """Count up to `limit` pending snapshots into the ``field_days`` aggregate (one write
+        transaction, in turn with the reports). Answers how many, or None when another
+        receiver sharing the database is folding (``queries/field_fold.py``)."""
+        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, limit))
+
+    pending_field_days = _read(field_fold.pending_count)
 
     async def delete_events_before(self, cutoff_ms: int) -> int:
         """Delete the events of the UTC days before `cutoff_ms`'s day, with their aggregates
@@ -173,7 +182,7 @@ class ReportStore(abc.ABC):
     field_values = _read(stats.field_values)
     latest_payloads = _read(stats.latest_payloads)
     visit_latest_payloads = _read(stats.visit_latest_payloads)
-    field_samples = _read(stats.field_samples)
+    field_trend_parts = _read(field_trend.trend_parts)
     opt_in_changes = _read(stats.opt_in_changes)
     opt_in_changes_per_day = _read(stats.opt_in_changes_per_day)
     _page = _read(reports.reports_page)

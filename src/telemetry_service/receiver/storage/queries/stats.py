@@ -1,6 +1,6 @@
 """Reads behind the statistics: per-day counts, versions, payload fields of the latest
-snapshots or of each day's sample, opt-in changes. Each is one indexed aggregation or a
-bounded read."""
+snapshots, opt-in changes. Each is one indexed aggregation or a bounded read; the field trend
+and the daily snapshot counts read the ``field_days`` aggregate (``field_days.py``)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import orjson
 from telemetry_service.common.db.base import Cursor
 
 from ..records import FieldValue, OptInChange
-from ..sql import DAY, Dialect, day_bounds, field_value, json_kind
+from ..sql import DAY, Dialect, consistent_reads, day_bounds, field_value
 
 __all__ = [
     "active_per_day",
-    "field_samples",
     "field_values",
     "latest_payloads",
+    "loads",
     "opt_in_changes",
     "opt_in_changes_per_day",
     "reports_per_day",
@@ -44,13 +44,20 @@ def active_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[in
 def reports_per_day(
     cur: Cursor, d: Dialect, from_ms: int, to_ms: int
 ) -> dict[int, tuple[int, int]]:
-    """Per UTC day number of ``[from, to)`` (whole days): (snapshots, opt-in reports)."""
+    """Per UTC day number of ``[from, to)`` (whole days): (snapshots, opt-in reports). The
+    snapshots are counted by the ``field_days`` aggregate (its rows of the whole payload) and
+    its pending rows."""
+    consistent_reads(cur, d)
     cur.execute(
         d.sql(
-            f"SELECT {DAY}, kind, COUNT(*) FROM reports WHERE kind IN "
-            f"('snapshot', 'opt-in') AND {DAY} >= ? AND {DAY} < ? GROUP BY kind, {DAY}"
+            "SELECT day, 'snapshot', SUM(count) FROM field_days WHERE path = '' "
+            "AND day >= ? AND day < ? GROUP BY day UNION ALL "
+            "SELECT day, 'snapshot', COUNT(*) FROM field_days_pending "
+            "WHERE day >= ? AND day < ? GROUP BY day UNION ALL "
+            f"SELECT {DAY}, kind, COUNT(*) FROM reports WHERE kind = 'opt-in' "
+            f"AND {DAY} >= ? AND {DAY} < ? GROUP BY kind, {DAY}"
         ),
-        day_bounds(from_ms, to_ms),
+        day_bounds(from_ms, to_ms) * 3,
     )
     return _day_pairs(cur.fetchall(), lambda kind: kind == "snapshot")
 
@@ -136,46 +143,7 @@ def visit_latest_payloads(
     return visited, len(rows) - len(wanted)
 
 
-def field_samples(
-    cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int, per_day: int
-) -> dict[int, tuple[int, list[FieldValue]]]:
-    """Per UTC day of ``[from, to)`` (whole days) with snapshots: (the day's snapshot
-    count, the field's value in up to `per_day` of them). The sample of a day is its
-    snapshots of the lowest cluster ids: a fixed cohort of clusters across days, read
-    through the ``reports_kind_day`` index without touching the rest of the day.
-
-    SQLite extracts the field with its JSON functions; PostgreSQL sends the payloads'
-    text, decoded here (``reports.payload`` is text there, and casting it to jsonb costs
-    more than orjson does).
-    """
-    in_sql = d.name == "sqlite"
-    select, params = d.field_select(path) if in_sql else ("payload", [])
-    cur.execute(
-        d.sql(
-            f"SELECT {DAY}, COUNT(*) FROM reports WHERE kind = 'snapshot' "
-            f"AND {DAY} >= ? AND {DAY} < ? GROUP BY {DAY}"
-        ),
-        day_bounds(from_ms, to_ms),
-    )
-    counts = {int(day): int(count) for day, count in cur.fetchall()}
-    samples: dict[int, tuple[int, list[FieldValue]]] = {}
-    for day in sorted(counts):
-        cur.execute(
-            d.sql(
-                f"SELECT {select} FROM (SELECT payload FROM reports WHERE kind = "
-                f"'snapshot' AND {DAY} = ? ORDER BY cluster_uuid LIMIT ?) sample"
-            ),
-            [*params, day, per_day],
-        )
-        if in_sql:
-            values = [field_value(kind, value) for kind, value in cur.fetchall()]
-        else:
-            values = [_extract(text, path) for (text,) in cur.fetchall()]
-        samples[day] = (counts[day], values)
-    return samples
-
-
-def _loads(text: str | bytes) -> Any:
+def loads(text: str | bytes) -> Any:
     """JSON text as Python values; None when it is not JSON."""
     try:
         return orjson.loads(text)
@@ -193,16 +161,6 @@ def _loads_lean(text: str | bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _extract(text: str | bytes, path: Sequence[str]) -> FieldValue:
-    """A payload path's value, as :func:`field_value` makes the databases' answers."""
-    node = _loads(text)
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return FieldValue("missing", None)
-        node = node[key]
-    return field_value(json_kind(node), node)
 
 
 def _changes(cluster_uuid: str | None, from_ms: int, to_ms: int) -> tuple[str, list[Any]]:

@@ -1,14 +1,25 @@
-"""The report store's writes: a report (with its digest and its cluster's row) and the
-deletions (a cluster, or everything received before a cutoff)."""
+"""The report store's writes: a report (with its digest, its cluster's row and, for a
+snapshot, its row of ``field_days_pending``: the fold counts it later, see ``field_fold.py``)
+and the deletions (a cluster, or everything received before a cutoff), which take the fold's
+lock and uncount their folded snapshots in the same transaction."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from telemetry_service.common.db.base import Cursor
 
 from ..records import AddResult, DeleteCounts, NewReport
 from ..sql import Dialect
+from . import field_days, field_fold
 
-__all__ = ["delete_cluster", "delete_older_than", "insert_report"]
+__all__ = [
+    "delete_cluster",
+    "delete_older_than",
+    "forget_older_than",
+    "insert_report",
+    "insert_reports",
+]
 
 _COLUMNS = (
     "id, received_ms, report_ms, channel, kind, cluster_uuid, cluster_name, version, "
@@ -16,8 +27,14 @@ _COLUMNS = (
 )
 
 
+def insert_reports(cur: Cursor, d: Dialect, reports: Sequence[NewReport]) -> list[AddResult]:
+    """:func:`insert_report` of each of `reports` in one transaction."""
+    return [insert_report(cur, d, r) for r in reports]
+
+
 def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
-    """Store `r` unless its digest is known (then answer the first one's id)."""
+    """Store `r` unless its digest is known (then answer the first one's id); a snapshot is
+    left pending for the fold of ``field_days``."""
     cur.execute(
         d.sql(
             "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
@@ -51,6 +68,7 @@ def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
         (r.cluster_uuid, r.report_ms, r.report_ms),
     )
     if r.kind == "snapshot":
+        field_fold.add_pending(cur, d, r.report_ms, r.id)
         cur.execute(
             d.sql(
                 "UPDATE clusters SET report_id = ?, report_ms = ?, received_ms = ?, "
@@ -74,6 +92,8 @@ def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
 
 
 def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
+    field_fold.lock(cur, d)
+    field_days.forget_snapshots(cur, d, "cluster_uuid = ?", (cluster_uuid,))
     cur.execute(d.sql("DELETE FROM reports WHERE cluster_uuid = ?"), (cluster_uuid,))
     reports = cur.rowcount
     cur.execute(d.sql("DELETE FROM report_digests WHERE cluster_uuid = ?"), (cluster_uuid,))
@@ -81,7 +101,14 @@ def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
     return DeleteCounts(reports=reports, clusters=cur.rowcount)
 
 
+def forget_older_than(cur: Cursor, d: Dialect, cutoff_ms: int) -> None:
+    """Uncount the snapshots received before `cutoff_ms` (before any of them is deleted)."""
+    field_fold.lock(cur, d)
+    field_days.forget_snapshots(cur, d, "received_ms < ?", (cutoff_ms,))
+
+
 def delete_older_than(cur: Cursor, d: Dialect, cutoff_ms: int) -> int:
+    """Delete the reports received before `cutoff_ms` (call :func:`forget_older_than` first)."""
     cur.execute(d.sql("DELETE FROM reports WHERE received_ms < ?"), (cutoff_ms,))
     deleted = cur.rowcount
     cur.execute(d.sql("DELETE FROM report_digests WHERE received_ms < ?"), (cutoff_ms,))

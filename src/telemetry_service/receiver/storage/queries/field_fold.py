@@ -1,0 +1,115 @@
+"""The deferred upkeep of ``field_days`` (``field_days.py``): a stored snapshot only adds a
+row to ``field_days_pending`` (:func:`add_pending`, in its insert's transaction); the fold
+(:func:`fold`) counts up to a batch of pending snapshots, oldest day first, writes their
+summed cells in key order and removes their rows, in one transaction; the reads count the
+pending snapshots of their days themselves (:func:`pending_per_day`,
+:func:`pending_payloads`), so that every answer stays exact.
+
+One fold at a time: SQLite's write lock, and on PostgreSQL the advisory lock :data:`LOCK`,
+which the deletions take too (:func:`lock`), so that a deletion never races a fold (a folded
+snapshot is uncounted, a pending one only loses its row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from telemetry_service.common.db.base import Cursor
+
+from ..sql import Dialect
+from .field_days import Counts, add_snapshot, sql_day, write_counts
+
+__all__ = [
+    "LOCK",
+    "add_pending",
+    "fold",
+    "lock",
+    "pending_count",
+    "pending_payloads",
+    "pending_per_day",
+]
+
+#: PostgreSQL advisory lock id of the fold and the deletions (migrations: 0x7E1E_0001,
+#: partitions: 0x7E1E_0002).
+LOCK = 0x7E1E_0003
+#: Payloads read at once by :func:`pending_payloads`.
+_PAGE = 500
+
+
+def add_pending(cur: Cursor, d: Dialect, report_ms: int, report_id: str) -> None:
+    """Mark a newly stored snapshot as pending (in its insert's transaction)."""
+    cur.execute(
+        d.sql("INSERT INTO field_days_pending (day, report_id) VALUES (?, ?)"),
+        (sql_day(report_ms), report_id),
+    )
+
+
+def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:
+    """Take the fold's lock for the transaction (PostgreSQL; SQLite's write lock is held
+    already); without `wait`, answer False when another transaction holds it."""
+    if d.name != "postgresql":
+        return True
+    if wait:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
+        return True
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (LOCK,))
+    return bool(cur.fetchone()[0])
+
+
+def fold(cur: Cursor, d: Dialect, limit: int) -> int | None:
+    """Count up to `limit` pending snapshots (oldest day first) into ``field_days`` and remove
+    their rows (in a write transaction). Answers how many, or None when another receiver is
+    folding."""
+    if not lock(cur, d, wait=False):
+        return None
+    cur.execute(
+        d.sql(
+            "SELECT p.day, p.report_id, r.report_ms, r.payload FROM (SELECT day, report_id "
+            "FROM field_days_pending ORDER BY day, report_id LIMIT ?) p "
+            "LEFT JOIN reports r ON r.id = p.report_id AND r.kind = 'snapshot'"
+        ),
+        (limit,),
+    )
+    rows = cur.fetchall()
+    counts: Counts = {}
+    for _, report_id, report_ms, payload in rows:
+        if payload is not None:  # else deleted meanwhile (no deletion leaves such a row)
+            add_snapshot(cur, d, int(report_ms), (str(report_id), str(payload)), counts)
+    write_counts(cur, d, counts)
+    cur.executemany(
+        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"),
+        [(day, report_id) for day, report_id, _, _ in rows],
+    )
+    return len(rows)
+
+
+def pending_count(cur: Cursor, d: Dialect) -> int:
+    """Snapshots still to be folded."""
+    cur.execute("SELECT COUNT(*) FROM field_days_pending")
+    return int(cur.fetchone()[0])
+
+
+def pending_per_day(cur: Cursor, d: Dialect, days: tuple[int, int]) -> dict[int, int]:
+    """Pending snapshots per day number of ``[first, end)``."""
+    cur.execute(
+        d.sql(
+            "SELECT day, COUNT(*) FROM field_days_pending WHERE day >= ? AND day < ? GROUP BY day"
+        ),
+        days,
+    )
+    return {int(day): int(count) for day, count in cur.fetchall()}
+
+
+def pending_payloads(cur: Cursor, d: Dialect, days: tuple[int, int]) -> Iterator[tuple[int, str]]:
+    """(day, payload text) of the pending snapshots of ``[first, end)``, read a page at a time
+    (a backlog after a migration may be large)."""
+    cur.execute(
+        d.sql("SELECT day, report_id FROM field_days_pending WHERE day >= ? AND day < ?"), days
+    )
+    keys = [(int(day), str(report_id)) for day, report_id in cur.fetchall()]
+    for start in range(0, len(keys), _PAGE):
+        page = {report_id: day for day, report_id in keys[start : start + _PAGE]}
+        marks = ", ".join("?" * len(page))
+        cur.execute(d.sql(f"SELECT id, payload FROM reports WHERE id IN ({marks})"), list(page))
+        for report_id, payload in cur.fetchall():
+            yield page[str(report_id)], str(payload)
