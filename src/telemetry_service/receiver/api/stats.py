@@ -1,7 +1,8 @@
 """``/api/stats/...`` (viewer role): figures over days and over the latest snapshots of
-active clusters. Each reads one indexed SQL aggregation, an aggregate kept up to date at
-ingest (the field trend, the daily snapshots: ``storage/queries/field_days.py``) or a bounded
-read (the field list), so the pages stay fast with many clusters; the figures are exact."""
+active clusters. Each reads one indexed SQL aggregation, an aggregate that a background fold
+keeps up to date plus the snapshots it has not folded yet (the field trend, the daily
+snapshots: ``storage/queries/field_days.py``, ``field_fold.py``) or a bounded read (the field
+list), so the pages stay fast with many clusters; the figures are exact."""
 
 from __future__ import annotations
 
