@@ -50,15 +50,21 @@ async def test_at_most_count_calls_run_at_once() -> None:
     workers.close()
 
 
-async def test_a_cancelled_caller_stops_waiting_and_the_threads_stop_on_close() -> None:
+async def test_a_cancelled_caller_waits_for_its_call_and_the_threads_stop_on_close() -> None:
+    """A cancelled request keeps its in-flight slot and byte budget until its decrypt ends
+    (review finding: the slot was freed while the call still held the body's memory)."""
     workers = WorkerThreads(1, "t-close")
     gate = threading.Event()
     waiting = asyncio.ensure_future(workers.run(gate.wait, 5))
     await asyncio.sleep(0.05)
     waiting.cancel()
+    await asyncio.sleep(0.05)
+    waiting.cancel()  # a second cancel does not cut the wait short either
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "the caller stopped waiting while its call still ran"
+    gate.set()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    gate.set()
     assert await workers.run(lambda: "next") == "next"  # the thread outlived the cancel
     workers.close()
     for _ in range(100):
@@ -68,3 +74,17 @@ async def test_a_cancelled_caller_stops_waiting_and_the_threads_stop_on_close() 
     assert not _named("t-close-")
     assert await workers.run(lambda: threading.current_thread().name) == "t-close-1"
     workers.close()
+
+
+async def test_a_call_that_raises_stop_iteration_reaches_the_caller_as_runtime_error() -> None:
+    """A Future cannot hold StopIteration: before, the caller waited for ever."""
+    workers = WorkerThreads(1, "t-stop")
+
+    def stop() -> None:
+        raise StopIteration
+
+    try:
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await asyncio.wait_for(workers.run(stop), 5)
+    finally:
+        workers.close()

@@ -3,9 +3,10 @@
 uvicorn gives a client for ever to send a request's line and headers: both protocols here (h11,
 pure Python; httptools, llhttp in C) close a connection that has not sent them all within the
 config's ``header_timeout_s``, counted from the connection or from the first byte of a request
-on a kept-alive connection. h11 caps them at 16 KiB; llhttp has no cap, so the httptools
-protocol adds h11's (:data:`MAX_HEADER_BYTES`). Module-level classes: ``--workers`` pickles the
-config.
+on a kept-alive connection. h11 caps them at 16 KiB while they are incomplete (a header block
+that arrives whole in one read, up to asyncio's read size of 256 KiB, passes); llhttp has no
+cap, so the httptools protocol adds the same one (:data:`MAX_HEADER_BYTES`), counted over the
+reads of an incomplete request. Module-level classes: ``--workers`` pickles the config.
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
 
 class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
     """uvicorn's httptools protocol with :class:`HeaderDeadlineProtocol`'s header deadline,
-    and h11's cap on a request's line and headers (:data:`MAX_HEADER_BYTES`; llhttp has none):
-    a client past it gets a 400 and its connection is closed."""
+    and h11's cap on a request's line and headers while they are incomplete
+    (:data:`MAX_HEADER_BYTES`; llhttp has none): a client past it gets a 400 and its
+    connection is closed."""
 
     #: Bytes received while a request's line and headers are incomplete; -1 during a body.
     _header_bytes = 0
