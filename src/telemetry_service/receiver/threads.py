@@ -34,7 +34,9 @@ class WorkerThreads:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker thread; its result or exception. A cancelled caller
-        stops waiting; the call still runs to its end."""
+        waits for the call to end before the cancellation goes on (as ``anyio.to_thread``
+        does): what the caller holds for the call, an in-flight slot and the body's share of
+        the byte budget, stays held while the call still uses memory."""
         if self._started < self._count:
             self._started += 1
             name = f"{self._name}-{self._started}"
@@ -42,7 +44,15 @@ class WorkerThreads:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future, fn, args))
-        return await future
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            while not future.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(future)
+            if not future.cancelled():
+                future.exception()  # retrieved: the caller was cancelled, nobody else waits
+            raise
 
     def close(self) -> None:
         """Stop the threads after the calls already queued (a later call starts new ones,
@@ -59,6 +69,9 @@ def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
         outcome: tuple[Any, BaseException | None]
         try:
             outcome = (fn(*args), None)
+        except StopIteration as exc:  # a Future cannot hold it
+            outcome = (None, RuntimeError(f"{fn!r} raised StopIteration"))
+            outcome[1].__cause__ = exc
         except BaseException as exc:  # handed to the caller, whatever it is
             outcome = (None, exc)
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
