@@ -9,6 +9,7 @@ import pytest
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
     TelemetryCollectionManager,
+    accepts_json_bytes,
 )
 from telemetry_service.plugins.telemetry_collection_manager.contracts import (
     PayloadCache,
@@ -178,3 +179,24 @@ async def test_no_strategy_means_no_stats() -> None:
     m = TelemetryCollectionManager(version="1.0.0", clock=FakeClock(START))
     assert await m.get_unencrypted_stats() == []
     assert await m.get_opt_in_stats(True, unencrypted=True) == []
+
+
+def test_only_an_encrypter_that_says_so_is_given_json_bytes() -> None:
+    """The public ``Encrypter`` is given the payload object; the bytes fast path is opt-in."""
+
+    class Declares:
+        accepts_json_bytes = True
+
+        def __call__(self, payload: object) -> str:
+            return ""
+
+    class Truthy:
+        accepts_json_bytes = "yes"
+
+        def __call__(self, payload: object) -> str:
+            return ""
+
+    assert accepts_json_bytes(Declares())
+    assert not accepts_json_bytes(Truthy())
+    assert not accepts_json_bytes(lambda payload: "")
+    assert not accepts_json_bytes(Encryptor(generate_key_pair("k1").public_jwks, "k1").encrypt)

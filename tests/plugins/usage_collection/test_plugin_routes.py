@@ -127,3 +127,21 @@ async def test_ui_counters_report_bad_input(app: tuple[Platform, httpx.AsyncClie
     response = await client.post("/api/ui_counters/_report", json=bad, headers=XSRF)
     assert response.status_code == 400
     assert "total" in response.json()["message"]
+
+
+@pytest.mark.parametrize("field", ["eventName", "appName", "type"])
+async def test_ui_counters_report_refuses_nul_in_names(
+    app: tuple[Platform, httpx.AsyncClient], field: str
+) -> None:
+    """Review finding: a NUL name passed the route and then failed its whole write batch at
+    every flush on PostgreSQL. (A lone surrogate escape is already refused by the JSON parse.)"""
+    platform, client = app
+    entry = {"type": "click", "appName": "a", "eventName": "e", "total": 1, field: "a\u0000b"}
+    report = {"report": {"uiCounter": {"x": entry}}}
+    response = await client.post("/api/ui_counters/_report", json=report, headers=XSRF)
+    assert response.status_code == 400
+    assert "must not contain NUL or a lone surrogate" in response.json()["message"]
+    usage = platform.setup_contracts["usage_collection"]
+    assert isinstance(usage, UsageCollectionSetup)
+    await usage.counters.flush()
+    assert (await platform.store.find("usage-counter")).saved_objects == []

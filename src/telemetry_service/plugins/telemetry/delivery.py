@@ -16,6 +16,7 @@ from telemetry_service.core import StoreError
 from telemetry_service.plugins.telemetry_collection_manager import (
     EncryptionUnavailableError,
     TelemetryCollectionManager,
+    accepts_json_bytes,
 )
 from telemetry_service.wire import compact_json
 from telemetry_service.wire.protocol import (
@@ -186,13 +187,16 @@ class Delivery:
     async def _seal(manager: TelemetryCollectionManager, payload: object) -> tuple[bytes, str]:
         """The HTTP body (ASCII bytes) and the history's digest of `payload`, made in one worker
         thread: the payload is serialized once (in pieces, so that the thread never holds the
-        GIL long), and those bytes are both encrypted and hashed; the body of megabytes is
-        encoded there too, not on the loop."""
+        GIL long), and for an encrypter that `accepts_json_bytes` (ours) those bytes are both
+        encrypted and hashed; any other encrypter gets the payload object, as its contract
+        says. The body of megabytes is encoded there too, not on the loop."""
         encrypter = manager.installed_encrypter()
+        as_bytes = accepts_json_bytes(encrypter)
 
         def seal() -> tuple[bytes, str]:
             payload_json = compact_json(payload)
-            return encrypter(payload_json).encode("ascii"), payload_digest(payload_json)
+            sealed = encrypter(payload_json if as_bytes else payload)
+            return sealed.encode("ascii"), payload_digest(payload_json)
 
         return await asyncio.to_thread(seal)
 

@@ -18,7 +18,10 @@ class PayloadEncrypter:
     """Encrypts with the key set and ``kid`` of the *current* config (rebuilt when they change).
 
     Without ``telemetry.encryption.jwks`` nothing can be encrypted, and so nothing is sent.
+    It takes a payload object or its compact JSON bytes (see the manager's `Encrypter`).
     """
+
+    accepts_json_bytes = True
 
     def __init__(self, config: Callable[[], TelemetryConfig]) -> None:
         self._config = config

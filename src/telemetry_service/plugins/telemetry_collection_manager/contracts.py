@@ -20,6 +20,7 @@ __all__ = [
     "PayloadCache",
     "StatsContext",
     "TelemetryCollectionManager",
+    "accepts_json_bytes",
 ]
 
 CACHE_DURATION_S = 4 * 3600.0
@@ -83,8 +84,16 @@ class CollectionStrategy:
 
 
 Encrypter = Callable[[object], str]
-"""Encrypts one payload into the packed wire string (runs in a worker thread): an object, or
-its compact JSON as bytes (``wire.compact_json``'s output), which is encrypted as it is."""
+"""Encrypts one payload object into the packed wire string (runs in a worker thread). An
+encrypter that also takes the payload's compact JSON as bytes (``wire.compact_json``'s output,
+encrypted as it is) says so with a true ``accepts_json_bytes`` attribute (`accepts_json_bytes`);
+the sender then serializes the payload once for both the encryption and its history digest.
+Any other encrypter is given the payload object."""
+
+
+def accepts_json_bytes(encrypter: Encrypter) -> bool:
+    """Whether ``encrypter`` declared that it may be given compact JSON bytes (see `Encrypter`)."""
+    return getattr(encrypter, "accepts_json_bytes", False) is True
 
 
 class EncryptionUnavailableError(RuntimeError):
@@ -140,8 +149,8 @@ class TelemetryCollectionManager:
 
     # -- start -------------------------------------------------------------------------------
     async def encrypt(self, payload: object) -> str:
-        """Encrypt one payload (an object, or its compact JSON bytes) in a worker thread
-        (raises when no encrypter is installed)."""
+        """Encrypt one payload (an object, or compact JSON bytes for an encrypter that
+        `accepts_json_bytes`) in a worker thread (raises when no encrypter is installed)."""
         return await asyncio.to_thread(self.installed_encrypter(), payload)
 
     def installed_encrypter(self) -> Encrypter:

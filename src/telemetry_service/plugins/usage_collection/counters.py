@@ -39,6 +39,7 @@ from .counters_keys import (
     ROLLUP_INTERVAL_S,
     CounterKey,
     CounterSource,
+    check_name,
     day_of,
     normalize_namespace,
     roll_usage_counters,
@@ -57,13 +58,6 @@ __all__ = ["DEFAULT_BUFFER_DURATION_S", "UsageCounter", "UsageCountersService"]
 DEFAULT_BUFFER_DURATION_S = 5.0
 #: How long `UsageCountersService.stop` lets a flush in progress finish.
 _STOP_FLUSH_TIMEOUT_S = 20.0
-
-
-def _check_name(value: object, what: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{what} must not be empty")
 
 
 class UsageCounter:
@@ -93,14 +87,14 @@ class UsageCounter:
         background. Store problems never reach the caller; bad arguments raise `TypeError` or
         `ValueError`. ``namespace`` ``None`` or ``"default"`` is the default namespace.
         """
-        _check_name(counter_name, "counter_name")
-        _check_name(counter_type, "counter_type")
+        check_name(counter_name, "counter_name")
+        check_name(counter_type, "counter_type")
         if source not in COUNTER_SOURCES:
             raise ValueError(f'source must be "server" or "ui", got {source!r}')
         if isinstance(increment_by, bool) or not isinstance(increment_by, int):
             raise TypeError(f"increment_by must be an int, got {type(increment_by).__name__}")
         if namespace is not None:
-            _check_name(namespace, "namespace")
+            check_name(namespace, "namespace")
             if namespace == "*":
                 raise ValueError('namespace "*" is not a namespace')
         day = day_of(self._service.clock())
@@ -178,7 +172,7 @@ class UsageCountersService:
         self, domain_id: str, *, retention_period_days: int | None = None
     ) -> UsageCounter:
         """Register a counter domain; its documents are kept ``1 + retention`` days (5)."""
-        _check_name(domain_id, "domain_id")
+        check_name(domain_id, "domain_id")
         if retention_period_days is not None and (
             isinstance(retention_period_days, bool)
             or not isinstance(retention_period_days, int)

@@ -5,7 +5,9 @@ A counter is stored as one ``usage-counter`` saved object per day and key. Kiban
 out for the default namespace, and the saved object's id is the key *without* the namespace
 (the namespace is the saved object's own namespace). The day is the UTC day of the increment.
 
-Names may contain ``:`` (Kibana does not forbid it), but its docs ask app names not to.
+Names may contain ``:`` (Kibana does not forbid it), but its docs ask app names not to. They may
+not contain NUL or a lone surrogate, which no store can keep (`check_name`): such a key would fail
+its whole write batch at every flush.
 
 Retention ("rollups"): every hour, starting 5 minutes after start, each registered counter
 domain loses its ``usage-counter`` documents last updated more than
@@ -18,6 +20,7 @@ run it at once on one store: a document another instance deleted first is simply
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +37,7 @@ __all__ = [
     "USAGE_COUNTER_SAVED_OBJECT_TYPE",
     "CounterKey",
     "CounterSource",
+    "check_name",
     "day_of",
     "iter_counter_documents",
     "normalize_namespace",
@@ -63,6 +67,19 @@ async def iter_counter_documents(
         if not result.saved_objects or page * page_size >= result.total:
             return
         page += 1
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_name(value: object, what: str) -> None:
+    """Raise `TypeError` or `ValueError` unless ``value`` is a name a counter key can hold."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    if _UNSTORABLE.search(value):
+        raise ValueError(f"{what} must not contain NUL or a lone surrogate")
 
 
 def normalize_namespace(namespace: str | None) -> str | None:

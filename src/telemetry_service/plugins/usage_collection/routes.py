@@ -10,11 +10,12 @@ import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from telemetry_service.core import CoreSetup, StatusLevel, route_options
 
 from .counters import UsageCountersService
+from .counters_keys import check_name
 from .field_names import to_api_field_names
 
 __all__ = ["build_router"]
@@ -34,6 +35,13 @@ class UiCounterEntry(BaseModel):
     app_name: str = Field(alias="appName", min_length=1, max_length=100)
     event_name: str = Field(alias="eventName", min_length=1, max_length=200)
     total: int = Field(ge=1, le=1_000_000)
+
+    @field_validator("type", "app_name", "event_name")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        """A name no store can keep (NUL, a lone surrogate) is a 400, not a stuck write."""
+        check_name(value, "name")
+        return value
 
 
 class UiReport(BaseModel):
