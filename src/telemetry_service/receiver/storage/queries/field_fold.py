@@ -12,15 +12,18 @@ snapshot is uncounted, a pending one only loses its row).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
 
 from ..sql import Dialect
-from .field_days import Counts, add_snapshot, sql_day, write_counts
+from .field_days import MAX_CELLS, WIDE, Counts, snapshot_cells, sql_day, write_counts
 
 __all__ = [
     "LOCK",
+    "Budget",
     "add_pending",
     "fold",
     "lock",
@@ -56,31 +59,51 @@ def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def fold(cur: Cursor, d: Dialect, limit: int) -> int | None:
-    """Count up to `limit` pending snapshots (oldest day first) into ``field_days`` and remove
-    their rows (in a write transaction). Answers how many, or None when another receiver is
-    folding."""
+@dataclass(frozen=True)
+class Budget:
+    """What one fold batch may count (``store.foldBatch``, ``store.foldBatchBytes``,
+    ``store.foldBatchCells``): it stops once the snapshots, their payload characters or their
+    cells reach the bound (the writer commits the reports between two batches); it counts at
+    least one snapshot, so that a backlog always shrinks."""
+
+    snapshots: int = 500
+    chars: int = 4 * 1024 * 1024
+    cells: int = 30_000
+
+
+def fold(cur: Cursor, d: Dialect, budget: Budget) -> int | None:
+    """Count pending snapshots (oldest day first, within `budget`) into ``field_days`` and
+    remove their rows (in a write transaction). Answers how many rows it removed (0: none
+    pending), or None when another receiver is folding. The payloads are read one at a time."""
     if not lock(cur, d, wait=False):
         return None
     cur.execute(
-        d.sql(
-            "SELECT p.day, p.report_id, r.report_ms, r.payload FROM (SELECT day, report_id "
-            "FROM field_days_pending ORDER BY day, report_id LIMIT ?) p "
-            "LEFT JOIN reports r ON r.id = p.report_id AND r.kind = 'snapshot'"
-        ),
-        (limit,),
+        d.sql("SELECT day, report_id FROM field_days_pending ORDER BY day, report_id LIMIT ?"),
+        (budget.snapshots,),
     )
-    rows = cur.fetchall()
+    keys = [(int(day), str(report_id)) for day, report_id in cur.fetchall()]
     counts: Counts = {}
-    for _, report_id, report_ms, payload in rows:
-        if payload is not None:  # else deleted meanwhile (no deletion leaves such a row)
-            add_snapshot(cur, d, int(report_ms), (str(report_id), str(payload)), counts)
+    chars = cells = done = 0
+    for _, report_id in keys:
+        if chars >= budget.chars or cells >= budget.cells:
+            break
+        done += 1
+        cur.execute(
+            d.sql("SELECT report_ms, payload FROM reports WHERE id = ? AND kind = 'snapshot'"),
+            (report_id,),
+        )
+        row = cur.fetchone()
+        if row is None:  # its report was deleted meanwhile (see writes.delete_cluster)
+            continue
+        found = snapshot_cells(report_id, str(row[1]))
+        chars += len(row[1])
+        cells += len(found) if len(found) > 2 or found[-1][0] != WIDE else MAX_CELLS
+        counts.setdefault(sql_day(int(row[0])), Counter()).update(found)
     write_counts(cur, d, counts)
     cur.executemany(
-        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"),
-        [(day, report_id) for day, report_id, _, _ in rows],
+        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys[:done]
     )
-    return len(rows)
+    return done
 
 
 def pending_count(cur: Cursor, d: Dialect) -> int:
