@@ -35,6 +35,7 @@ Keys (defaults in brackets)::
     limits.maxBufferedBytes  ingest body bytes held at once by a process; beyond, 429 [67108864]
     limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
     limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
+    limits.trendWideSnapshots  most snapshots of over 10000 paths a field trend reads [2000]
     store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
     store.foldInterval     how often the snapshots stored since are counted into the field
                            trend's aggregate, in the background [30s]
@@ -160,6 +161,7 @@ class LimitsConfig(Section):
     fields_payload_bytes: int = Field(
         default=2 * 1024 * 1024, ge=1024, le=1 << 30, alias="fieldsPayloadBytes"
     )
+    trend_wide_snapshots: int = Field(default=2000, ge=1, alias="trendWideSnapshots")
 
 
 class PublicFieldConfig(Section):
