@@ -7,7 +7,8 @@ pending snapshots of their days themselves (:func:`pending_per_day`,
 
 One fold at a time: SQLite's write lock, and on PostgreSQL the advisory lock :data:`LOCK`,
 which the deletions take too (:func:`lock`), so that a deletion never races a fold (a folded
-snapshot is uncounted, a pending one only loses its row).
+snapshot is uncounted, a pending one only loses its row; a row can still be orphaned by a
+snapshot stored during a deletion, see ``sql.PENDING_STORED``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
 
-from ..sql import Dialect
+from ..sql import PENDING_STORED, Dialect
 from .field_days import MAX_CELLS, WIDE, Counts, snapshot_cells, sql_day, write_counts
 
 __all__ = [
@@ -42,7 +43,10 @@ _PAGE = 500
 def add_pending(cur: Cursor, d: Dialect, report_ms: int, report_id: str) -> None:
     """Mark a newly stored snapshot as pending (in its insert's transaction)."""
     cur.execute(
-        d.sql("INSERT INTO field_days_pending (day, report_id) VALUES (?, ?)"),
+        d.sql(
+            "INSERT INTO field_days_pending (day, report_id) VALUES (?, ?) "
+            "ON CONFLICT (day, report_id) DO NOTHING"  # an orphan: sql.PENDING_STORED
+        ),
         (sql_day(report_ms), report_id),
     )
 
@@ -93,7 +97,7 @@ def fold(cur: Cursor, d: Dialect, budget: Budget) -> int | None:
             (report_id,),
         )
         row = cur.fetchone()
-        if row is None:  # its report was deleted meanwhile (see writes.delete_cluster)
+        if row is None:  # orphaned: see ``sql.PENDING_STORED``
             continue
         found = snapshot_cells(report_id, str(row[1]))
         chars += len(row[1])
@@ -116,7 +120,8 @@ def pending_per_day(cur: Cursor, d: Dialect, days: tuple[int, int]) -> dict[int,
     """Pending snapshots per day number of ``[first, end)``."""
     cur.execute(
         d.sql(
-            "SELECT day, COUNT(*) FROM field_days_pending WHERE day >= ? AND day < ? GROUP BY day"
+            "SELECT day, COUNT(*) FROM field_days_pending p WHERE day >= ? AND day < ? "
+            f"AND {PENDING_STORED} GROUP BY day"
         ),
         days,
     )
