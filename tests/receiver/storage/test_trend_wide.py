@@ -5,17 +5,14 @@ below it the answer is exact (``sampled`` == ``reports``)."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from telemetry_service.common.clock import DAY_MS
 from telemetry_service.receiver import load_config
 from telemetry_service.receiver.analysis import field_trend
 from telemetry_service.receiver.storage import ReportStore
-from telemetry_service.receiver.storage.queries.field_days import MAX_CELLS
 
-from .test_field_days import DAY0, FROM_MS, TO_MS, fill, fold_all, random_payload, snapshot
+from .test_field_days import DAY0, FROM_MS, TO_MS, add_wide, fold_all
 
 pytestmark = pytest.mark.anyio
 
@@ -27,13 +24,7 @@ def test_the_key_and_its_default() -> None:
 
 
 async def test_wide_snapshots_over_the_bound_are_sampled(store: ReportStore) -> None:
-    await fill(store, seed=4)
-    rng = random.Random(9)
-    for day in (-3, -2):
-        for index in range(3):
-            body = random_payload(rng, f"w{index}")
-            body["wide"] = {f"f{j}": j % 7 for j in range(MAX_CELLS)}
-            await store.add(snapshot(f"w{index}", DAY0 + day * DAY_MS + index, body))
+    await add_wide(store)
     await fold_all(store)
     days = list(range(FROM_MS // DAY_MS, TO_MS // DAY_MS))
     cut = {DAY0 // DAY_MS - 3, DAY0 // DAY_MS - 2}
