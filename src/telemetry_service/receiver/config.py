@@ -43,7 +43,7 @@ Keys (defaults in brackets)::
     store.foldBatchBytes   payload text (characters) counted in one such transaction, at
                            least one snapshot [4194304 = 4 MiB]
     store.foldBatchCells   field cells counted in one such transaction (a wide snapshot
-                           costs 10000), at least one snapshot [30000]
+                           costs 10000), at least one snapshot [10000]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -135,7 +135,7 @@ class StoreConfig(Section):
     fold_interval: Duration = Field(default=30.0, gt=0, le=86_400, alias="foldInterval")
     fold_batch: int = Field(default=500, ge=1, le=100_000, alias="foldBatch")
     fold_batch_bytes: int = Field(default=4 << 20, ge=1, alias="foldBatchBytes")
-    fold_batch_cells: int = Field(default=30_000, ge=1, alias="foldBatchCells")
+    fold_batch_cells: int = Field(default=10_000, ge=1, alias="foldBatchCells")
 
 
 class RetentionConfig(Section):

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 def test_the_budget_keys_and_their_defaults() -> None:
     store = load_config({}, env={}).store
-    assert (store.fold_batch_bytes, store.fold_batch_cells) == (4 << 20, 30_000)
+    assert (store.fold_batch_bytes, store.fold_batch_cells) == (4 << 20, 10_000)
     env = {"TELEMETRY_RECEIVER_STORE_FOLDBATCHCELLS": "50"}
     store = load_config({"store": {"foldBatchBytes": 1000}}, env=env).store
     assert (store.fold_batch_bytes, store.fold_batch_cells) == (1000, 50)

@@ -72,7 +72,7 @@ class Budget:
 
     snapshots: int = 500
     chars: int = 4 * 1024 * 1024
-    cells: int = 30_000
+    cells: int = 10_000
 
 
 def fold(cur: Cursor, d: Dialect, budget: Budget) -> int | None:
