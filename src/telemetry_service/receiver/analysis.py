@@ -242,21 +242,24 @@ def field_trend(days: Sequence[int], parts: TrendParts) -> dict[str, Any]:
     the same order (``keyword.counts``) plus the ``other`` keywords. Booleans are counted per
     day, numbers summarized (count, min, max, avg, the 50th and 90th percentiles). Each day
     also counts its values by JSON kind (``missing``: the snapshots without the field).
+    ``sampled`` is ``reports`` unless the wide snapshots read were bounded
+    (``limits.trendWideSnapshots``): then the snapshots actually counted.
     """
     any_string = any(kinds.get("string") for kinds in parts.kinds.values())
     any_boolean = any(kinds.get("boolean") for kinds in parts.kinds.values())
     result = []
     for day in days:
         reports = parts.reports.get(day, 0)
+        sampled = reports - parts.skipped.get(day, 0)
         kinds = dict.fromkeys(KINDS, 0) | parts.kinds.get(day, {})
-        kinds["missing"] = reports - sum(kinds.values())
+        kinds["missing"] = sampled - sum(kinds.values())
         found = parts.keyword_counts.get(day, {})
         counts = [found.get(value, 0) for value in parts.keywords]
         result.append(
             {
                 "date": iso_date(day),
                 "reports": reports,
-                "sampled": reports,
+                "sampled": sampled,
                 "kinds": kinds,
                 "keyword": {"counts": counts, "other": kinds["string"] - sum(counts)}
                 if any_string

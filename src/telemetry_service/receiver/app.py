@@ -115,9 +115,13 @@ class Receiver:
             clock=clock,
             interval_s=retention_interval_s,
         )
-        #: The field aggregate's fold (``store.foldInterval``, ``store.foldBatch``).
+        #: The field aggregate's fold (``store.foldInterval``, ``store.foldBatch...``).
         self.fold = FoldTask(
-            self.store, interval_s=config.store.fold_interval, batch=config.store.fold_batch
+            self.store,
+            interval_s=config.store.fold_interval,
+            batch=config.store.fold_batch,
+            batch_bytes=config.store.fold_batch_bytes,
+            batch_cells=config.store.fold_batch_cells,
         )
         #: The public statistics (``public.enabled``), refreshed in the background.
         self.public = PublicStats(self.store, config.public, clock=clock)

@@ -35,10 +35,15 @@ Keys (defaults in brackets)::
     limits.maxBufferedBytes  ingest body bytes held at once by a process; beyond, 429 [67108864]
     limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
     limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
+    limits.trendWideSnapshots  most snapshots of over 10000 paths a field trend reads [2000]
     store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
     store.foldInterval     how often the snapshots stored since are counted into the field
                            trend's aggregate, in the background [30s]
     store.foldBatch        snapshots counted in one write transaction of that fold [500]
+    store.foldBatchBytes   payload text (characters) counted in one such transaction, at
+                           least one snapshot [4194304 = 4 MiB]
+    store.foldBatchCells   field cells counted in one such transaction (a wide snapshot
+                           costs 10000), at least one snapshot [10000]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is
@@ -129,6 +134,8 @@ class StoreConfig(Section):
     pool_timeout_seconds: float = Field(default=2, gt=0, le=600, alias="poolTimeoutSeconds")
     fold_interval: Duration = Field(default=30.0, gt=0, le=86_400, alias="foldInterval")
     fold_batch: int = Field(default=500, ge=1, le=100_000, alias="foldBatch")
+    fold_batch_bytes: int = Field(default=4 << 20, ge=1, alias="foldBatchBytes")
+    fold_batch_cells: int = Field(default=10_000, ge=1, alias="foldBatchCells")
 
 
 class RetentionConfig(Section):
@@ -154,6 +161,7 @@ class LimitsConfig(Section):
     fields_payload_bytes: int = Field(
         default=2 * 1024 * 1024, ge=1024, le=1 << 30, alias="fieldsPayloadBytes"
     )
+    trend_wide_snapshots: int = Field(default=2000, ge=1, alias="trendWideSnapshots")
 
 
 class PublicFieldConfig(Section):

@@ -343,9 +343,9 @@ async def test_two_receivers_fold_at_once_and_race_deletions(backend_url: str) -
         await second.close()
 
 
-async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -> None:
-    """A payload of more than MAX_CELLS paths adds only a mark (the writer stays fast); the
-    trend reads those snapshots and stays exact, also after they are deleted."""
+async def add_wide(store: ReportStore) -> None:
+    """Snapshots of the filled store, and three of more than MAX_CELLS paths on days -3 and -2
+    each (``wide.f5`` is 5 in every one)."""
     await fill(store, seed=4)
     rng = random.Random(9)
     for day in (-3, -2):
@@ -353,6 +353,12 @@ async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -
             body = random_payload(rng, f"w{index}")
             body["wide"] = {f"f{j}": j % 7 for j in range(MAX_CELLS)}
             await store.add(snapshot(f"w{index}", DAY0 + day * DAY_MS + index, body))
+
+
+async def test_wide_snapshots_are_read_by_the_trend_itself(store: ReportStore) -> None:
+    """A payload of more than MAX_CELLS paths adds only a mark (the writer stays fast); the
+    trend reads those snapshots and stays exact, also after they are deleted."""
+    await add_wide(store)
     await assert_exact(store, keep=lambda path: path[0] != "wide" or path == ("wide", "f5"))
     await fold_all(store)
     marks = await store._db.run(

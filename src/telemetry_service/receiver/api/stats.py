@@ -151,6 +151,7 @@ async def fields(
 async def trend(
     store: Store,
     now: Now,
+    config: Config,
     field: Field,
     first: From = None,
     last: To = None,
@@ -161,10 +162,18 @@ async def trend(
     ] = None,
 ) -> dict[str, Any]:
     """A payload field per UTC day over every snapshot of each day (default: the last 30
-    days), from the per-day field aggregate: keyword and boolean counts, number statistics."""
+    days), from the per-day field aggregate: keyword and boolean counts, number statistics.
+    At most ``limits.trendWideSnapshots`` wide snapshots are read: a day with some left out
+    has ``sampled`` < ``reports``."""
     path = field_path(field)
     span = date_span(first, last, now, max_days=MAX_TREND_DAYS)
-    parts = await store.field_trend_parts(path, from_ms=span.from_ms, to_ms=span.to_ms, size=size)
+    parts = await store.field_trend_parts(
+        path,
+        from_ms=span.from_ms,
+        to_ms=span.to_ms,
+        size=size,
+        wide_limit=config.limits.trend_wide_snapshots,
+    )
     summary = await anyio.to_thread.run_sync(functools.partial(field_trend, span.days, parts))
     # Every snapshot is read: the most of one day (the contract of a sample's size).
     return {"field": field, "sample_per_day": max(parts.reports.values(), default=0), **summary}

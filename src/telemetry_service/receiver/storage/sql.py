@@ -17,6 +17,7 @@ __all__ = [
     "DAY",
     "LATEST",
     "LATEST_COLUMNS",
+    "PENDING_STORED",
     "STORED_COLUMNS",
     "Dialect",
     "cluster",
@@ -38,6 +39,11 @@ CLUSTER_COLUMNS = (
 #: The latest snapshot of each cluster, as ``r`` (its columns: :data:`LATEST_COLUMNS`).
 LATEST = "clusters c JOIN reports r ON r.id = c.report_id AND r.received_ms = c.received_ms"
 LATEST_COLUMNS = ", ".join(f"r.{c.strip()}" for c in STORED_COLUMNS.split(","))
+#: The condition that a pending row ``p`` still has its report. A row can be orphaned: on
+#: PostgreSQL (READ COMMITTED) a snapshot committed between a deletion's removal of the
+#: pending rows and its ``DELETE FROM reports`` loses its report but keeps its row. The reads
+#: count only rows with a report, the fold removes orphans, a re-sent snapshot reuses its row.
+PENDING_STORED = "EXISTS (SELECT 1 FROM reports r WHERE r.id = p.report_id AND r.kind = 'snapshot')"
 #: A report's UTC day number; the ``reports_kind_day`` index is on this exact expression.
 DAY = "report_ms / 86400000"
 

@@ -155,11 +155,15 @@ class ReportStore(abc.ABC):
 
         return await self._write(op)
 
-    async def fold_field_days(self, limit: int) -> int | None:
-        """Count up to `limit` pending snapshots into the ``field_days`` aggregate (one write
-        transaction, in turn with the reports). Answers how many, or None when another
-        receiver sharing the database is folding (``queries/field_fold.py``)."""
-        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, limit))
+    async def fold_field_days(self, budget: field_fold.Budget | int) -> int | None:
+        """Count pending snapshots within `budget` (or up to that many) into the
+        ``field_days`` aggregate (one write transaction, in turn with the reports). Answers how
+        many, or None when another receiver sharing the database is folding
+        (``queries/field_fold.py``)."""
+        if isinstance(budget, int):
+            budget = field_fold.Budget(snapshots=budget)
+        limits = budget
+        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, limits))
 
     pending_field_days = _read(field_fold.pending_count)
 

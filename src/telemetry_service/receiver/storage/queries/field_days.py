@@ -4,7 +4,7 @@ day of its report time, how many snapshots held each (kind, value) there. The fi
 and the daily snapshot counts read it instead of the snapshots.
 
 A stored snapshot is first pending (``field_days_pending``); the fold (``field_fold.py``)
-counts pending snapshots in batches with :func:`add_snapshot` and :func:`write_counts`, and
+counts pending snapshots in batches with :func:`snapshot_cells` and :func:`write_counts`, and
 the reads add the pending snapshots of their days themselves. A deletion uncounts the folded
 snapshots it deletes (:func:`forget_snapshots`, in its transaction, before the rows go) and
 drops the pending rows of the others. Every snapshot counts, a cluster's second of a day too.
@@ -36,7 +36,6 @@ __all__ = [
     "WIDE",
     "Cell",
     "Counts",
-    "add_snapshot",
     "cells",
     "forget_snapshots",
     "scalar_cell",
@@ -159,25 +158,8 @@ def sql_day(ms: int) -> int:
     return ms // 86_400_000 if ms >= 0 else -(-ms // 86_400_000)
 
 
-def add_snapshot(
-    cur: Cursor,
-    d: Dialect,
-    report_ms: int,
-    report: tuple[str, str],
-    into: Counts | None = None,
-) -> None:
-    """Count a stored snapshot, `report` (id, payload text), in the fold's transaction; with
-    `into`, add its cells there for :func:`write_counts` to write with those of the other
-    snapshots of the batch."""
-    day = sql_day(report_ms)
-    if into is None:
-        _write(cur, d, day, Counter(snapshot_cells(*report)), 1)
-    else:
-        into.setdefault(day, Counter()).update(snapshot_cells(*report))
-
-
 def write_counts(cur: Cursor, d: Dialect, counts: Counts) -> None:
-    """Write the cells that :func:`add_snapshot` gathered (in the same transaction)."""
+    """Write the cells gathered per day (in the fold's transaction)."""
     for day, day_counts in sorted(counts.items()):
         _write(cur, d, day, day_counts, 1)
 

@@ -7,20 +7,24 @@ pending snapshots of their days themselves (:func:`pending_per_day`,
 
 One fold at a time: SQLite's write lock, and on PostgreSQL the advisory lock :data:`LOCK`,
 which the deletions take too (:func:`lock`), so that a deletion never races a fold (a folded
-snapshot is uncounted, a pending one only loses its row).
+snapshot is uncounted, a pending one only loses its row; a row can still be orphaned by a
+snapshot stored during a deletion, see ``sql.PENDING_STORED``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
 
-from ..sql import Dialect
-from .field_days import Counts, add_snapshot, sql_day, write_counts
+from ..sql import PENDING_STORED, Dialect
+from .field_days import MAX_CELLS, WIDE, Counts, snapshot_cells, sql_day, write_counts
 
 __all__ = [
     "LOCK",
+    "Budget",
     "add_pending",
     "fold",
     "lock",
@@ -39,7 +43,10 @@ _PAGE = 500
 def add_pending(cur: Cursor, d: Dialect, report_ms: int, report_id: str) -> None:
     """Mark a newly stored snapshot as pending (in its insert's transaction)."""
     cur.execute(
-        d.sql("INSERT INTO field_days_pending (day, report_id) VALUES (?, ?)"),
+        d.sql(
+            "INSERT INTO field_days_pending (day, report_id) VALUES (?, ?) "
+            "ON CONFLICT (day, report_id) DO NOTHING"  # an orphan: sql.PENDING_STORED
+        ),
         (sql_day(report_ms), report_id),
     )
 
@@ -56,31 +63,51 @@ def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def fold(cur: Cursor, d: Dialect, limit: int) -> int | None:
-    """Count up to `limit` pending snapshots (oldest day first) into ``field_days`` and remove
-    their rows (in a write transaction). Answers how many, or None when another receiver is
-    folding."""
+@dataclass(frozen=True)
+class Budget:
+    """What one fold batch may count (``store.foldBatch``, ``store.foldBatchBytes``,
+    ``store.foldBatchCells``): it stops once the snapshots, their payload characters or their
+    cells reach the bound (the writer commits the reports between two batches); it counts at
+    least one snapshot, so that a backlog always shrinks."""
+
+    snapshots: int = 500
+    chars: int = 4 * 1024 * 1024
+    cells: int = 10_000
+
+
+def fold(cur: Cursor, d: Dialect, budget: Budget) -> int | None:
+    """Count pending snapshots (oldest day first, within `budget`) into ``field_days`` and
+    remove their rows (in a write transaction). Answers how many rows it removed (0: none
+    pending), or None when another receiver is folding. The payloads are read one at a time."""
     if not lock(cur, d, wait=False):
         return None
     cur.execute(
-        d.sql(
-            "SELECT p.day, p.report_id, r.report_ms, r.payload FROM (SELECT day, report_id "
-            "FROM field_days_pending ORDER BY day, report_id LIMIT ?) p "
-            "LEFT JOIN reports r ON r.id = p.report_id AND r.kind = 'snapshot'"
-        ),
-        (limit,),
+        d.sql("SELECT day, report_id FROM field_days_pending ORDER BY day, report_id LIMIT ?"),
+        (budget.snapshots,),
     )
-    rows = cur.fetchall()
+    keys = [(int(day), str(report_id)) for day, report_id in cur.fetchall()]
     counts: Counts = {}
-    for _, report_id, report_ms, payload in rows:
-        if payload is not None:  # else deleted meanwhile (no deletion leaves such a row)
-            add_snapshot(cur, d, int(report_ms), (str(report_id), str(payload)), counts)
+    chars = cells = done = 0
+    for _, report_id in keys:
+        if chars >= budget.chars or cells >= budget.cells:
+            break
+        done += 1
+        cur.execute(
+            d.sql("SELECT report_ms, payload FROM reports WHERE id = ? AND kind = 'snapshot'"),
+            (report_id,),
+        )
+        row = cur.fetchone()
+        if row is None:  # orphaned: see ``sql.PENDING_STORED``
+            continue
+        found = snapshot_cells(report_id, str(row[1]))
+        chars += len(row[1])
+        cells += len(found) if len(found) > 2 or found[-1][0] != WIDE else MAX_CELLS
+        counts.setdefault(sql_day(int(row[0])), Counter()).update(found)
     write_counts(cur, d, counts)
     cur.executemany(
-        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"),
-        [(day, report_id) for day, report_id, _, _ in rows],
+        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys[:done]
     )
-    return len(rows)
+    return done
 
 
 def pending_count(cur: Cursor, d: Dialect) -> int:
@@ -93,7 +120,8 @@ def pending_per_day(cur: Cursor, d: Dialect, days: tuple[int, int]) -> dict[int,
     """Pending snapshots per day number of ``[first, end)``."""
     cur.execute(
         d.sql(
-            "SELECT day, COUNT(*) FROM field_days_pending WHERE day >= ? AND day < ? GROUP BY day"
+            "SELECT day, COUNT(*) FROM field_days_pending p WHERE day >= ? AND day < ? "
+            f"AND {PENDING_STORED} GROUP BY day"
         ),
         days,
     )

@@ -39,6 +39,10 @@ class TrendParts:
     keyword_counts: dict[int, dict[str, int]] = field(default_factory=dict)
     booleans: dict[int, dict[str, int]] = field(default_factory=dict)
     numbers: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
+    #: The most wide snapshots read (``limits.trendWideSnapshots``), and per day those left
+    #: out (not in the figures: the day's sample is its snapshots less these).
+    wide_limit: int = 2000
+    skipped: dict[int, int] = field(default_factory=dict)
 
 
 def snapshots_per_day(cur: Cursor, d: Dialect, from_ms: int, to_ms: int) -> dict[int, int]:
@@ -114,19 +118,28 @@ def _value_at(payload: str | None, path: Sequence[str]) -> FieldValue:
 
 
 def _read_values(
-    cur: Cursor, d: Dialect, path: Sequence[str], days: tuple[int, int]
+    cur: Cursor, d: Dialect, path: Sequence[str], days: tuple[int, int], parts: TrendParts
 ) -> list[tuple[int, FieldValue]]:
-    """The field in the wide snapshots of the days (those ``field_days`` only marks), then in
-    the pending ones (not in it yet)."""
+    """The field in the wide snapshots of the days (those ``field_days`` only marks), at most
+    `parts.wide_limit` of them (an even spread over the days' marks in (day, id) order; those
+    left out are counted in `parts.skipped`), then in the pending ones (not in it yet)."""
     cur.execute(
         d.sql("SELECT day, value FROM field_days WHERE path = ? AND day >= ? AND day < ?"),
         (WIDE, *days),
     )
+    marks = sorted((int(day), str(report_id)) for day, report_id in cur.fetchall())
+    if len(marks) > parts.wide_limit:
+        for day, _ in marks:
+            parts.skipped[day] = parts.skipped.get(day, 0) + 1
+        step = len(marks) / parts.wide_limit
+        marks = [marks[int(index * step)] for index in range(parts.wide_limit)]
+        for day, _ in marks:
+            parts.skipped[day] -= 1
     found = []
-    for day, report_id in cur.fetchall():
+    for day, report_id in marks:
         cur.execute(d.sql("SELECT payload FROM reports WHERE id = ?"), (report_id,))
         row = cur.fetchone()
-        found.append((int(day), _value_at(row[0] if row else None, path)))
+        found.append((day, _value_at(row[0] if row else None, path)))
     found += [(day, _value_at(text, path)) for day, text in pending_payloads(cur, d, days)]
     return found
 
@@ -146,11 +159,19 @@ def _add_wide(parts: TrendParts, wide: list[tuple[int, FieldValue]]) -> None:
 
 
 def trend_parts(
-    cur: Cursor, d: Dialect, path: Sequence[str], *, from_ms: int, to_ms: int, size: int
+    cur: Cursor,
+    d: Dialect,
+    path: Sequence[str],
+    *,
+    from_ms: int,
+    to_ms: int,
+    size: int,
+    wide_limit: int = 2000,
 ) -> TrendParts:
-    """What the trend of `path` over ``[from, to)`` (whole days) needs."""
+    """What the trend of `path` over ``[from, to)`` (whole days) needs, reading at most
+    `wide_limit` wide snapshots."""
     consistent_reads(cur, d)
-    parts = TrendParts(reports=snapshots_per_day(cur, d, from_ms, to_ms))
+    parts = TrendParts(reports=snapshots_per_day(cur, d, from_ms, to_ms), wide_limit=wide_limit)
     where = "path = ? AND day >= ? AND day < ?"
     params: list[Any] = [".".join(path), *day_bounds(from_ms, to_ms)]
     json_keys = f"SUM(CASE WHEN substr(value, 1, {len(JSON_KEY)}) = ? THEN 1 ELSE 0 END)"
@@ -165,7 +186,7 @@ def trend_parts(
     for day, kind, count, json_count in cur.fetchall():
         parts.kinds.setdefault(int(day), {})[kind] = int(count)
         with_json = with_json or bool(json_count)
-    wide = _read_values(cur, d, path, day_bounds(from_ms, to_ms))
+    wide = _read_values(cur, d, path, day_bounds(from_ms, to_ms), parts)
     _add_wide(parts, wide)
     present = {kind for kinds in parts.kinds.values() for kind in kinds}
     wide_words: dict[str, tuple[str, int]] = {}

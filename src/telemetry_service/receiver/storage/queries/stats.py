@@ -13,7 +13,7 @@ import orjson
 from telemetry_service.common.db.base import Cursor
 
 from ..records import FieldValue, OptInChange
-from ..sql import DAY, Dialect, consistent_reads, day_bounds, field_value
+from ..sql import DAY, PENDING_STORED, Dialect, consistent_reads, day_bounds, field_value
 
 __all__ = [
     "active_per_day",
@@ -46,14 +46,14 @@ def reports_per_day(
 ) -> dict[int, tuple[int, int]]:
     """Per UTC day number of ``[from, to)`` (whole days): (snapshots, opt-in reports). The
     snapshots are counted by the ``field_days`` aggregate (its rows of the whole payload) and
-    its pending rows."""
+    its pending rows (those whose report is still stored)."""
     consistent_reads(cur, d)
     cur.execute(
         d.sql(
             "SELECT day, 'snapshot', SUM(count) FROM field_days WHERE path = '' "
             "AND day >= ? AND day < ? GROUP BY day UNION ALL "
-            "SELECT day, 'snapshot', COUNT(*) FROM field_days_pending "
-            "WHERE day >= ? AND day < ? GROUP BY day UNION ALL "
+            "SELECT day, 'snapshot', COUNT(*) FROM field_days_pending p "
+            f"WHERE day >= ? AND day < ? AND {PENDING_STORED} GROUP BY day UNION ALL "
             f"SELECT {DAY}, kind, COUNT(*) FROM reports WHERE kind = 'opt-in' "
             f"AND {DAY} >= ? AND {DAY} < ? GROUP BY kind, {DAY}"
         ),

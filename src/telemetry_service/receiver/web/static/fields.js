@@ -178,11 +178,15 @@ function drawTrend(data) {
   const dates = data.days.map((day) => day.date);
   const canvas = $('chart-trend');
   const kind = trendKind(data);
-  const sampledAll = data.days.every((day) => day.sampled === day.reports);
-  $('trend-note').textContent = sampledAll
-    ? 'Every snapshot of each day.'
-    : `Up to ${formatNumber(data.sample_per_day)} snapshots a day: the same sample of ` +
-      'clusters every day.';
+  const cut = data.days.filter((day) => day.sampled < day.reports);
+  $('trend-note').textContent =
+    cut.length === 0
+      ? 'Every snapshot of each day.'
+      : `Sampled on ${formatNumber(cut.length)} of ${formatNumber(data.days.length)} days ` +
+        `(${cut.map((day) => `${day.date}: ${formatNumber(day.sampled)} of ` +
+        `${formatNumber(day.reports)}`).join(', ')}): a trend reads a bounded number of ` +
+        'snapshots of over 10,000 fields (limits.trendWideSnapshots); the shares are of the ' +
+        'snapshots read.';
   if (kind === 'number') {
     const series = (pick) => data.days.map((day) => (day.number ? pick(day.number) : null));
     lineChart(
