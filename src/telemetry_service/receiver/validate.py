@@ -23,18 +23,16 @@ every object of the process again and again).
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
 import orjson
 
 from telemetry_service.common.clock import parse_timestamp
+from telemetry_service.wire.decryptor import collector_paused
 
 from .errors import Rejection
 
@@ -59,8 +57,6 @@ _NOT_IN_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 #: What jsonb refuses in a string: NUL, and a surrogate escape (lone ones; pairs are rewritten
 #: harmlessly).
 _JSONB_UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-#: From this size on, the cycle collector is paused while a payload is parsed.
-_PAUSE_GC_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, repr=False)
@@ -120,7 +116,7 @@ def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
         text = plaintext.decode("utf-8")
     except UnicodeDecodeError:
         _bad("malformed_json", "the decrypted payload is not UTF-8 text")
-    with _collector_paused(len(plaintext)):
+    with collector_paused(len(plaintext)):
         fast = _parse_fast(plaintext, text, max_depth)
         if fast is not None:
             return fast
@@ -145,19 +141,6 @@ def _parse_fast(plaintext: bytes, text: str, max_depth: int) -> tuple[Any, str, 
         if b"\n" + b" " * (2 * max_depth) in indented:
             return None
     return value, text, text
-
-
-@contextmanager
-def _collector_paused(size: int) -> Iterator[None]:
-    """Pause the cycle collector for a large parse (resumed if it was running)."""
-    paused = size >= _PAUSE_GC_BYTES and gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _parse_exact(text: str, max_depth: int) -> tuple[Any, str, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_MAX_INPUT_BYTES",
     "DecryptResult",
     "Decryptor",
+    "collector_paused",
     "parse_json",
 ]
 
@@ -118,30 +121,38 @@ class Decryptor:
         return f"Decryptor(kids={self.kids!r})"
 
 
-#: From this size on, :func:`parse_json` pauses the cycle collector while orjson parses.
+#: From this size on, :func:`collector_paused` pauses the cycle collector.
 _PAUSE_GC_BYTES = 64 * 1024
+
+
+@contextmanager
+def collector_paused(size: int) -> Iterator[None]:
+    """Pause the cycle collector while a JSON text of `size` bytes is parsed, from 64 KiB on
+    (resumed if it was running: another thread that resumes it early only costs the speed-up).
+
+    A large document makes hundreds of thousands of objects, and their allocation triggers
+    cycle collections that traverse every object of the process (2 to 3 times the parse itself
+    at 5 MB in a process holding other large values); parsed JSON has no cycles.
+    """
+    paused = size >= _PAUSE_GC_BYTES and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def parse_json(text: bytes) -> Any:
     """Parse JSON text; fall back to the stdlib for what orjson refuses but JavaScript reads
-    (integers beyond 64 bits, lone surrogate escapes).
-
-    A large document makes hundreds of thousands of objects, and their allocation triggers
-    cycle collections that traverse every object of the process (2 to 3 times the parse itself
-    at 5 MB in a process holding other large values). orjson's output has no cycles, so the
-    collector is paused during the parse (and resumed if it was running: another thread that
-    resumes it early only costs that speed-up).
-    """
-    paused = len(text) >= _PAUSE_GC_BYTES and gc.isenabled()
-    if paused:
-        gc.disable()
+    (integers beyond 64 bits, lone surrogate escapes). orjson parses with the cycle collector
+    paused (:func:`collector_paused`)."""
     try:
-        return orjson.loads(text)
+        with collector_paused(len(text)):
+            return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
-    finally:
-        if paused:
-            gc.enable()
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError:
