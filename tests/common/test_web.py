@@ -12,11 +12,14 @@ import jinja2
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from telemetry_service.common.web import (
     COMMON_DIR,
     PAGE_HEADERS,
     VENDOR_DIR,
+    HostCheck,
     StaticFolder,
     add_static_routes,
     content_security_policy,
@@ -232,3 +235,32 @@ def test_host_allowed(host: str, bound: str, allowed: tuple[str, ...], answered:
     """Security review finding 4: loopback names, and the allowed ones; a public bind with no
     list answers any name (its API keys protect it)."""
     assert host_allowed(host, bound=bound, allowed=allowed) is answered
+
+
+async def test_host_check_remembers_answers_per_server_only() -> None:
+    """The remembered ``Host`` answers of one server are never another's: the same names,
+    asked alternately of a server that lists one and of one that lists none, keep their own
+    answers, and a refused name stays refused when asked again."""
+
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    listing = HostCheck(ok, bound="127.0.0.1", allowed=("telemetry.example.org",))
+    plain = HostCheck(ok, bound="127.0.0.1")
+    answers = []
+    for _ in range(2):
+        for app in (listing, plain):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+                for host in ("telemetry.example.org", "attacker.example", "localhost"):
+                    response = await client.get("/", headers={"Host": host})
+                    answers.append((app is listing, host, response.status_code))
+    expected = [
+        (True, "telemetry.example.org", 200),
+        (True, "attacker.example", 421),
+        (True, "localhost", 200),
+        (False, "telemetry.example.org", 421),
+        (False, "attacker.example", 421),
+        (False, "localhost", 200),
+    ]
+    assert answers == expected * 2

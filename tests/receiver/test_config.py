@@ -21,6 +21,7 @@ def test_defaults() -> None:
     assert config.keys is None
     assert config.store_url == "sqlite:" + str(Path("receiver-data") / "receiver.db")
     assert config.auth.api_keys == ()
+    assert config.server.loop == "auto"
 
 
 def test_yaml_file_sets_every_section(tmp_path: Path) -> None:
@@ -85,6 +86,7 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ({"products": ["a", "a"]}, "products", "unique"),
         ({"store": {"url": "mysql://x"}}, "store.url", "sqlite: or postgresql://"),
         ({"limits": {"maxDepth": 1}}, "limits.maxDepth", "greater than or equal"),
+        ({"server": {"loop": "trio"}}, "server.loop", "'auto', 'asyncio' or 'uvloop'"),
     ],
 )
 def test_errors_name_the_key(raw: dict[str, object], key: str, words: str) -> None:

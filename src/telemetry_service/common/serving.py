@@ -11,7 +11,9 @@ request's line and headers (uvicorn has no such limit, so idle or half-sent conn
 open for ever; see ``http_protocols``) and at most ``MAX_HEADER_BYTES`` of them, an idle
 keep-alive connection is closed after ``keep_alive_s``, and a request whose ``Host`` is not an
 allowed name is refused (:class:`~.web.HostCheck`, against DNS rebinding). ``parser`` picks
-uvicorn's HTTP/1.1 parser: h11 (pure Python) or httptools (C, about 0.3 ms less a request).
+uvicorn's HTTP/1.1 parser: h11 (pure Python) or httptools (C, about 0.3 ms less a request),
+and ``loop`` the event loop of worker processes (see :mod:`.event_loops`; a server in this
+process runs on the caller's loop).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Literal
 import uvicorn
 from starlette.types import ASGIApp
 
+from .event_loops import EventLoopName
 from .http_protocols import (
     HEADER_TIMEOUT_S,
     MAX_HEADER_BYTES,
@@ -118,6 +121,8 @@ class HttpGuards:
     allowed_hosts: tuple[str, ...] = ()
     #: The HTTP/1.1 parser: h11 (pure Python) or httptools (llhttp, in C).
     parser: Literal["h11", "httptools"] = "h11"
+    #: The event loop of worker processes that uvicorn starts (``server.workers`` > 1).
+    loop: EventLoopName = "asyncio"
 
 
 class QuietServer(uvicorn.Server):
@@ -168,6 +173,7 @@ def uvicorn_config(
         timeout_graceful_shutdown=grace_s,
         http=HttpToolsDeadlineProtocol if guards.parser == "httptools" else HeaderDeadlineProtocol,
         timeout_keep_alive=guards.keep_alive_s,
+        loop=guards.loop,
         **options,
     )
     config.header_timeout_s = guards.header_timeout_s

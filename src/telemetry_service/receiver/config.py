@@ -7,6 +7,7 @@ Keys (defaults in brackets)::
     server.port            port [5602]
     server.maxBodyBytes    largest accepted request body [10485760 = 10 MiB]
     server.workers         worker processes [1]
+    server.loop            event loop: auto (uvloop when installed), asyncio or uvloop [auto]
     path.data              folder of the default SQLite store [./receiver-data]
     keys                   the private key set (JWKS file, mode 0600); required by
                            ``receiver serve`` and ``receiver import`` [none]
@@ -80,6 +81,7 @@ from telemetry_service.common.config_file import (
     leaf_paths,
     read_config_file,
 )
+from telemetry_service.common.event_loops import EventLoopName
 from telemetry_service.common.log import LoggingConfig
 
 from .errors import ConfigError
@@ -114,6 +116,7 @@ class ServerConfig(Section):
     header_timeout_seconds: float = Field(default=10, gt=0, le=3600, alias="headerTimeoutSeconds")
     keep_alive_seconds: int = Field(default=5, ge=1, le=3600, alias="keepAliveSeconds")
     allowed_hosts: tuple[str, ...] = Field(default=(), alias="allowedHosts")
+    loop: EventLoopName = "auto"
 
 
 class PathConfig(Section):

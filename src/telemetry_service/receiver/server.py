@@ -4,7 +4,7 @@ One worker runs in this process. With ``server.workers`` > 1 this process binds 
 migrates the store once, and supervises that many worker processes that share the socket
 (each builds its app from the resolved config passed in ``TELEMETRY_RECEIVER_WORKER_CONFIG``).
 Either way the process prints ``… listening on http://HOST:PORT`` when ready and exits 0
-after a signal.
+after a signal. The loops run on ``server.loop`` (uvloop by default where it is installed).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import orjson
 from starlette.types import ASGIApp
 
+from telemetry_service.common import event_loops
 from telemetry_service.common.log import configure_logging
 from telemetry_service.common.serving import (
     HttpGuards,
@@ -43,14 +44,16 @@ def _print(line: str) -> None:
 
 
 def http_guards(config: ReceiverConfig) -> HttpGuards:
-    """The connection limits and allowed ``Host`` names of ``server.*``; the receiver parses
-    HTTP with httptools (its requests are many and small next to their crypto)."""
+    """The connection limits, allowed ``Host`` names and event loop of ``server.*``; the
+    receiver parses HTTP with httptools (its requests are many and small next to their
+    crypto)."""
     server = config.server
     return HttpGuards(
         header_timeout_s=server.header_timeout_seconds,
         keep_alive_s=server.keep_alive_seconds,
         allowed_hosts=server.allowed_hosts,
         parser="httptools",
+        loop=server.loop,
     )
 
 
@@ -62,10 +65,14 @@ def run_server(config: ReceiverConfig) -> None:
         config.server.host, bool(config.auth.api_keys), "set auth.apiKeys in the receiver config"
     )
     try:
+        event_loops.resolve_loop(config.server.loop)
+    except event_loops.EventLoopUnavailable as exc:
+        raise StartupError(f"server.loop: {exc}") from None
+    try:
         if config.server.workers > 1:
             _serve_workers(config)
         else:
-            asyncio.run(_serve_one(config))
+            event_loops.run(_serve_one(config), config.server.loop)
     except StoreError as exc:
         raise StartupError(f"cannot open the store: {exc}") from None
     _print("receiver stopped")
