@@ -11,6 +11,7 @@ store, for ASGI servers (``uvicorn --factory``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,7 +23,7 @@ from telemetry_service.wire import Decryptor
 
 from .api import routers
 from .api import signin as signin_api
-from .api.fast_ingest import FastIngest
+from .api.fast_ingest import FastIngest, FastIngestApp
 from .config import ReceiverConfig
 from .cors import IngestCors
 from .errors import StartupError
@@ -182,7 +183,7 @@ class Receiver:
             finally:
                 await self.stop()
 
-        app = FastAPI(
+        app = FastIngestApp(
             title="telemetry-service receiver",
             version=_version(),
             description="The telemetry cluster: receives encrypted usage reports, stores them "
@@ -192,10 +193,10 @@ class Receiver:
             lifespan=lifespan,
         )
         install_error_handlers(app, retry_after=self.config.limits.retry_after_seconds)
-        app.add_middleware(
+        app.fast_ingest = functools.partial(
             FastIngest, service=self.ingest, retry_after=self.config.limits.retry_after_seconds
         )
-        app.add_middleware(IngestCors)  # around FastIngest too
+        app.add_middleware(IngestCors)
         for name in (
             "config",
             "store",

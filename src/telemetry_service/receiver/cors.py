@@ -17,7 +17,7 @@ from telemetry_service.wire.protocol import (
     report_headers,
 )
 
-__all__ = ["INGEST_PREFIX", "IngestCors"]
+__all__ = ["ALLOW_ANY_ORIGIN", "INGEST_PREFIX", "IngestCors", "with_any_origin"]
 
 INGEST_PREFIX = "/" + SEND_PATH
 
@@ -32,8 +32,10 @@ def _allow_headers() -> bytes:
 
 
 _ALLOW_HEADERS = _allow_headers()
+#: The header every answer of an ingest route carries.
+ALLOW_ANY_ORIGIN = (b"access-control-allow-origin", b"*")
 _PREFLIGHT = [
-    (b"access-control-allow-origin", b"*"),
+    ALLOW_ANY_ORIGIN,
     (b"access-control-allow-methods", b"POST, OPTIONS"),
     (b"access-control-allow-headers", _ALLOW_HEADERS),
     (b"access-control-max-age", b"86400"),
@@ -55,12 +57,17 @@ class IngestCors:
             await send({"type": "http.response.start", "status": 204, "headers": _PREFLIGHT})
             await send({"type": "http.response.body", "body": b""})
             return
+        await self.app(scope, receive, with_any_origin(send))
 
-        async def send_with_origin(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"access-control-allow-origin", b"*"))
-                message = {**message, "headers": headers}
-            await send(message)
 
-        await self.app(scope, receive, send_with_origin)
+def with_any_origin(send: Send) -> Send:
+    """`send`, adding :data:`ALLOW_ANY_ORIGIN` to the answer's headers."""
+
+    async def send_with_origin(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append(ALLOW_ANY_ORIGIN)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_origin

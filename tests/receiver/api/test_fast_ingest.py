@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from telemetry_service.receiver import Receiver, load_config
 from telemetry_service.receiver.api import ingest as ingest_api
-from telemetry_service.receiver.api.fast_ingest import FastIngest
+from telemetry_service.receiver.api.fast_ingest import FastIngest, FastIngestApp
 from telemetry_service.testing import FakeClock
 
 from ..support import OPT_IN, SNAPSHOT, encrypt, headers, opt_in, snapshot
@@ -63,8 +63,8 @@ async def pair(
         Receiver(load_config(receiver_settings, env={}), clock=clock) as fast,
         Receiver(load_config(plain_settings, env={}), clock=clock) as plain,
     ):
-        middleware = plain.app.user_middleware
-        plain.app.user_middleware = [m for m in middleware if m.cls is not FastIngest]
+        assert isinstance(plain.app, FastIngestApp)
+        plain.app.fast_ingest = None
         yield fast, plain
 
 
@@ -118,6 +118,33 @@ async def test_the_fast_path_answers_as_the_fastapi_route(
     got, expected = await _answer(fast, request), await _answer(plain, request)
     assert (got[0], got[1:3]) == (503, expected[1:3])
     assert not got[3]
+
+
+async def test_an_unexpected_error_answers_as_the_fastapi_route(
+    pair: tuple[Receiver, Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the pipeline: the plain 500 of FastAPI's server-error middleware (no CORS
+    header: that middleware is outside the CORS one), and the error goes on to the server,
+    which logs it."""
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    fast, plain = pair
+    for receiver in pair:
+        monkeypatch.setattr(receiver.ingest, "handle", broken)
+    request = _post(encrypt(snapshot()))
+    answers = []
+    for receiver in (fast, plain):
+        transport = httpx.ASGITransport(app=receiver.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+            method, path, sent, body = request
+            response = await client.request(method, path, headers=sent, content=body)
+        answers.append((response.status_code, response.headers.multi_items(), response.text))
+    assert answers[0] == answers[1]
+    assert (answers[0][0], answers[0][2]) == (500, "Internal Server Error")
+    with pytest.raises(RuntimeError, match="a bug"):
+        await _call(fast, request)
 
 
 async def test_the_fast_path_takes_only_what_the_openapi_route_documents(
