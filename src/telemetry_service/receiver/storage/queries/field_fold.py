@@ -14,7 +14,7 @@ snapshot stored during a deletion, see ``sql.PENDING_STORED``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
@@ -40,14 +40,15 @@ LOCK = 0x7E1E_0003
 _PAGE = 500
 
 
-def add_pending(cur: Cursor, d: Dialect, report_ms: int, report_id: str) -> None:
-    """Mark a newly stored snapshot as pending (in its insert's transaction)."""
-    cur.execute(
+def add_pending(cur: Cursor, d: Dialect, snapshots: Sequence[tuple[int, str]]) -> None:
+    """Mark newly stored snapshots, (report_ms, report id), as pending (in their insert's
+    transaction)."""
+    cur.executemany(
         d.sql(
             "INSERT INTO field_days_pending (day, report_id) VALUES (?, ?) "
             "ON CONFLICT (day, report_id) DO NOTHING"  # an orphan: sql.PENDING_STORED
         ),
-        (sql_day(report_ms), report_id),
+        [(sql_day(report_ms), report_id) for report_ms, report_id in snapshots],
     )
 
 
