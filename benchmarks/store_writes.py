@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -151,11 +152,12 @@ def main() -> None:
         if args.compare:
             codes = {args.compare: export_src(args.compare, work / "before"), **codes}
         results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        fresh = itertools.count()  # a new database each run
 
         def run_all(backend: str, url: Any, postmaster: int | None) -> None:
             for run in range(args.runs):
                 for name, src in codes.items():
-                    result = child(src, url(f"{backend}_{run}_{len(results)}"), postmaster, args)
+                    result = child(src, url(f"{backend}_{next(fresh)}"), postmaster, args)
                     results.setdefault(backend, {}).setdefault(name, []).append(result)
                     print(f"{backend} {name} run {run + 1}: {json.dumps(result)}", flush=True)
 

@@ -1,7 +1,7 @@
 """The report store's writes: a batch of reports (with their digests, their clusters' rows
 and, for a snapshot, its row of ``field_days_pending``: the fold counts it later, see
-``field_fold.py``) and the deletions (a cluster, or everything received before a cutoff), which take the fold's
-lock and uncount their folded snapshots in the same transaction."""
+``field_fold.py``) and the deletions (a cluster, or everything received before a cutoff),
+which take the fold's lock and uncount their folded snapshots in the same transaction."""
 
 from __future__ import annotations
 
