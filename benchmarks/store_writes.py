@@ -15,9 +15,9 @@ the server's processes (``/proc``, as ``ingest.py`` reads it), the wall time, an
 batch size, with the 1-minute load average before the run.
 
 ``--compare REV`` runs the ``src/`` of git revision REV (``git archive``) and this tree's
-``src/`` alternately, ``--runs`` times each, every run in its own child process, and prints
-the medians side by side with their ratio. Everything runs on this machine: the store's
-process and PostgreSQL share its cores with whatever else runs.
+``src/`` alternately (each first in turn), ``--runs`` times each, every run in its own child
+process, and prints the medians side by side with their ratio. Everything runs on this
+machine: the store's process and PostgreSQL share its cores with whatever else runs.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def main() -> None:
 
         def run_all(backend: str, url: Any, postmaster: int | None) -> None:
             for run in range(args.runs):
-                for name, src in codes.items():
+                order = list(codes.items())  # each code first in turn: no order effect
+                for name, src in order[run % 2 :] + order[: run % 2]:
                     result = child(src, url(f"{backend}_{next(fresh)}"), postmaster, args)
                     results.setdefault(backend, {}).setdefault(name, []).append(result)
                     print(f"{backend} {name} run {run + 1}: {json.dumps(result)}", flush=True)
