@@ -5,6 +5,7 @@ which take the fold's lock and uncount their folded snapshots in the same transa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from telemetry_service.common.db.base import Cursor
@@ -58,6 +59,21 @@ _UPSERT = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _sql(d: Dialect, statement: str, rows: int = 1) -> str:
+    """`statement` for `d` (a batch of one report is common: its statements are made once),
+    with its ``{json}`` the dialect's JSON parameter and its ``{rows}`` `rows` rows of
+    digest placeholders."""
+    return d.sql(statement.format(json=d.json_param, rows=", ".join(["(?, ?, ?, ?)"] * rows)))
+
+
+_DIGESTS = (
+    "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
+    "VALUES {rows} ON CONFLICT (digest) DO NOTHING RETURNING digest"
+)
+_REPORTS = f"INSERT INTO reports ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 def insert_reports(cur: Cursor, d: Dialect, reports: Sequence[NewReport]) -> list[AddResult]:
     """Store each of `reports` whose digest is new (in their transaction), exactly as storing
     them one by one in this order would: a known digest, or one seen earlier in `reports`,
@@ -89,11 +105,7 @@ def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[s
     for start in range(0, len(reports), _ROWS):
         chunk = reports[start : start + _ROWS]
         cur.execute(
-            d.sql(
-                "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
-                f"VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))} "
-                "ON CONFLICT (digest) DO NOTHING RETURNING digest"
-            ),
+            _sql(d, _DIGESTS, len(chunk)),
             [v for r in chunk for v in (r.digest, r.id, r.cluster_uuid, r.received_ms)],
         )
         inserted = {str(digest) for (digest,) in cur.fetchall()}
@@ -113,7 +125,7 @@ def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[s
 def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
     """Insert `reports` (their digests new), their pending rows and their clusters' rows."""
     cur.executemany(
-        d.sql(f"INSERT INTO reports ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        _sql(d, _REPORTS),
         [
             (
                 r.id, r.received_ms, r.report_ms, r.channel, r.kind, r.cluster_uuid,
@@ -124,7 +136,7 @@ def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
         ],
     )  # fmt: skip
     field_fold.add_pending(cur, d, [(r.report_ms, r.id) for r in reports if r.kind == "snapshot"])
-    cur.executemany(d.sql(_UPSERT.format(json=d.json_param)), _cluster_rows(reports))
+    cur.executemany(_sql(d, _UPSERT), _cluster_rows(reports))
 
 
 def _cluster_rows(reports: list[NewReport]) -> list[tuple[object, ...]]:
