@@ -124,8 +124,8 @@ def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[s
 
 def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
     """Insert `reports` (their digests new), their pending rows and their clusters' rows."""
-    cur.executemany(
-        _sql(d, _REPORTS),
+    field_fold.execute_rows(
+        cur, _sql(d, _REPORTS),
         [
             (
                 r.id, r.received_ms, r.report_ms, r.channel, r.kind, r.cluster_uuid,
@@ -136,7 +136,7 @@ def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
         ],
     )  # fmt: skip
     field_fold.add_pending(cur, d, [(r.report_ms, r.id) for r in reports if r.kind == "snapshot"])
-    cur.executemany(_sql(d, _UPSERT), _cluster_rows(reports))
+    field_fold.execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports))
 
 
 def _cluster_rows(reports: list[NewReport]) -> list[tuple[object, ...]]:
