@@ -14,7 +14,7 @@ snapshot stored during a deletion, see ``sql.PENDING_STORED``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
@@ -26,6 +26,7 @@ __all__ = [
     "LOCK",
     "Budget",
     "add_pending",
+    "execute_rows",
     "fold",
     "lock",
     "pending_count",
@@ -40,15 +41,26 @@ LOCK = 0x7E1E_0003
 _PAGE = 500
 
 
-def add_pending(cur: Cursor, d: Dialect, report_ms: int, report_id: str) -> None:
-    """Mark a newly stored snapshot as pending (in its insert's transaction)."""
-    cur.execute(
+def add_pending(cur: Cursor, d: Dialect, snapshots: Sequence[tuple[int, str]]) -> None:
+    """Mark newly stored snapshots, (report_ms, report id), as pending (in their insert's
+    transaction)."""
+    execute_rows(
+        cur,
         d.sql(
             "INSERT INTO field_days_pending (day, report_id) VALUES (?, ?) "
             "ON CONFLICT (day, report_id) DO NOTHING"  # an orphan: sql.PENDING_STORED
         ),
-        (sql_day(report_ms), report_id),
+        [(sql_day(report_ms), report_id) for report_ms, report_id in snapshots],
     )
+
+
+def execute_rows(cur: Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """`sql` once for each of `rows`, as one prepared statement (psycopg pipelines the rows);
+    a single row is a plain execute (psycopg's pipeline costs more than it saves for one)."""
+    if len(rows) == 1:
+        cur.execute(sql, rows[0])
+    else:
+        cur.executemany(sql, rows)
 
 
 def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:

@@ -1,10 +1,11 @@
-"""The report store's writes: a report (with its digest, its cluster's row and, for a
-snapshot, its row of ``field_days_pending``: the fold counts it later, see ``field_fold.py``)
-and the deletions (a cluster, or everything received before a cutoff), which take the fold's
-lock and uncount their folded snapshots in the same transaction."""
+"""The report store's writes: a batch of reports (with their digests, their clusters' rows
+and, for a snapshot, its row of ``field_days_pending``: the fold counts it later, see
+``field_fold.py``) and the deletions (a cluster, or everything received before a cutoff),
+which take the fold's lock and uncount their folded snapshots in the same transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from telemetry_service.common.db.base import Cursor
@@ -17,7 +18,6 @@ __all__ = [
     "delete_cluster",
     "delete_older_than",
     "forget_older_than",
-    "insert_report",
     "insert_reports",
 ]
 
@@ -25,70 +25,145 @@ _COLUMNS = (
     "id, received_ms, report_ms, channel, kind, cluster_uuid, cluster_name, version, "
     "stack_version, kid, opt_in_status, payload"
 )
+#: Rows a multi-row statement takes at most (SQLite binds 32,766 parameters, PostgreSQL 65,535).
+_ROWS = 1000
+#: A cluster's columns that its latest snapshot sets, and those that its latest opt-in sets.
+_SNAPSHOT = ("report_id", "report_ms", "received_ms", "version", "cluster_name", "payload")
+_OPT_IN = ("opt_in_status", "opt_in_ms")
+
+
+def _newer(column: str) -> str:
+    """The upsert's condition that the batch's value of `column` replaces the stored one (a
+    later report, or one of the same time: the last one stored wins)."""
+    return (
+        f"excluded.{column} IS NOT NULL AND "
+        f"(clusters.{column} IS NULL OR clusters.{column} <= excluded.{column})"
+    )
+
+
+def _take(columns: tuple[str, ...], when: str) -> str:
+    return ", ".join(
+        f"{c} = CASE WHEN {when} THEN excluded.{c} ELSE clusters.{c} END" for c in columns
+    )
+
+
+_UPSERT = (
+    f"INSERT INTO clusters (cluster_uuid, first_seen_ms, last_seen_ms, {', '.join(_SNAPSHOT)}, "
+    f"{', '.join(_OPT_IN)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {{json}}, ?, ?) "
+    "ON CONFLICT (cluster_uuid) DO UPDATE SET "
+    "first_seen_ms = CASE WHEN excluded.first_seen_ms < clusters.first_seen_ms "
+    "THEN excluded.first_seen_ms ELSE clusters.first_seen_ms END, "
+    "last_seen_ms = CASE WHEN excluded.last_seen_ms > clusters.last_seen_ms "
+    "THEN excluded.last_seen_ms ELSE clusters.last_seen_ms END, "
+    f"{_take(_SNAPSHOT, _newer('report_ms'))}, {_take(_OPT_IN, _newer('opt_in_ms'))}"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(d: Dialect, statement: str, rows: int = 1) -> str:
+    """`statement` for `d` (a batch of one report is common: its statements are made once),
+    with its ``{json}`` the dialect's JSON parameter and its ``{rows}`` `rows` rows of
+    digest placeholders."""
+    return d.sql(statement.format(json=d.json_param, rows=", ".join(["(?, ?, ?, ?)"] * rows)))
+
+
+_DIGESTS = (
+    "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
+    "VALUES {rows} ON CONFLICT (digest) DO NOTHING RETURNING digest"
+)
+_REPORTS = f"INSERT INTO reports ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def insert_reports(cur: Cursor, d: Dialect, reports: Sequence[NewReport]) -> list[AddResult]:
-    """:func:`insert_report` of each of `reports` in one transaction."""
-    return [insert_report(cur, d, r) for r in reports]
+    """Store each of `reports` whose digest is new (in their transaction), exactly as storing
+    them one by one in this order would: a known digest, or one seen earlier in `reports`,
+    answers the first one's id; a snapshot is left pending for the fold of ``field_days``;
+    each cluster keeps its latest snapshot and opt-in status (the later of equal times).
+
+    A few statements a batch: the digests (one multi-row insert), the reports and their
+    pending rows (one prepared statement each), and one upsert a cluster, in key order (two
+    receivers on one PostgreSQL database then lock rows in the same order)."""
+    firsts: dict[str, NewReport] = {}
+    for r in reports:
+        firsts.setdefault(r.digest, r)
+    known = _insert_digests(cur, d, sorted(firsts.values(), key=lambda r: r.digest))
+    new = [r for r in firsts.values() if r.digest not in known]
+    if new:
+        _insert_new(cur, d, new)
+    return [
+        AddResult(r.id, duplicate=False)
+        if firsts[r.digest] is r and r.digest not in known
+        else AddResult(known.get(r.digest, firsts[r.digest].id), duplicate=True)
+        for r in reports
+    ]
 
 
-def insert_report(cur: Cursor, d: Dialect, r: NewReport) -> AddResult:
-    """Store `r` unless its digest is known (then answer the first one's id); a snapshot is
-    left pending for the fold of ``field_days``."""
-    cur.execute(
-        d.sql(
-            "INSERT INTO report_digests (digest, report_id, cluster_uuid, received_ms) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING"
-        ),
-        (r.digest, r.id, r.cluster_uuid, r.received_ms),
-    )
-    if cur.rowcount == 0:
-        cur.execute(d.sql("SELECT report_id FROM report_digests WHERE digest = ?"), (r.digest,))
-        return AddResult(str(cur.fetchone()[0]), duplicate=True)
-    cur.execute(
-        d.sql(
-            f"INSERT INTO reports ({_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ),
-        (
-            r.id, r.received_ms, r.report_ms, r.channel, r.kind, r.cluster_uuid,
-            r.cluster_name, r.version, r.stack_version, r.kid, r.opt_in_status,
-            r.payload_text,
-        ),
-    )  # fmt: skip
-    cur.execute(
-        d.sql(
-            "INSERT INTO clusters (cluster_uuid, first_seen_ms, last_seen_ms) "
-            "VALUES (?, ?, ?) ON CONFLICT (cluster_uuid) DO UPDATE SET "
-            "first_seen_ms = CASE WHEN excluded.first_seen_ms < clusters.first_seen_ms "
-            "THEN excluded.first_seen_ms ELSE clusters.first_seen_ms END, "
-            "last_seen_ms = CASE WHEN excluded.last_seen_ms > clusters.last_seen_ms "
-            "THEN excluded.last_seen_ms ELSE clusters.last_seen_ms END"
-        ),
-        (r.cluster_uuid, r.report_ms, r.report_ms),
-    )
-    if r.kind == "snapshot":
-        field_fold.add_pending(cur, d, r.report_ms, r.id)
+def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[str, str]:
+    """Insert the digests of `reports` (distinct) that are new; answer the report id of each
+    one that was known."""
+    known: dict[str, str] = {}
+    for start in range(0, len(reports), _ROWS):
+        chunk = reports[start : start + _ROWS]
         cur.execute(
-            d.sql(
-                "UPDATE clusters SET report_id = ?, report_ms = ?, received_ms = ?, "
-                f"version = ?, cluster_name = ?, payload = {d.json_param} "
-                "WHERE cluster_uuid = ? AND (report_ms IS NULL OR report_ms <= ?)"
-            ),
-            (
-                r.id, r.report_ms, r.received_ms, r.version, r.cluster_name,
-                r.query_text, r.cluster_uuid, r.report_ms,
-            ),
-        )  # fmt: skip
-    else:
-        cur.execute(
-            d.sql(
-                "UPDATE clusters SET opt_in_status = ?, opt_in_ms = ? "
-                "WHERE cluster_uuid = ? AND (opt_in_ms IS NULL OR opt_in_ms <= ?)"
-            ),
-            (r.opt_in_status, r.report_ms, r.cluster_uuid, r.report_ms),
+            _sql(d, _DIGESTS, len(chunk)),
+            [v for r in chunk for v in (r.digest, r.id, r.cluster_uuid, r.received_ms)],
         )
-    return AddResult(r.id, duplicate=False)
+        inserted = {str(digest) for (digest,) in cur.fetchall()}
+        if len(inserted) < len(chunk):
+            digests = [r.digest for r in chunk if r.digest not in inserted]
+            cur.execute(
+                d.sql(
+                    "SELECT digest, report_id FROM report_digests "
+                    f"WHERE digest IN ({', '.join('?' * len(digests))})"
+                ),
+                digests,
+            )
+            known.update((str(digest), str(report_id)) for digest, report_id in cur.fetchall())
+    return known
+
+
+def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
+    """Insert `reports` (their digests new), their pending rows and their clusters' rows."""
+    field_fold.execute_rows(
+        cur, _sql(d, _REPORTS),
+        [
+            (
+                r.id, r.received_ms, r.report_ms, r.channel, r.kind, r.cluster_uuid,
+                r.cluster_name, r.version, r.stack_version, r.kid, r.opt_in_status,
+                r.payload_text,
+            )
+            for r in reports
+        ],
+    )  # fmt: skip
+    field_fold.add_pending(cur, d, [(r.report_ms, r.id) for r in reports if r.kind == "snapshot"])
+    field_fold.execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports))
+
+
+def _cluster_rows(reports: list[NewReport]) -> list[tuple[object, ...]]:
+    """One upsert row a cluster of `reports`, in cluster order: its first and last report
+    times, its latest snapshot and its latest opt-in (each the later one in `reports` of
+    equal times, as storing them in turn keeps), or NULLs."""
+    seen: dict[str, tuple[int, int]] = {}
+    snapshots: dict[str, NewReport] = {}
+    opt_ins: dict[str, NewReport] = {}
+    for r in reports:
+        first, last = seen.get(r.cluster_uuid, (r.report_ms, r.report_ms))
+        seen[r.cluster_uuid] = (min(first, r.report_ms), max(last, r.report_ms))
+        latest = snapshots if r.kind == "snapshot" else opt_ins
+        if r.cluster_uuid not in latest or latest[r.cluster_uuid].report_ms <= r.report_ms:
+            latest[r.cluster_uuid] = r
+    rows: list[tuple[object, ...]] = []
+    for uuid in sorted(seen):
+        s, o = snapshots.get(uuid), opt_ins.get(uuid)
+        rows.append(
+            (
+                uuid, *seen[uuid],
+                *((s.id, s.report_ms, s.received_ms, s.version, s.cluster_name, s.query_text)
+                  if s else (None,) * 6),
+                *((o.opt_in_status, o.report_ms) if o else (None, None)),
+            )
+        )  # fmt: skip
+    return rows
 
 
 def delete_cluster(cur: Cursor, d: Dialect, cluster_uuid: str) -> DeleteCounts:
