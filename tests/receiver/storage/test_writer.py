@@ -96,3 +96,53 @@ def test_a_full_queue_is_busy() -> None:
     gate.set()
     assert len([f.result(5) for f in futures]) == 4
     writer.stop()
+
+
+def _recording_writer(gather_s: float) -> tuple[BatchWriter[NewReport, AddResult], list[list[str]]]:
+    batches: list[list[str]] = []
+
+    def write(reports: list[NewReport]) -> list[AddResult]:
+        batches.append([r.id for r in reports])
+        return [AddResult(r.id, False) for r in reports]
+
+    writer = BatchWriter("t", write, gather_s=gather_s)
+    writer.start()
+    return writer, batches
+
+
+def test_while_reports_flow_the_writer_gathers_them_for_one_commit() -> None:
+    """Reports 20 ms apart, within a 1 s window: the first (nothing flowed before it) commits
+    alone and at once; the next ones are gathered into one batch."""
+    writer, batches = _recording_writer(gather_s=1.0)
+    futures = []
+    for i in range(5):
+        futures.append(writer.submit_report(new(i)))
+        time.sleep(0.02)
+    assert [f.result(5).id for f in futures] == ["0", "1", "2", "3", "4"]
+    writer.stop()
+    assert batches == [["0"], ["1", "2", "3", "4"]]
+
+
+def test_a_lone_report_is_committed_without_waiting() -> None:
+    """The window only applies while reports flow: the first report, and one after a pause
+    longer than the window, commit at once."""
+    writer, batches = _recording_writer(gather_s=1.0)
+    for i in range(2):
+        began = time.monotonic()
+        assert writer.submit_report(new(i)).result(5).id == str(i)
+        assert time.monotonic() - began < 0.5
+        time.sleep(1.1)
+    writer.stop()
+    assert batches == [["0"], ["1"]]
+
+
+def test_stopping_while_gathering_commits_what_was_gathered() -> None:
+    writer, batches = _recording_writer(gather_s=1.0)
+    first = writer.submit_report(new(0))
+    assert first.result(5).id == "0"
+    second = writer.submit_report(new(1))  # right after: the writer gathers for up to 1 s
+    began = time.monotonic()
+    writer.stop()
+    assert second.result(5).id == "1"
+    assert time.monotonic() - began < 0.5
+    assert batches == [["0"], ["1"]]
