@@ -113,6 +113,8 @@ class IngestService:
     clock: Clock = utc_now
     threads: int | None = None
     in_flight: int = field(default=0, init=False)
+    #: Reports being decrypted (queued for a worker thread or in one).
+    decrypting: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
@@ -203,11 +205,16 @@ class IngestService:
     ) -> IngestOutcome:
         """Decrypt, validate and store one body whose headers were checked."""
         received_ms = to_ms(self.clock())
-        record = await self._workers.run(
-            self._open_body, channel, body, cluster_id, stack_version, received_ms
-        )
+        self.decrypting += 1
         try:
-            result = await self.store.add(record)
+            record = await self._workers.run(
+                self._open_body, channel, body, cluster_id, stack_version, received_ms
+            )
+        finally:
+            self.decrypting -= 1
+        try:
+            # Others still decrypting: the store commits this one with them (group commit).
+            result = await self.store.add(record, more_coming=self.decrypting > 0)
         except (StoreBusyError, StoreUnavailableError) as exc:
             state = "busy" if isinstance(exc, StoreBusyError) else "unavailable"
             if state == "unavailable":

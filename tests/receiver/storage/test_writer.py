@@ -110,39 +110,50 @@ def _recording_writer(gather_s: float) -> tuple[BatchWriter[NewReport, AddResult
     return writer, batches
 
 
-def test_while_reports_flow_the_writer_gathers_them_for_one_commit() -> None:
-    """Reports 20 ms apart, within a 1 s window: the first (nothing flowed before it) commits
-    alone and at once; the next ones are gathered into one batch."""
-    writer, batches = _recording_writer(gather_s=1.0)
+def test_reports_announcing_more_are_gathered_until_one_does_not() -> None:
+    """Reports 20 ms apart, each saying more are coming but the last: one batch, committed
+    as soon as the last arrives (well before the 5 s window ends)."""
+    writer, batches = _recording_writer(gather_s=5.0)
+    began = time.monotonic()
     futures = []
     for i in range(5):
-        futures.append(writer.submit_report(new(i)))
+        futures.append(writer.submit_report(new(i), more_coming=i < 4))
         time.sleep(0.02)
     assert [f.result(5).id for f in futures] == ["0", "1", "2", "3", "4"]
+    assert time.monotonic() - began < 2.5
     writer.stop()
-    assert batches == [["0"], ["1", "2", "3", "4"]]
+    assert batches == [["0", "1", "2", "3", "4"]]
 
 
-def test_a_lone_report_is_committed_without_waiting() -> None:
-    """The window only applies while reports flow: the first report, and one after a pause
-    longer than the window, commit at once."""
-    writer, batches = _recording_writer(gather_s=1.0)
-    for i in range(2):
+def test_the_writer_waits_at_most_the_window_for_announced_reports() -> None:
+    """A report announcing more that never come is committed when the window ends."""
+    writer, batches = _recording_writer(gather_s=0.3)
+    began = time.monotonic()
+    assert writer.submit_report(new(0), more_coming=True).result(5).id == "0"
+    assert 0.25 < time.monotonic() - began < 3
+    writer.stop()
+    assert batches == [["0"]]
+
+
+def test_reports_not_announcing_more_commit_at_once() -> None:
+    """Without ``more_coming`` (a lone report, a sequential import) nothing waits: reports
+    20 ms apart commit one by one, each well before the window would end."""
+    writer, batches = _recording_writer(gather_s=5.0)
+    for i in range(3):
         began = time.monotonic()
         assert writer.submit_report(new(i)).result(5).id == str(i)
-        assert time.monotonic() - began < 0.5
-        time.sleep(1.1)
+        assert time.monotonic() - began < 2.5
+        time.sleep(0.02)
     writer.stop()
-    assert batches == [["0"], ["1"]]
+    assert batches == [["0"], ["1"], ["2"]]
 
 
 def test_stopping_while_gathering_commits_what_was_gathered() -> None:
-    writer, batches = _recording_writer(gather_s=1.0)
-    first = writer.submit_report(new(0))
-    assert first.result(5).id == "0"
-    second = writer.submit_report(new(1))  # right after: the writer gathers for up to 1 s
+    writer, batches = _recording_writer(gather_s=5.0)
+    first = writer.submit_report(new(0), more_coming=True)
+    time.sleep(0.05)  # the writer is gathering
     began = time.monotonic()
     writer.stop()
-    assert second.result(5).id == "1"
-    assert time.monotonic() - began < 0.5
-    assert batches == [["0"], ["1"]]
+    assert first.result(5).id == "0"
+    assert time.monotonic() - began < 2.5
+    assert batches == [["0"]]

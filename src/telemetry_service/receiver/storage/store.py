@@ -37,9 +37,8 @@ __all__ = ["ReportStore"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
-#: While reports flow, the writer waits this long for more before a commit (see writer.py):
-#: ~0.1 ms less of the writer's CPU a report on SQLite at ~200 reports/s (docs/benchmarks.md).
-GATHER_S = 0.003
+#: The longest the writer waits for the reports announced by ``more_coming`` (see writer.py).
+GATHER_S = 0.02
 _MIGRATION_LOCK = 0x7E1E_0001  # PostgreSQL advisory lock id, distinct from the host store's
 
 
@@ -132,9 +131,13 @@ class ReportStore(abc.ABC):
         return await self._db.ping()
 
     # -- writes -----------------------------------------------------------------------------
-    async def add(self, report: NewReport) -> AddResult:
-        """Store a report; return once it is committed. A known digest is not stored again."""
-        return await asyncio.wrap_future(self._writer.submit_report(report))
+    async def add(self, report: NewReport, *, more_coming: bool = False) -> AddResult:
+        """Store a report; return once it is committed. A known digest is not stored again.
+        `more_coming`: other reports will follow within :data:`GATHER_S` (the ingest is still
+        decrypting them); the writer then waits for them to commit them together."""
+        return await asyncio.wrap_future(
+            self._writer.submit_report(report, more_coming=more_coming)
+        )
 
     def _write_reports(self, reports: list[NewReport]) -> list[AddResult]:
         self._before_write(reports)

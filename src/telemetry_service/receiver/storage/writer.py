@@ -6,12 +6,13 @@ thread per kind of item.
 Callers get a future that resolves only after the transaction that holds their report has
 committed (so a 200 answer means the report is durable). Reports waiting together are written
 in one transaction; when such a batch fails, each report is retried alone so one bad report
-cannot fail the others. While reports flow (the last one came less than `gather_s` after the
-one before), the writer waits up to `gather_s` for more before it commits: a commit costs
-about as much CPU for one report as for several (the fsync, the WAL's pages, a PostgreSQL
-transaction's round trips), and reports of one ingest otherwise commit one or two at a time. A
-lone report is committed at once. The queue is bounded: a full queue raises :class:`StoreBusyError`
-(the ingest route answers 503 with Retry-After).
+cannot fail the others. A report submitted with ``more_coming`` (the ingest is still
+decrypting others) lets the writer wait up to `gather_s` for more before it commits, until a
+report comes without it: a commit costs about as much CPU for one report as for several (the
+fsync, the WAL's pages, a PostgreSQL transaction's round trips), and the reports of a busy
+ingest otherwise commit one or two at a time. Any other report commits at once. The queue is
+bounded: a full queue raises :class:`StoreBusyError` (the ingest route answers 503 with
+Retry-After).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ log = logging.getLogger("telemetry_service.receiver.storage")
 class _ReportJob(Generic[Item, R]):
     report: Item
     future: Future[R]
+    more_coming: bool = False
 
 
 @dataclass
@@ -69,9 +71,6 @@ class BatchWriter(Generic[Item, R]):
         self._write_reports = write_reports
         self._max_batch = max_batch
         self._gather_s = gather_s
-        self._last_submit = float("-inf")
-        #: Seconds between the last two reports submitted (written by the submitting thread).
-        self._gap = float("inf")
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._pending: object | None = None
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
@@ -98,12 +97,11 @@ class BatchWriter(Generic[Item, R]):
         """Jobs waiting for the writer."""
         return self._queue.qsize()
 
-    def submit_report(self, report: Item) -> Future[R]:
-        """Queue a report (an item); its future resolves after its transaction commits."""
+    def submit_report(self, report: Item, *, more_coming: bool = False) -> Future[R]:
+        """Queue a report (an item); its future resolves after its transaction commits.
+        `more_coming`: others will follow within ``gather_s`` (see the module's docstring)."""
         future: Future[R] = Future()
-        now = time.monotonic()
-        self._gap, self._last_submit = now - self._last_submit, now
-        self._put(_ReportJob(report, future))
+        self._put(_ReportJob(report, future, more_coming))
         return future
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
@@ -136,16 +134,18 @@ class BatchWriter(Generic[Item, R]):
                 continue
             assert isinstance(job, _ReportJob)
             batch = [job] if job.future.set_running_or_notify_cancel() else []
-            deadline = time.monotonic() + (self._gather_s if self._gap < self._gather_s else 0)
+            gather = job.more_coming and self._gather_s > 0
+            deadline = time.monotonic() + self._gather_s
             while len(batch) < self._max_batch:
                 try:
-                    left = deadline - time.monotonic()
+                    left = deadline - time.monotonic() if gather else 0
                     more = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if not isinstance(more, _ReportJob):
                     self._pending = more
                     break
+                gather = gather and more.more_coming
                 if more.future.set_running_or_notify_cancel():  # else the caller gave up
                     batch.append(more)
             if batch:
