@@ -1,6 +1,6 @@
 """End-to-end snapshot ingest of the receiver next to the crypto limit, in one run.
 
-Usage: ``.venv/bin/python benchmarks/ingest.py [--reports 1000] [--concurrency 16]
+Usage: ``.venv/bin/python benchmarks/ingest.py [--reports 2000] [--slices 8] [--concurrency 16]
 [--payload-kb 20] [--workers 1] [--no-postgres]``
 
 The crypto limit is the work no receiver can avoid (issue 14): per report, one
@@ -14,8 +14,14 @@ client in this process: ``--concurrency`` keep-alive connections on raw asyncio 
 uvloop when installed, to take as little of the shared cores as it can), each writing
 pre-built HTTP/1.1 requests and reading the answers. Every answer must be a 200 and
 the store must hold every report afterwards (counted in the database), else the run fails.
-``ratio`` = end-to-end reports/s / crypto-limit reports/s, the limit measured right before
-and right after each backend's run. ``cpu_ratio`` = CPU time a report of the crypto limit /
+The run is cut into ``--slices`` slices (8, of 250 reports), and the crypto limit is measured
+(each time on a ninth of the bodies' keys and salts) before the first slice, between each two and after the
+last, so that it follows the machine's speed, which drifts on a shared machine. A slice's
+ratio = its end-to-end reports/s / the mean of the limits measured right before and right
+after it; ``ratio`` is the median of the slices' ratios (``ratio_whole_run``: all reports /
+all the slices' time / the mean of every limit). Each slice opens its connections and ends
+with a tail in which fewer reports are in flight than cores, which costs the end-to-end
+figure about 1 %. ``cpu_ratio`` = CPU time a report of the crypto limit /
 CPU time a report of the receiver process (all its threads; plus PostgreSQL's server processes
 on PostgreSQL): what the throughput ratio would be on idle cores, and less swayed by other
 work on the machine (a busy machine gives the receiver's 4+ threads a larger share of the cores
@@ -36,6 +42,7 @@ import os
 import platform
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -234,50 +241,65 @@ def end_to_end(
     limit: Any,
     database_pid: int | None = None,
 ) -> dict[str, Any]:
-    """One backend's run, between two measurements of the crypto limit (`limit()`)."""
+    """One backend's run: ``--slices`` slices of the reports, the crypto limit (`limit(k)`)
+    measured before the first, between each two and after the last."""
     warm, measured = requests[:WARM_UP], requests[WARM_UP:]
-    before = limit()
+    size = -(-len(measured) // args.slices)
+    chunks = [measured[i : i + size] for i in range(0, len(measured), size)]
+    limits = [limit(0)]
+    slice_seconds: list[float] = []
+    loop_cpu = other_cpu = client_cpu = database_cpu = 0.0
     with receiver_process(private, store, workdir, args.workers) as (host, port, pid):
         event_loops.run(post_all(host, port, warm, args.concurrency), "auto")
         load = os.getloadavg()[0]
-        database_before = tree_cpu(database_pid) if database_pid else 0.0
-        cpu_before, client_before = receiver_cpu(pid), time.process_time()
-        seconds = event_loops.run(post_all(host, port, measured, args.concurrency), "auto")
-        cpu_after = receiver_cpu(pid)
-        database_cpu = tree_cpu(database_pid) - database_before if database_pid else None
-        client_cpu = time.process_time() - client_before
-    (limit_before, crypto_cpu_before), (limit_after, crypto_cpu_after) = before, limit()
+        for k, chunk in enumerate(chunks):
+            database_before = tree_cpu(database_pid) if database_pid else 0.0
+            cpu_before, client_before = receiver_cpu(pid), time.process_time()
+            seconds = event_loops.run(post_all(host, port, chunk, args.concurrency), "auto")
+            cpu_after = receiver_cpu(pid)
+            client_cpu += time.process_time() - client_before
+            loop_cpu += cpu_after[0] - cpu_before[0]
+            other_cpu += cpu_after[1] - cpu_before[1]
+            if database_pid:
+                database_cpu += tree_cpu(database_pid) - database_before
+            slice_seconds.append(seconds)
+            limits.append(limit(k + 1))
 
     def per_report(seconds: float) -> float:
         return round(seconds * 1000 / len(measured), 2)
 
-    crypto = (limit_before + limit_after) / 2
-    crypto_cpu = (crypto_cpu_before + crypto_cpu_after) / 2
-    cpu_total = (sum(cpu_after) - sum(cpu_before)) * 1000 / len(measured)
-    if database_cpu is not None:
-        cpu_total += database_cpu * 1000 / len(measured)
+    rates = [len(c) / s for c, s in zip(chunks, slice_seconds, strict=True)]
+    limit_rates = [rate for rate, _ in limits]
+    ratios = [rate / ((limit_rates[k] + limit_rates[k + 1]) / 2) for k, rate in enumerate(rates)]
+    crypto = sum(limit_rates) / len(limit_rates)
+    crypto_cpu = sum(cpu for _, cpu in limits) / len(limits)
+    cpu_total = (loop_cpu + other_cpu + database_cpu) * 1000 / len(measured)
     stored = count_reports()
     if stored != len(requests):
         raise RuntimeError(f"the store holds {stored} reports; {len(requests)} were answered 200")
+    seconds = sum(slice_seconds)
     return {
         "reports": len(measured),
         "seconds": round(seconds, 3),
         "reports_per_s": round(len(measured) / seconds, 1),
         "stored_afterwards": stored,
         "cpu_ms_per_report": {
-            "receiver_event_loop_thread": per_report(cpu_after[0] - cpu_before[0]),
-            "receiver_other_threads": per_report(cpu_after[1] - cpu_before[1]),
+            "receiver_event_loop_thread": per_report(loop_cpu),
+            "receiver_other_threads": per_report(other_cpu),
             "client": per_report(client_cpu),
         }
         if args.workers == 1
         else {"client": per_report(client_cpu)},
-        "postgresql_server_cpu_ms_per_report": per_report(database_cpu)
-        if database_cpu is not None
-        else None,
+        "postgresql_server_cpu_ms_per_report": per_report(database_cpu) if database_pid else None,
         "load_1m_before": round(load, 2),
-        "crypto_limit_before_after": [round(limit_before, 1), round(limit_after, 1)],
+        "slices": [
+            {"reports_per_s": round(rate, 1), "ratio": round(ratio, 3)}
+            for rate, ratio in zip(rates, ratios, strict=True)
+        ],
+        "crypto_limits": [round(rate, 1) for rate in limit_rates],
         "crypto_limit": round(crypto, 1),
-        "ratio": round(len(measured) / seconds / crypto, 3),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_whole_run": round(len(measured) / seconds / crypto, 3),
         "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
         "cpu_ratio": round(crypto_cpu / cpu_total, 3) if args.workers == 1 else None,
     }
@@ -290,11 +312,14 @@ def sqlite_count(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--reports", type=int, default=1000)
+    parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--payload-kb", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="receiver server.workers")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--slices", type=int, default=8, help="slices of the run, the limit measured around each"
+    )
     args = parser.parse_args()
     threads = os.cpu_count() or 2
     payload_bytes = args.payload_kb * 1024
@@ -320,8 +345,10 @@ def main() -> None:
         load_start = os.getloadavg()
         crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1)[0]
 
-        def limit() -> tuple[float, float]:
-            return crypto_limit(rsa, inputs, threads)
+        parts = args.slices + 1
+
+        def limit(part: int) -> tuple[float, float]:
+            return crypto_limit(rsa, inputs[part::parts], threads)
 
         results: dict[str, Any] = {}
         db = workdir / "receiver.db"
@@ -359,8 +386,9 @@ def main() -> None:
                 f"streams, {args.concurrency} keep-alive connections, pre-built requests), "
                 f"one `receiver serve` process with server.workers={args.workers}, and "
                 "PostgreSQL's private cluster; the crypto limit runs in this process, "
-                "right before and right after each backend's run (its mean is the ratio's "
-                "denominator)"
+                f"before, between and after the {args.slices} slices of each backend's run "
+                "(a slice's ratio is over the mean of the limits around it; ratio: their "
+                "median)"
             ),
             "machine": {"cpus": threads, "python": platform.python_version()},
             "load_average_at_start": [round(x, 2) for x in load_start],
@@ -371,7 +399,7 @@ def main() -> None:
             "crypto_limit_reports_per_s": {
                 "definition": "PBKDF2-HMAC-SHA512 10,000 rounds + RSA-2048 OAEP unwrap",
                 "one_thread": round(crypto_one, 1),
-                "all_threads": f"{threads}, measured before and after each backend's run",
+                "all_threads": f"{threads}, measured around each slice of each backend's run",
             },
             "end_to_end": results,
         }
@@ -382,7 +410,8 @@ def main() -> None:
                     f"{backend}: {result['reports_per_s']}/s vs limit {result['crypto_limit']}/s "
                     f"= {result['ratio']:.3f}; CPU a report, crypto / receiver"
                     f"{' + PostgreSQL' if backend == 'postgresql' else ''}: "
-                    f"{result['cpu_ratio']} (load {result['load_1m_before']})"
+                    f"{result['cpu_ratio']} (load {result['load_1m_before']}; slices "
+                    f"{', '.join(str(x['ratio']) for x in result['slices'])})"
                 )
 
 
