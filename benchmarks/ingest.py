@@ -15,9 +15,9 @@ uvloop when installed, to take as little of the shared cores as it can), each wr
 pre-built HTTP/1.1 requests and reading the answers. Every answer must be a 200 and
 the store must hold every report afterwards (counted in the database), else the run fails.
 The run is cut into ``--slices`` slices (8, of 250 reports), and the crypto limit is measured
-(each time on a ninth of the bodies' keys and salts) before the first slice, between each two and after the
-last, so that it follows the machine's speed, which drifts on a shared machine. A slice's
-ratio = its end-to-end reports/s / the mean of the limits measured right before and right
+(each time on a ninth of the bodies' keys and salts) before the first slice, between each two
+and after the last, so that it follows the machine's speed, which drifts on a shared machine.
+A slice's ratio = its end-to-end reports/s / the mean of the limits measured right before and right
 after it; ``ratio`` is the median of the slices' ratios (``ratio_whole_run``: all reports /
 all the slices' time / the mean of every limit). Each slice opens its connections and ends
 with a tail in which fewer reports are in flight than cores, which costs the end-to-end
