@@ -23,7 +23,8 @@ all the slices' time / the mean of every limit). Each slice opens its connection
 with a tail in which fewer reports are in flight than cores, which costs the end-to-end
 figure about 1 %. ``cpu_ratio`` = CPU time a report of the crypto limit /
 CPU time a report of the receiver process (all its threads; plus PostgreSQL's server processes
-on PostgreSQL): what the throughput ratio would be on idle cores, and less swayed by other
+on PostgreSQL; ``cpu_ratio_receiver_only`` leaves PostgreSQL out, as with the database on
+its own machine): what the throughput ratio would be on idle cores, and less swayed by other
 work on the machine (a busy machine gives the receiver's 4+ threads a larger share of the cores
 than the limit's 2, which flatters ``ratio``; the client's CPU, printed too, takes from
 ``ratio`` only). Prints JSON, then one line per backend with the load average.
@@ -302,6 +303,12 @@ def end_to_end(
         "ratio_whole_run": round(len(measured) / seconds / crypto, 3),
         "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
         "cpu_ratio": round(crypto_cpu / cpu_total, 3) if args.workers == 1 else None,
+        # The receiver's own threads only: as with its database on another machine.
+        "cpu_ratio_receiver_only": round(
+            crypto_cpu * len(measured) / 1000 / (loop_cpu + other_cpu), 3
+        )
+        if args.workers == 1
+        else None,
     }
 
 
