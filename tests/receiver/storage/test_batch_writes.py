@@ -21,8 +21,10 @@ from telemetry_service.receiver.storage import (
     AddResult,
     NewReport,
     ReportStore,
+    StoreBusyError,
     StoreUnavailableError,
 )
+from telemetry_service.receiver.storage.queries import writes
 
 from .test_store import T0, report
 
@@ -210,3 +212,50 @@ async def test_a_batch_larger_than_a_statement_takes(store: ReportStore) -> None
     assert answers[-1] == AddResult(batch[5].id, True)
     assert await store.count_reports() == 2100
     assert await cluster_row(store, "c3") == (batch[3].id, T0 - 3, T0 - 1403, T0 - 3, None, None)
+
+
+class _DeletingAfterDigests:
+    """A cursor that deletes `digest`'s row right after the batch's digest insert: what a
+    deletion committed by another receiver between that insert and its lookup looks like."""
+
+    def __init__(self, cur: Cursor, digest: str) -> None:
+        self._cur = cur
+        self._digest = digest
+        self._returned: list[Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        result = self._cur.execute(sql, params)
+        if sql.startswith("INSERT INTO report_digests"):
+            self._returned = self._cur.fetchall()  # the insert's RETURNING rows
+            mark = "%s" if "%s" in sql else "?"
+            self._cur.execute(f"DELETE FROM report_digests WHERE digest = {mark}", (self._digest,))
+        return result
+
+    def fetchall(self) -> list[Any]:
+        returned, self._returned = self._returned, None
+        return returned if returned is not None else list(self._cur.fetchall())
+
+
+async def test_a_known_report_deleted_meanwhile_is_retried_not_called_a_duplicate(
+    store: ReportStore,
+) -> None:
+    """Before, the report was answered as a duplicate of a report no longer stored, and
+    itself never stored; now the batch fails (503 store_busy for a batch of one; the writer
+    retries a larger batch report by report) and nothing of it is left."""
+    known = report("a")
+    await write(store, [known])
+    again = dataclasses.replace(known, id="again")  # the same digest
+
+    def insert(cur: Cursor) -> list[AddResult]:
+        return writes.insert_reports(
+            _DeletingAfterDigests(cur, known.digest), store.dialect, [report("b"), again]
+        )
+
+    with pytest.raises(StoreBusyError, match="deleted while"):
+        await store._db.run(True, insert)
+    assert await store.count_reports() == 1
+    answers = await write(store, [again])
+    assert answers == [AddResult(known.id, duplicate=True)]  # still known: nothing was lost

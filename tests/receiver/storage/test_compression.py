@@ -4,8 +4,10 @@ the migration and in those created after it."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 import pytest
 
 from telemetry_service.common.clock import DAY_MS
@@ -104,3 +106,38 @@ def partitions(cur: Cursor) -> list[str]:
         "WHERE inhparent = CAST('reports' AS regclass)"
     )
     return [str(name) for (name,) in cur.fetchall()]
+
+
+async def test_tables_in_use_skip_lz4_instead_of_holding_the_start(postgres_url: str) -> None:
+    """Another receiver's open read holds ``clusters``: the migration's exclusive lock is not
+    granted within 5 s, so it skips lz4 (rolled back) and the store opens and works. Before,
+    the start waited for as long as the read lasted."""
+    import psycopg
+
+    store = open_report_store(postgres_url)
+    await store.open()
+    try:
+
+        def downgrade(cur: Cursor) -> None:
+            for table in ["reports", "clusters", *partitions(cur)]:
+                cur.execute(f"ALTER TABLE {table} ALTER COLUMN payload SET COMPRESSION pglz")
+            cur.execute("DELETE FROM receiver_migrations WHERE version >= 7")
+
+        await store._db.run(True, downgrade)
+    finally:
+        await store.close()
+    with psycopg.connect(postgres_url) as reader:
+        reader.execute("SELECT count(*) FROM clusters").fetchone()  # holds it until commit
+        store = open_report_store(postgres_url)
+        began = time.monotonic()
+        with anyio.fail_after(25):
+            await store.open()
+        waited = time.monotonic() - began
+        reader.rollback()
+    try:
+        assert 4 < waited < 25
+        assert set((await columns(store)).values()) == {"p"}  # left as it was: pglz
+        await store.add(big("a", T0))
+        assert await store.count_reports() == 1
+    finally:
+        await store.close()

@@ -202,18 +202,30 @@ _FIELD_DAYS_PENDING = """
     """
 
 #: Version 7, lz4 payloads on PostgreSQL (one ``DO`` block; ``\073`` is its semicolons, which
-#: a migration script may not hold in a literal).
+#: a migration script may not hold in a literal). ``SET COMPRESSION`` takes an exclusive lock
+#: on each table: on a database that other receivers are using, a lock not granted within
+#: 5 s, or a deadlock with a reader, skips the change (rolled back; new values keep pglz until
+#: an administrator runs the ``ALTER``s, docs/receiver.md) instead of failing the start.
 _LZ4_PAYLOADS = r"""
-    DO E'DECLARE t regclass\073 BEGIN
+    DO E'DECLARE t regclass\073 previous text\073 BEGIN
         IF EXISTS (SELECT 1 FROM pg_settings WHERE name = ''default_toast_compression''
                    AND ''lz4'' = ANY(enumvals)) THEN
-            FOR t IN SELECT CAST(''reports'' AS regclass) UNION ALL
-                SELECT CAST(''clusters'' AS regclass) UNION ALL
-                SELECT CAST(inhrelid AS regclass) FROM pg_inherits
-                WHERE inhparent = CAST(''reports'' AS regclass)
-            LOOP
-                EXECUTE format(''ALTER TABLE %s ALTER COLUMN payload SET COMPRESSION lz4'', t)\073
-            END LOOP\073
+            previous := current_setting(''lock_timeout'')\073
+            BEGIN
+                PERFORM set_config(''lock_timeout'', ''5s'', true)\073
+                FOR t IN SELECT CAST(''reports'' AS regclass) UNION ALL
+                    SELECT CAST(''clusters'' AS regclass) UNION ALL
+                    SELECT CAST(inhrelid AS regclass) FROM pg_inherits
+                    WHERE inhparent = CAST(''reports'' AS regclass)
+                LOOP
+                    EXECUTE format(
+                        ''ALTER TABLE %s ALTER COLUMN payload SET COMPRESSION lz4'', t
+                    )\073
+                END LOOP\073
+                PERFORM set_config(''lock_timeout'', previous, true)\073
+            EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+                RAISE WARNING ''lz4 payloads skipped: the tables are in use''\073
+            END\073
         END IF\073
     END'
     """

@@ -8,7 +8,8 @@ committed (so a 200 answer means the report is durable). Reports waiting togethe
 in one transaction; when such a batch fails, each report is retried alone so one bad report
 cannot fail the others. A report submitted with ``more_coming`` (the ingest is still
 decrypting others) lets the writer wait up to `gather_s` for more before it commits, until a
-report comes without it: a commit costs about as much CPU for one report as for several (the
+report comes without it (under sustained load, when decrypting never stops, every batch
+waits the whole window): a commit costs about as much CPU for one report as for several (the
 fsync, the WAL's pages, a PostgreSQL transaction's round trips), and the reports of a busy
 ingest otherwise commit one or two at a time. Any other report commits at once. The queue is
 bounded: a full queue raises :class:`StoreBusyError` (the ingest route answers 503 with
@@ -99,7 +100,8 @@ class BatchWriter(Generic[Item, R]):
 
     def submit_report(self, report: Item, *, more_coming: bool = False) -> Future[R]:
         """Queue a report (an item); its future resolves after its transaction commits.
-        `more_coming`: others will follow within ``gather_s`` (see the module's docstring)."""
+        `more_coming`: others are on their way (the writer waits for them, at most
+        ``gather_s``; see the module's docstring)."""
         future: Future[R] = Future()
         self._put(_ReportJob(report, future, more_coming))
         return future

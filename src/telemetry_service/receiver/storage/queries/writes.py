@@ -5,13 +5,13 @@ which take the fold's lock and uncount their folded snapshots in the same transa
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from telemetry_service.common.db.base import Cursor
 
 from ..records import AddResult, DeleteCounts, NewReport
 from ..sql import Dialect
+from ..writer import StoreBusyError
 from . import field_days, field_fold
 
 __all__ = [
@@ -59,12 +59,22 @@ _UPSERT = (
 )
 
 
-@functools.lru_cache(maxsize=64)
+_MADE: dict[tuple[str, str, str, int], str] = {}
+
+
 def _sql(d: Dialect, statement: str, rows: int = 1) -> str:
-    """`statement` for `d` (a batch of one report is common: its statements are made once),
-    with its ``{json}`` the dialect's JSON parameter and its ``{rows}`` `rows` rows of
-    digest placeholders."""
-    return d.sql(statement.format(json=d.json_param, rows=", ".join(["(?, ?, ?, ?)"] * rows)))
+    """`statement` for `d` (made once per backend: a batch of one report is common), with its
+    ``{json}`` the dialect's JSON parameter and its ``{rows}`` `rows` rows of digest
+    placeholders. Kept by backend name, not by `d`, which holds its store."""
+    key = (d.name, d.json_param, statement, rows)
+    made = _MADE.get(key)
+    if made is None:
+        if len(_MADE) >= 1024:
+            _MADE.clear()
+        made = _MADE[key] = d.sql(
+            statement.format(json=d.json_param, rows=", ".join(["(?, ?, ?, ?)"] * rows))
+        )
+    return made
 
 
 _DIGESTS = (
@@ -118,7 +128,10 @@ def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[s
                 ),
                 digests,
             )
-            known.update((str(digest), str(report_id)) for digest, report_id in cur.fetchall())
+            found = {str(digest): str(report_id) for digest, report_id in cur.fetchall()}
+            if len(found) < len(digests):  # deleted in between (retention, a deletion request)
+                raise StoreBusyError("a known report was deleted while this one was stored")
+            known.update(found)
     return known
 
 
