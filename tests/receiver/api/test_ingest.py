@@ -290,9 +290,9 @@ async def test_overload_is_429_with_retry_after(
     limit = receiver.config.limits.max_in_flight
     add = receiver.store.add
 
-    async def slow_add(report: Any) -> Any:
+    async def slow_add(report: Any, *, more_coming: bool = False) -> Any:
         await gate.wait()
-        return await add(report)
+        return await add(report, more_coming=more_coming)
 
     monkeypatch.setattr(receiver.store, "add", slow_add)
 
