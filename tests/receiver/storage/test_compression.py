@@ -135,7 +135,7 @@ async def test_tables_in_use_skip_lz4_instead_of_holding_the_start(postgres_url:
         waited = time.monotonic() - began
         reader.rollback()
     try:
-        assert 4 < waited < 25
+        assert waited < 25  # the lock timeout (5 s) or deadlock detection, not the reader
         assert set((await columns(store)).values()) == {"p"}  # left as it was: pglz
         await store.add(big("a", T0))
         assert await store.count_reports() == 1

@@ -51,6 +51,8 @@ class _OpJob:
 
 
 _STOP = object()
+#: How often a gathering writer looks for the reports it waits for.
+_POLL_S = 0.001
 
 
 class StoreBusyError(StoreError):
@@ -140,10 +142,14 @@ class BatchWriter(Generic[Item, R]):
             deadline = time.monotonic() + self._gather_s
             while len(batch) < self._max_batch:
                 try:
-                    left = deadline - time.monotonic() if gather else 0
-                    more = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    if not gather or time.monotonic() >= deadline:
+                        break
+                    # Short sleeps, not a timed wait: a lock's timed wait takes an absolute
+                    # deadline, which a faked clock (libfaketime, in CI) turns into hours.
+                    time.sleep(_POLL_S)
+                    continue
                 if not isinstance(more, _ReportJob):
                     self._pending = more
                     break
