@@ -108,6 +108,7 @@ def partitions(cur: Cursor) -> list[str]:
     return [str(name) for (name,) in cur.fetchall()]
 
 
+@pytest.mark.real_clock  # PostgreSQL's lock timeout, a timed wait libfaketime stalls
 async def test_tables_in_use_skip_lz4_instead_of_holding_the_start(postgres_url: str) -> None:
     """Another receiver's open read holds ``clusters``: the migration's exclusive lock is not
     granted within 5 s, so it skips lz4 (rolled back) and the store opens and works. Before,
