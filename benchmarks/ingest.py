@@ -1,7 +1,7 @@
 """End-to-end snapshot ingest of the receiver next to the crypto limit, in one run.
 
 Usage: ``.venv/bin/python benchmarks/ingest.py [--reports 2000] [--slices 8] [--concurrency 16]
-[--payload-kb 20] [--workers 1] [--no-postgres]``
+[--payload-kb 20] [--workers 1] [--no-postgres] [--no-sqlite]``
 
 The crypto limit is the work no receiver can avoid (issue 14): per report, one
 PBKDF2-HMAC-SHA512 of 10,000 rounds and one RSA-2048 OAEP unwrap of the JWE's encrypted key,
@@ -63,6 +63,8 @@ from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
 from telemetry_service.common import event_loops  # noqa: E402
 from telemetry_service.receiver.keyfile import write_key_files  # noqa: E402
+from telemetry_service.receiver.storage import open_report_store  # noqa: E402
+from telemetry_service.receiver.storage.fold import FoldTask  # noqa: E402
 from telemetry_service.wire import Encryptor, compact_json  # noqa: E402
 from telemetry_service.wire.aes import SALT_BYTES, derive_key  # noqa: E402
 from telemetry_service.wire.envelope import b64url_decode, unpack_body  # noqa: E402
@@ -171,6 +173,18 @@ async def post_all(host: str, port: int, requests: list[bytes], concurrency: int
     return seconds
 
 
+def proc_stat() -> list[int]:
+    """The machine's CPU ticks since boot: user, nice, system, idle, iowait, irq, softirq, steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def busy_fraction(before: list[int], after: list[int]) -> float:
+    """The share of the machine's cores busy between two :func:`proc_stat` readings."""
+    delta = [a - b for a, b in zip(after, before, strict=True)]
+    total = sum(delta)
+    return (total - delta[3] - delta[4]) / total if total else 0.0
+
+
 def cpu_seconds(stat: Path) -> float:
     """User + system CPU seconds in a /proc ``stat`` file."""
     fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -206,13 +220,14 @@ def receiver(private: Path, store: str, workdir: Path, workers: int = 1) -> Iter
 
 @contextmanager
 def receiver_process(
-    private: Path, store: str, workdir: Path, workers: int
+    private: Path, store: str, workdir: Path, workers: int, config: dict[str, str] | None = None
 ) -> Iterator[tuple[str, int, int]]:
-    """A `receiver serve` process; yields (host, port, pid)."""
+    """A `receiver serve` process (`config`: ``TELEMETRY_RECEIVER_*`` variables); yields
+    (host, port, pid)."""
     command = [sys.executable, "-m", "telemetry_service.cli.main", "receiver", "serve"]
     command += ["--keys", str(private), "--store", store, "--port", "0"]
     command += ["--workers", str(workers)] if workers > 1 else []
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), **(config or {})}
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
     )
@@ -250,8 +265,12 @@ def end_to_end(
     chunks = [measured[i : i + size] for i in range(0, len(measured), size)]
     limits = [limit(0)]
     slice_seconds: list[float] = []
+    busy: list[float] = []
     loop_cpu = other_cpu = client_cpu = database_cpu = 0.0
-    with receiver_process(private, store, workdir, args.workers) as (host, port, pid):
+    # The fold of the field aggregate waits for the end (measured then, by `measure_fold`):
+    # every 30 s by default, it would fall in some slices and not others.
+    deferred = {"TELEMETRY_RECEIVER_STORE_FOLDINTERVAL": "86400"}
+    with receiver_process(private, store, workdir, args.workers, deferred) as (host, port, pid):
         event_loops.run(post_all(host, port, warm, args.concurrency), "auto")
         load = os.getloadavg()[0]
         # The receiver's and PostgreSQL's CPU from the first slice's start to the last one's
@@ -261,8 +280,10 @@ def end_to_end(
         cpu_before = receiver_cpu(pid)
         for k, chunk in enumerate(chunks):
             client_before = time.process_time()
+            stat_before = proc_stat()
             seconds = event_loops.run(post_all(host, port, chunk, args.concurrency), "auto")
             client_cpu += time.process_time() - client_before
+            busy.append(busy_fraction(stat_before, proc_stat()))
             slice_seconds.append(seconds)
             if k == len(chunks) - 1:
                 cpu_after = receiver_cpu(pid)
@@ -284,6 +305,11 @@ def end_to_end(
     if stored != len(requests):
         raise RuntimeError(f"the store holds {stored} reports; {len(requests)} were answered 200")
     seconds = sum(slice_seconds)
+    fold = measure_fold(store, database_pid)
+    if fold["snapshots"] != len(requests):
+        raise RuntimeError(f"the fold counted {fold['snapshots']} of {len(requests)} snapshots")
+    fold_s = fold["seconds"] / fold["snapshots"] * len(measured)
+    fold_cpu = fold["cpu_ms_per_snapshot"]
     return {
         "reports": len(measured),
         "seconds": round(seconds, 3),
@@ -302,11 +328,17 @@ def end_to_end(
             {"reports_per_s": round(rate, 1), "ratio": round(ratio, 3)}
             for rate, ratio in zip(rates, ratios, strict=True)
         ],
+        "cores_busy_in_slices": round(statistics.mean(busy), 3),
         "crypto_limits": [round(rate, 1) for rate in limit_rates],
         "crypto_limit": round(crypto, 1),
         "ratio": round(len(measured) / seconds / crypto, 3),
         "ratio_median_of_slices": round(statistics.median(ratios), 3),
         "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
+        "fold": fold,
+        "ratio_with_fold": round(len(measured) / (seconds + fold_s) / crypto, 3),
+        "cpu_ratio_with_fold": round(crypto_cpu / (cpu_total + fold_cpu), 3)
+        if args.workers == 1
+        else None,
         "cpu_ratio": round(crypto_cpu / cpu_total, 3) if args.workers == 1 else None,
         # The receiver's own threads only: as with its database on another machine.
         "cpu_ratio_receiver_only": round(
@@ -314,6 +346,33 @@ def end_to_end(
         )
         if args.workers == 1
         else None,
+    }
+
+
+async def fold_all(url: str) -> int:
+    """Fold every pending snapshot as the receiver's fold task does (its default batches)."""
+    store = open_report_store(url)
+    await store.open()
+    try:
+        return await FoldTask(store).fold()
+    finally:
+        await store.close()
+
+
+def measure_fold(url: str, database_pid: int | None) -> dict[str, Any]:
+    """The deferred part of storing snapshots: counting them into the field aggregate, in this
+    process, once the receiver has stopped (its wall time, and its CPU with PostgreSQL's)."""
+    database_before = tree_cpu(database_pid) if database_pid else 0.0
+    started, cpu = time.perf_counter(), time.process_time()
+    folded = event_loops.run(fold_all(url), "auto")
+    seconds = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu
+    cpu_s += tree_cpu(database_pid) - database_before if database_pid else 0.0
+    return {
+        "snapshots": folded,
+        "seconds": round(seconds, 3),
+        "snapshots_per_s": round(folded / seconds, 1) if seconds else None,
+        "cpu_ms_per_snapshot": round(cpu_s * 1000 / folded, 2) if folded else 0.0,
     }
 
 
@@ -329,6 +388,7 @@ def main() -> None:
     parser.add_argument("--payload-kb", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="receiver server.workers")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument(
         "--slices", type=int, default=8, help="slices of the run, the limit measured around each"
     )
@@ -342,7 +402,11 @@ def main() -> None:
         encryptor = Encryptor(json.loads(files.public.read_text()), kid="bench")
         private_key = load_keys(json.loads(files.private.read_text()), private=True)["bench"]
         rsa = private_key.key.private_key
-        backends = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
+        backends = ([] if args.no_sqlite else ["sqlite"]) + (
+            [] if args.no_postgres else ["postgresql"]
+        )
+        if not backends:
+            parser.error("--no-sqlite and --no-postgres leave no backend to run")
         total = WARM_UP + args.reports
         clusters = {b: [f"{b}-{i:06d}" for i in range(total)] for b in backends}
         bodies = {b: make_bodies(encryptor, names, payload_bytes) for b, names in clusters.items()}
@@ -353,7 +417,7 @@ def main() -> None:
             ]
             for b in backends
         }
-        inputs = [crypto_inputs(body) for body in bodies["sqlite"][WARM_UP:]]
+        inputs = [crypto_inputs(body) for body in bodies[backends[0]][WARM_UP:]]
         load_start = os.getloadavg()
         crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1)[0]
 
@@ -364,10 +428,11 @@ def main() -> None:
 
         results: dict[str, Any] = {}
         db = workdir / "receiver.db"
-        results["sqlite"] = end_to_end(
-            files.private, f"sqlite:///{db}", lambda: sqlite_count(db), requests["sqlite"],
-            args, workdir, limit,
-        )  # fmt: skip
+        if "sqlite" in backends:
+            results["sqlite"] = end_to_end(
+                files.private, f"sqlite:///{db}", lambda: sqlite_count(db), requests["sqlite"],
+                args, workdir, limit,
+            )  # fmt: skip
         if "postgresql" in backends:
             import psycopg
             from tests.support.postgres import PostgresUnavailable, private_cluster
@@ -405,7 +470,7 @@ def main() -> None:
             "load_average_at_start": [round(x, 2) for x in load_start],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "payload_bytes": len(compact_json(snapshot("sqlite-000000", payload_bytes))),
-            "body_bytes": len(bodies["sqlite"][0]),
+            "body_bytes": len(bodies[backends[0]][0]),
             "reports": args.reports,
             "crypto_limit_reports_per_s": {
                 "definition": "PBKDF2-HMAC-SHA512 10,000 rounds + RSA-2048 OAEP unwrap",
@@ -423,6 +488,12 @@ def main() -> None:
                     f"{' + PostgreSQL' if backend == 'postgresql' else ''}: "
                     f"{result['cpu_ratio']} (load {result['load_1m_before']}; slices "
                     f"{', '.join(str(x['ratio']) for x in result['slices'])})"
+                )
+                print(
+                    f"  with the fold of its field aggregate (deferred, then "
+                    f"{result['fold']['snapshots_per_s']}/s, "
+                    f"{result['fold']['cpu_ms_per_snapshot']} ms CPU a snapshot): "
+                    f"{result['ratio_with_fold']:.3f}; CPU {result['cpu_ratio_with_fold']}"
                 )
 
 

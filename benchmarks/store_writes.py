@@ -1,8 +1,9 @@
 """The report store's write path alone: CPU a report of ``ReportStore.add`` for 23 KB
-snapshots, on SQLite and PostgreSQL, two versions of the code side by side.
+snapshots, then of the fold that counts them into the field aggregate, on SQLite and
+PostgreSQL, two versions of the code side by side.
 
 Usage: ``.venv/bin/python benchmarks/store_writes.py [--reports 2000] [--concurrency 16]
-[--payload-kb 20] [--compare main] [--runs 3] [--no-postgres]``
+[--payload-kb 20] [--shape kibana|wide] [--compare main] [--runs 3] [--no-postgres]``
 
 Each run adds ``--reports`` snapshots of distinct clusters (``benchmarks/ingest.py``'s
 ``snapshot()``; no crypto, no HTTP) through ``ReportStore.add`` after a warm-up of 64, from
@@ -13,6 +14,14 @@ disk, ``fsync`` off like the tests'). It prints, per report: the CPU of the stor
 thread (``sqlite3`` or psycopg included; ``/proc/self/task``), on PostgreSQL the CPU of all
 the server's processes (``/proc``, as ``ingest.py`` reads it), the wall time, and the mean
 batch size, with the 1-minute load average before the run.
+
+Then the receiver's fold (``FoldTask.fold``, default batches) counts every stored snapshot into
+``field_days``: its CPU a snapshot (this whole process: the fold counts in a reader thread and
+writes in the writer thread), PostgreSQL's, its wall time, and how long a report added during
+the fold waited for its commit (one every 10 ms; the median and the most): a fold batch holds
+the single writer. ``--shape wide`` stores snapshots of 5,000 distinct numbers each instead of
+``ingest.py``'s (whose cells repeat from one snapshot to the next), the worst case of a batch's
+write.
 
 ``--compare REV`` runs the ``src/`` of git revision REV (``git archive``) and this tree's
 ``src/`` alternately (each first in turn), ``--runs`` times each, every run in its own child
@@ -41,13 +50,30 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WARM_UP = 64
-FIGURES = ("writer_cpu_ms", "postgresql_cpu_ms", "wall_ms")
+FIGURES = (
+    "writer_cpu_ms",
+    "postgresql_cpu_ms",
+    "wall_ms",
+    "fold_cpu_ms",
+    "fold_postgresql_cpu_ms",
+    "fold_wall_ms",
+    "commit_during_fold_median_ms",
+    "commit_during_fold_max_ms",
+)
+
+
+def wide(cluster: str, i: int) -> dict[str, Any]:
+    """A snapshot of 5,000 numbers that no other snapshot holds."""
+    stats = {f"f{k}": i * 100_000 + k for k in range(5000)}
+    return {"cluster_uuid": cluster, "timestamp": "2026-03-15T11:00:00.000Z", "version": "8.1.0",
+            "stack_stats": stats}  # fmt: skip
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One run in this (child) process, on the code that PYTHONPATH names."""
     from telemetry_service.common.clock import to_ms, utc_now
     from telemetry_service.receiver.storage import NewReport, open_report_store
+    from telemetry_service.receiver.storage.fold import FoldTask
     from telemetry_service.wire import compact_json
 
     sys.path.insert(1, str(REPO_ROOT))  # after the code under test: ingest.py's helpers only
@@ -58,7 +84,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     def new_report(i: int) -> NewReport:
         cluster = f"cluster-{i:06d}"
-        text = compact_json(snapshot(cluster, payload_bytes)).decode()
+        payload = wide(cluster, i) if args.shape == "wide" else snapshot(cluster, payload_bytes)
+        text = compact_json(payload).decode()
         return NewReport(
             id=uuid.uuid4().hex, channel="telemetry-service-snapshot", kind="snapshot",
             cluster_uuid=cluster, cluster_name=f"bench {cluster}", version="8.1.0",
@@ -93,16 +120,49 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         server = tree_cpu(args.postmaster) - server if args.postmaster else 0.0
         batches = store._writer.batches - batches
         stored = await store.count_reports()
+        if stored != len(reports):
+            raise RuntimeError(f"the store holds {stored} reports, {len(reports)} were added")
+
+        waits: list[float] = []
+        folding = True
+
+        async def probe() -> None:  # a report now and then, as senders do during a fold
+            for i in itertools.count(len(reports)):
+                if not folding:
+                    return
+                began = time.perf_counter()
+                await store.add(new_report(i))
+                waits.append(time.perf_counter() - began)
+                await asyncio.sleep(0.01)
+
+        fold_cpu, fold_server = (
+            time.process_time(),
+            tree_cpu(args.postmaster) if args.postmaster else 0.0,
+        )
+        started = time.perf_counter()
+        prober = asyncio.create_task(probe())
+        folded = await FoldTask(store).fold()
+        fold_wall = time.perf_counter() - started
+        fold_cpu = time.process_time() - fold_cpu
+        fold_server = tree_cpu(args.postmaster) - fold_server if args.postmaster else 0.0
+        folding = False
+        await prober
+        if folded < len(reports):
+            raise RuntimeError(f"the fold counted {folded} of {len(reports)} snapshots")
     finally:
         await store.close()
-    if stored != len(reports):
-        raise RuntimeError(f"the store holds {stored} reports, {len(reports)} were added")
     per = 1000 / args.reports
+    fold_per = 1000 / folded
     return {
         "writer_cpu_ms": round(cpu * per, 3),
         "postgresql_cpu_ms": round(server * per, 3) if args.postmaster else None,
         "wall_ms": round(wall * per, 3),
         "mean_batch": round(args.reports / batches, 1),
+        "fold_cpu_ms": round(fold_cpu * fold_per, 3),
+        "fold_postgresql_cpu_ms": round(fold_server * fold_per, 3) if args.postmaster else None,
+        "fold_wall_ms": round(fold_wall * fold_per, 3),
+        "commit_during_fold_median_ms": round(statistics.median(waits) * 1000, 1),
+        "commit_during_fold_max_ms": round(max(waits) * 1000, 1),
         "load_1m": round(load, 2),
     }
 
@@ -120,6 +180,7 @@ def export_src(rev: str, into: Path) -> Path:
 def child(src: Path, url: str, postmaster: int | None, args: argparse.Namespace) -> Any:
     command = [sys.executable, __file__, "--child", url, "--reports", str(args.reports)]
     command += ["--concurrency", str(args.concurrency), "--payload-kb", str(args.payload_kb)]
+    command += ["--shape", args.shape]
     command += ["--postmaster", str(postmaster)] if postmaster else []
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -133,6 +194,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--payload-kb", type=int, default=20)
+    parser.add_argument("--shape", choices=("kibana", "wide"), default="kibana")
     parser.add_argument("--compare", metavar="REV", help="also run git revision REV's src/")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-postgres", action="store_true")
@@ -177,7 +239,8 @@ def main() -> None:
                     return f"{base}/{name}"
 
                 run_all("postgresql", url, postmaster)
-    print(f"\nmedians of {args.runs} run(s), {args.reports} snapshots of {args.payload_kb} KiB:")
+    shape = "5,000 distinct numbers" if args.shape == "wide" else f"{args.payload_kb} KiB"
+    print(f"\nmedians of {args.runs} run(s), {args.reports} snapshots of {shape}:")
     for backend, by_code in results.items():
         for figure in FIGURES:
             medians = {
@@ -191,7 +254,7 @@ def main() -> None:
                 if len(medians) == 2:
                     before, after = medians.values()
                     ratio = f" (after / before {after / before:.2f})"
-                print(f"{backend} {figure} a report: {cells}{ratio}")
+                print(f"{backend} {figure}: {cells}{ratio}")
         loads = [r["load_1m"] for runs in by_code.values() for r in runs]
         print(f"{backend} load average (1 min) before the runs: {min(loads)}-{max(loads)}")
 

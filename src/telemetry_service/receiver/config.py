@@ -40,11 +40,11 @@ Keys (defaults in brackets)::
     store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]
     store.foldInterval     how often the snapshots stored since are counted into the field
                            trend's aggregate, in the background [30s]
-    store.foldBatch        snapshots counted in one write transaction of that fold [500]
-    store.foldBatchBytes   payload text (characters) counted in one such transaction, at
-                           least one snapshot [4194304 = 4 MiB]
-    store.foldBatchCells   field cells counted in one such transaction (a wide snapshot
-                           costs 10000), at least one snapshot [10000]
+    store.foldBatch        snapshots counted in one batch of that fold [500]
+    store.foldBatchBytes   payload text (characters) counted in one batch, at least one
+                           snapshot [4194304 = 4 MiB]
+    store.foldBatchCells   distinct field cells (rows) written by one such transaction,
+                           at least one snapshot [10000]
 
 Every key can be set by an environment variable named ``TELEMETRY_RECEIVER_`` followed by the
 key path in upper case with dots replaced by underscores: ``server.port`` is

@@ -168,13 +168,19 @@ class ReportStore(abc.ABC):
 
     async def fold_field_days(self, budget: field_fold.Budget | int) -> int | None:
         """Count pending snapshots within `budget` (or up to that many) into the
-        ``field_days`` aggregate (one write transaction, in turn with the reports). Answers how
-        many, or None when another receiver sharing the database is folding
-        (``queries/field_fold.py``)."""
+        ``field_days`` aggregate: counted in a read transaction, written in one write
+        transaction (in turn with the reports). Answers how many, 0 when none is pending, or
+        None when another receiver sharing the database is folding or a deletion took the
+        batch meanwhile (``queries/field_fold.py``)."""
         if isinstance(budget, int):
             budget = field_fold.Budget(snapshots=budget)
         limits = budget
-        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, limits))
+        counted = await self._db.run(
+            False, lambda cur: field_fold.count_pending(cur, self.dialect, limits)
+        )
+        if not counted.keys:
+            return 0
+        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, counted))
 
     pending_field_days = _read(field_fold.pending_count)
 

@@ -1,8 +1,10 @@
 """The deferred upkeep of ``field_days`` (``field_days.py``): a stored snapshot only adds a
 row to ``field_days_pending`` (:func:`add_pending`, in its insert's transaction); the fold
-(:func:`fold`) counts up to a batch of pending snapshots, oldest day first, writes their
-summed cells in key order and removes their rows, in one transaction; the reads count the
-pending snapshots of their days themselves (:func:`pending_per_day`,
+counts up to a batch of pending snapshots, oldest day first, in a read transaction
+(:func:`count_pending`: the parsing, off the single writer), then writes their summed cells
+in key order and removes their rows in one write transaction (:func:`fold`), after checking
+that the batch is still as it was counted (else it counts what is left of it there); the
+reads count the pending snapshots of their days themselves (:func:`pending_per_day`,
 :func:`pending_payloads`), so that every answer stays exact.
 
 One fold at a time: SQLite's write lock, and on PostgreSQL the advisory lock :data:`LOCK`,
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 from telemetry_service.common.db.base import Cursor
 
 from ..sql import PENDING_STORED, Dialect
-from .field_days import MAX_CELLS, WIDE, Counts, snapshot_cells, sql_day, write_counts
+from .field_days import Counts, snapshot_cells, sql_day, write_counts
 
 __all__ = [
     "LOCK",
     "Budget",
+    "Counted",
     "add_pending",
+    "count_pending",
     "execute_rows",
     "fold",
     "lock",
@@ -78,8 +82,8 @@ def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:
 @dataclass(frozen=True)
 class Budget:
     """What one fold batch may count (``store.foldBatch``, ``store.foldBatchBytes``,
-    ``store.foldBatchCells``): it stops once the snapshots, their payload characters or their
-    cells reach the bound (the writer commits the reports between two batches); it counts at
+    ``store.foldBatchCells``): it stops once the snapshots, their payload characters or its
+    distinct cells (the rows its write transaction adds to) reach the bound; it counts at
     least one snapshot, so that a backlog always shrinks."""
 
     snapshots: int = 500
@@ -87,39 +91,98 @@ class Budget:
     cells: int = 10_000
 
 
-def fold(cur: Cursor, d: Dialect, budget: Budget) -> int | None:
-    """Count pending snapshots (oldest day first, within `budget`) into ``field_days`` and
-    remove their rows (in a write transaction). Answers how many rows it removed (0: none
-    pending), or None when another receiver is folding. The payloads are read one at a time."""
-    if not lock(cur, d, wait=False):
-        return None
+#: A pending snapshot: (day number, report id).
+Key = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A batch counted by :func:`count_pending`: each key with whether its report was there
+    (a pending row without its report is an orphan: removed, not counted), and the cells."""
+
+    keys: dict[Key, bool]
+    counts: Counts
+
+
+def count_pending(cur: Cursor, d: Dialect, budget: Budget) -> Counted:
+    """Count the oldest pending snapshots within `budget` (in a read transaction; nothing is
+    written). The payloads are read one at a time."""
     cur.execute(
         d.sql("SELECT day, report_id FROM field_days_pending ORDER BY day, report_id LIMIT ?"),
         (budget.snapshots,),
     )
-    keys = [(int(day), str(report_id)) for day, report_id in cur.fetchall()]
+    keys: dict[Key, bool] = {}
     counts: Counts = {}
-    chars = cells = done = 0
-    for _, report_id in keys:
-        if chars >= budget.chars or cells >= budget.cells:
+    chars = 0
+    for day, report_id in cur.fetchall():
+        if chars >= budget.chars or sum(map(len, counts.values())) >= budget.cells:
             break
-        done += 1
-        cur.execute(
-            d.sql("SELECT report_ms, payload FROM reports WHERE id = ? AND kind = 'snapshot'"),
-            (report_id,),
-        )
-        row = cur.fetchone()
-        if row is None:  # orphaned: see ``sql.PENDING_STORED``
-            continue
-        found = snapshot_cells(report_id, str(row[1]))
-        chars += len(row[1])
-        cells += len(found) if len(found) > 2 or found[-1][0] != WIDE else MAX_CELLS
-        counts.setdefault(sql_day(int(row[0])), Counter()).update(found)
-    write_counts(cur, d, counts)
-    cur.executemany(
-        d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys[:done]
+        key = (int(day), str(report_id))
+        row = _snapshot(cur, d, key[1])
+        keys[key] = row is not None
+        if row is not None:
+            chars += len(row[1])
+            _count(counts, key[1], row)
+    return Counted(keys, counts)
+
+
+def _snapshot(cur: Cursor, d: Dialect, report_id: str) -> tuple[int, str] | None:
+    cur.execute(
+        d.sql("SELECT report_ms, payload FROM reports WHERE id = ? AND kind = 'snapshot'"),
+        (report_id,),
     )
-    return done
+    row = cur.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def _count(counts: Counts, report_id: str, row: tuple[int, str]) -> None:
+    counts.setdefault(sql_day(row[0]), Counter()).update(snapshot_cells(report_id, row[1]))
+
+
+def _now(cur: Cursor, d: Dialect, keys: Sequence[Key]) -> dict[Key, bool]:
+    """Which of `keys` are still pending, each with whether its report is stored."""
+    found: dict[Key, bool] = {}
+    wanted = set(keys)
+    for start in range(0, len(keys), _PAGE):
+        page = sorted({report_id for _, report_id in keys[start : start + _PAGE]})
+        cur.execute(
+            d.sql(
+                "SELECT p.day, p.report_id, r.id IS NOT NULL FROM field_days_pending p "
+                "LEFT JOIN reports r ON r.id = p.report_id AND r.kind = 'snapshot' "
+                f"WHERE p.report_id IN ({', '.join('?' * len(page))})"
+            ),
+            page,
+        )
+        for day, report_id, stored in cur.fetchall():
+            key = (int(day), str(report_id))
+            if key in wanted:
+                found[key] = bool(stored)
+    return found
+
+
+def fold(cur: Cursor, d: Dialect, counted: Counted) -> int | None:
+    """Write a batch counted by :func:`count_pending` into ``field_days`` and remove its
+    pending rows (in a write transaction). When the batch changed since it was counted (a
+    deletion or another receiver's fold went first), what is left of it is counted again
+    here. Answers how many rows it removed, or None when another receiver is folding or none
+    of the batch is left."""
+    if not lock(cur, d, wait=False):
+        return None
+    keys = list(counted.keys)
+    now = _now(cur, d, keys)
+    counts = counted.counts
+    if now != counted.keys:
+        keys = [key for key in keys if key in now]
+        counts = {}
+        for key in keys:
+            row = _snapshot(cur, d, key[1]) if now[key] else None
+            if row is not None:
+                _count(counts, key[1], row)
+    if not keys:
+        return None
+    write_counts(cur, d, counts)
+    cur.executemany(d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys)
+    return len(keys)
 
 
 def pending_count(cur: Cursor, d: Dialect) -> int:
