@@ -35,6 +35,7 @@ from telemetry_service.common.clock import parse_timestamp
 from telemetry_service.wire.decryptor import collector_paused
 
 from .errors import Rejection
+from .storage import jsonb
 
 __all__ = [
     "MAX_ID_CHARS",
@@ -54,9 +55,6 @@ _OPTIONAL_OBJECTS = ("cacheDetails", "stack_stats")
 _MAX_INT = int(sys.float_info.max)
 _NONZERO_DIGIT = re.compile(r"[1-9]")
 _NOT_IN_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-#: What jsonb refuses in a string: NUL, and a surrogate escape (lone ones; pairs are rewritten
-#: harmlessly).
-_JSONB_UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 @dataclass(frozen=True, repr=False)
@@ -126,7 +124,7 @@ def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
 def _parse_fast(plaintext: bytes, text: str, max_depth: int) -> tuple[Any, str, str] | None:
     """orjson's value when the text is exactly what orjson writes of it (so no key was
     dropped and no number rounded) and shallow enough; else None, for the exact path."""
-    if "\\u" in text and _JSONB_UNSAFE.search(text):
+    if "\\u" in text and jsonb.UNSAFE.search(text):
         return None
     try:
         value = orjson.loads(plaintext)
@@ -167,8 +165,8 @@ def _parse_exact(text: str, max_depth: int) -> tuple[Any, str, str]:
             "invalid_payload", "the decrypted payload holds a number outside the range of a double"
         )
     query_text = text
-    if _JSONB_UNSAFE.search(text):
-        query_text = json.dumps(_sanitized(value), ensure_ascii=False, separators=(",", ":"))
+    if jsonb.UNSAFE.search(text):
+        query_text = json.dumps(jsonb.safe(value), ensure_ascii=False, separators=(",", ":"))
     return value, text, query_text
 
 
@@ -207,8 +205,10 @@ def validate_report(
     for field in _OPTIONAL_OBJECTS:
         if field in value and not isinstance(value[field], dict):
             _bad_field(field, "an object")
-    name = None if name is None else _clean(name)
-    return ValidatedReport(kind, uuid, name, _clean(version), timestamp_ms, None, text, query_text)
+    name = None if name is None else jsonb.clean(name)
+    return ValidatedReport(
+        kind, uuid, name, jsonb.clean(version), timestamp_ms, None, text, query_text
+    )
 
 
 def is_identifier(text: str) -> bool:
@@ -243,27 +243,6 @@ def _tree_problem(value: Any, limit: int) -> str | None:
             elif type(child) is int and not -_MAX_INT <= child <= _MAX_INT:
                 return "out_of_range"
     return None
-
-
-def _clean(text: str) -> str:
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
-    return text
-
-
-def _sanitized(value: Any) -> Any:
-    """A copy with NUL characters and lone surrogates in strings and keys replaced by U+FFFD."""
-    if isinstance(value, str):
-        return _clean(value)
-    if isinstance(value, list):
-        return [_sanitized(item) for item in value]
-    if isinstance(value, dict):
-        return {_clean(key): _sanitized(item) for key, item in value.items()}
-    return value
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -35,6 +35,10 @@ async def columns(store: ReportStore) -> dict[str, str]:
 
 
 async def stored(store: ReportStore) -> set[Any]:
+    """The compression of the stored payloads (the fold first: it fills ``clusters``')."""
+    while await store.fold_field_days(100):
+        pass
+
     def read(cur: Cursor) -> set[Any]:
         cur.execute(
             "SELECT pg_column_compression(payload) FROM reports UNION "

@@ -47,6 +47,8 @@ class FoldTask(PeriodicTask):
     async def fold(self) -> int:
         """Fold until nothing is pending (or another receiver folds); the snapshots folded."""
         total = await self.store.pending_field_days()
+        if not total:
+            return 0
         logged = total >= _LOGGED_BATCHES * self.batch
         if logged:
             log.info("field aggregates: %d stored snapshots to count", total)

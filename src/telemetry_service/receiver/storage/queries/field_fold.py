@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from telemetry_service.common.db.base import Cursor
 
+from .. import jsonb
 from ..sql import PENDING_STORED, Dialect
 from .field_days import Counts, snapshot_cells, sql_day, write_counts
 
@@ -102,6 +103,9 @@ class Counted:
 
     keys: dict[Key, bool]
     counts: Counts
+    #: PostgreSQL: (cluster, report id, jsonb-safe payload text) of each snapshot counted, for
+    #: the clusters whose latest snapshot it is (``clusters.payload`` waits for the fold).
+    latest: list[tuple[str, str, str]]
 
 
 def count_pending(cur: Cursor, d: Dialect, budget: Budget) -> Counted:
@@ -112,31 +116,52 @@ def count_pending(cur: Cursor, d: Dialect, budget: Budget) -> Counted:
         (budget.snapshots,),
     )
     keys: dict[Key, bool] = {}
-    counts: Counts = {}
+    counted = Counted(keys, {}, [])
     chars = 0
     for day, report_id in cur.fetchall():
-        if chars >= budget.chars or sum(map(len, counts.values())) >= budget.cells:
+        if chars >= budget.chars or sum(map(len, counted.counts.values())) >= budget.cells:
             break
         key = (int(day), str(report_id))
         row = _snapshot(cur, d, key[1])
         keys[key] = row is not None
         if row is not None:
-            chars += len(row[1])
-            _count(counts, key[1], row)
-    return Counted(keys, counts)
+            chars += len(row[2])
+            _count(d, counted, key[1], row)
+    return counted
 
 
-def _snapshot(cur: Cursor, d: Dialect, report_id: str) -> tuple[int, str] | None:
+def _snapshot(cur: Cursor, d: Dialect, report_id: str) -> tuple[int, str, str] | None:
+    """(report time, cluster, payload) of a stored snapshot."""
     cur.execute(
-        d.sql("SELECT report_ms, payload FROM reports WHERE id = ? AND kind = 'snapshot'"),
+        d.sql(
+            "SELECT report_ms, cluster_uuid, payload FROM reports "
+            "WHERE id = ? AND kind = 'snapshot'"
+        ),
         (report_id,),
     )
     row = cur.fetchone()
-    return None if row is None else (int(row[0]), str(row[1]))
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
 
-def _count(counts: Counts, report_id: str, row: tuple[int, str]) -> None:
-    counts.setdefault(sql_day(row[0]), Counter()).update(snapshot_cells(report_id, row[1]))
+def _count(d: Dialect, counted: Counted, report_id: str, row: tuple[int, str, str]) -> None:
+    cells = snapshot_cells(report_id, row[2])
+    counted.counts.setdefault(sql_day(row[0]), Counter()).update(cells)
+    if d.name == "postgresql":
+        counted.latest.append((row[1], report_id, jsonb.safe_text(row[2])))
+
+
+def _fill_latest(cur: Cursor, d: Dialect, latest: list[tuple[str, str, str]]) -> None:
+    """Give the clusters whose latest snapshot was counted its payload (PostgreSQL), in
+    cluster order (as ingest's upserts lock them)."""
+    if latest:
+        execute_rows(
+            cur,
+            d.sql(
+                "UPDATE clusters SET payload = CAST(? AS jsonb) "
+                "WHERE cluster_uuid = ? AND report_id = ? AND payload IS NULL"
+            ),
+            [(text, cluster, report_id) for cluster, report_id, text in sorted(latest)],
+        )
 
 
 def _now(cur: Cursor, d: Dialect, keys: Sequence[Key]) -> dict[Key, bool]:
@@ -170,17 +195,17 @@ def fold(cur: Cursor, d: Dialect, counted: Counted) -> int | None:
         return None
     keys = list(counted.keys)
     now = _now(cur, d, keys)
-    counts = counted.counts
     if now != counted.keys:
         keys = [key for key in keys if key in now]
-        counts = {}
+        counted = Counted({}, {}, [])
         for key in keys:
             row = _snapshot(cur, d, key[1]) if now[key] else None
             if row is not None:
-                _count(counts, key[1], row)
+                _count(d, counted, key[1], row)
     if not keys:
         return None
-    write_counts(cur, d, counts)
+    write_counts(cur, d, counted.counts)
+    _fill_latest(cur, d, counted.latest)
     cur.executemany(d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys)
     return len(keys)
 

@@ -12,8 +12,20 @@ import orjson
 
 from telemetry_service.common.db.base import Cursor
 
+from .. import jsonb
 from ..records import FieldValue, OptInChange
-from ..sql import DAY, PENDING_STORED, Dialect, consistent_reads, day_bounds, field_value
+from ..sql import (
+    DAY,
+    LATEST,
+    PENDING_STORED,
+    Dialect,
+    consistent_reads,
+    day_bounds,
+    field_value,
+)
+
+#: Payloads not yet in ``clusters.payload`` read at once by :func:`field_values`.
+_PAGE = 200
 
 __all__ = [
     "active_per_day",
@@ -86,13 +98,32 @@ def field_values(
     cur: Cursor, d: Dialect, path: Sequence[str], *, since_ms: int
 ) -> list[FieldValue]:
     """A payload field's value in the latest snapshot of each cluster active since
-    `since_ms` (kind ``missing`` where the payload lacks the field)."""
+    `since_ms` (kind ``missing`` where the payload lacks the field). On PostgreSQL, a latest
+    snapshot that the fold has not copied into ``clusters.payload`` yet is read from its
+    report, a page at a time, in the same snapshot of the database."""
+    consistent_reads(cur, d)
     select, params = d.field_select(path)
     cur.execute(
         d.sql(f"SELECT {select} FROM clusters WHERE report_ms >= ? AND payload IS NOT NULL"),
         [*params, since_ms],
     )
-    return [field_value(kind, value) for kind, value in cur.fetchall()]
+    values = [field_value(kind, value) for kind, value in cur.fetchall()]
+    if d.name == "postgresql":
+        cur.execute(
+            d.sql(
+                "SELECT report_id FROM clusters WHERE report_ms >= ? AND payload IS NULL "
+                "AND report_id IS NOT NULL"
+            ),
+            (since_ms,),
+        )
+        pending = [str(report_id) for (report_id,) in cur.fetchall()]
+        for start in range(0, len(pending), _PAGE):
+            page = pending[start : start + _PAGE]
+            marks = ", ".join("?" * len(page))
+            cur.execute(d.sql(f"SELECT payload FROM reports WHERE id IN ({marks})"), page)
+            for (text,) in cur.fetchall():
+                values.append(jsonb.path_value(loads(jsonb.safe_text(text)), path))
+    return values
 
 
 def latest_payloads(cur: Cursor, d: Dialect, *, since_ms: int, limit: int) -> list[dict[str, Any]]:
@@ -115,15 +146,11 @@ def visit_latest_payloads(
     """Decode the payloads of :func:`latest_payloads` one at a time and `visit` each, skipping
     those over `max_bytes` of JSON text: memory holds one payload, whatever was stored.
     Returns (payloads visited, payloads skipped)."""
-    size = (
-        "length(CAST(payload AS BLOB))"
-        if d.name == "sqlite"
-        else "octet_length(CAST(payload AS TEXT))"
-    )
+    size = "length(CAST(r.payload AS BLOB))" if d.name == "sqlite" else "octet_length(r.payload)"
     cur.execute(
         d.sql(
-            f"SELECT cluster_uuid, {size} FROM clusters WHERE report_ms >= ? "
-            "AND payload IS NOT NULL ORDER BY report_ms DESC, cluster_uuid LIMIT ?"
+            f"SELECT c.cluster_uuid, {size} FROM {LATEST} WHERE c.report_ms >= ? "
+            "ORDER BY c.report_ms DESC, c.cluster_uuid LIMIT ?"
         ),
         (since_ms, limit),
     )
@@ -131,9 +158,7 @@ def visit_latest_payloads(
     wanted = [uuid for uuid, length in rows if max_bytes is None or int(length) <= max_bytes]
     visited = 0
     for uuid in wanted:
-        cur.execute(
-            d.sql("SELECT CAST(payload AS TEXT) FROM clusters WHERE cluster_uuid = ?"), [uuid]
-        )
+        cur.execute(d.sql(f"SELECT r.payload FROM {LATEST} WHERE c.cluster_uuid = ?"), [uuid])
         row = cur.fetchone()
         payload = None if row is None else _loads_lean(row[0])
         if isinstance(payload, dict):

@@ -149,13 +149,17 @@ def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
         ],
     )  # fmt: skip
     field_fold.add_pending(cur, d, [(r.report_ms, r.id) for r in reports if r.kind == "snapshot"])
-    field_fold.execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports))
+    # PostgreSQL: the latest snapshot's jsonb is left to the fold (parsing it is most of the
+    # server's work a report); NULL until then, and the reads take it from the report.
+    deferred = d.name == "postgresql"
+    field_fold.execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports, deferred))
 
 
-def _cluster_rows(reports: list[NewReport]) -> list[tuple[object, ...]]:
+def _cluster_rows(reports: list[NewReport], deferred: bool) -> list[tuple[object, ...]]:
     """One upsert row a cluster of `reports`, in cluster order: its first and last report
     times, its latest snapshot and its latest opt-in (each the later one in `reports` of
-    equal times, as storing them in turn keeps), or NULLs."""
+    equal times, as storing them in turn keeps), or NULLs; the snapshot's payload NULL when
+    `deferred`."""
     seen: dict[str, tuple[int, int]] = {}
     snapshots: dict[str, NewReport] = {}
     opt_ins: dict[str, NewReport] = {}
@@ -171,8 +175,8 @@ def _cluster_rows(reports: list[NewReport]) -> list[tuple[object, ...]]:
         rows.append(
             (
                 uuid, *seen[uuid],
-                *((s.id, s.report_ms, s.received_ms, s.version, s.cluster_name, s.query_text)
-                  if s else (None,) * 6),
+                *((s.id, s.report_ms, s.received_ms, s.version, s.cluster_name,
+                   None if deferred else s.query_text) if s else (None,) * 6),
                 *((o.opt_in_status, o.report_ms) if o else (None, None)),
             )
         )  # fmt: skip
