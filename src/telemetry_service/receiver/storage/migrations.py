@@ -8,7 +8,8 @@ holds ``received_ms`` and it has no ``reports_received`` index.
 
 - ``reports``: every stored report (payload as exact JSON text).
 - ``report_digests``: one row per stored report digest, which makes retries idempotent.
-- ``clusters``: one row per cluster with its latest snapshot (payload as queryable JSON) and
+- ``clusters``: one row per cluster with its latest snapshot (payload as queryable JSON; on
+  PostgreSQL NULL until the fold of ``field_days`` copies it, ``queries/field_fold.py``) and
   latest opt-in status.
 
 Version 2 adds the dashboard's indexes: ``reports_kind_day`` orders each UTC day's reports by
