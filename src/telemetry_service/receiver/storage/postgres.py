@@ -7,8 +7,8 @@ expired partitions before deleting the remaining rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from telemetry_service.common.db.base import Cursor, Database
 
@@ -16,6 +16,8 @@ from .migrations import POSTGRES
 from .partitions import MonthlyPartitions, month_bounds
 from .records import NewReport
 from .store import ReportStore
+
+T = TypeVar("T")
 
 __all__ = ["PostgresReportStore", "month_bounds", "partition_name"]
 
@@ -41,6 +43,13 @@ class PostgresReportStore(ReportStore):
 
     def _drop_expired(self, cur: Cursor, cutoff_ms: int) -> int:
         return self._partitions.drop_before(cur, cutoff_ms)
+
+    async def _fold_write(self, fn: Callable[[Cursor], T]) -> T:
+        """On a pooled connection of its own, beside the writer thread: the reports commit
+        while a fold batch writes its cells and the latest snapshots' jsonb (which takes the
+        server a while). Both lock the rows of ``clusters`` in key order, so neither can
+        deadlock the other; a report of a cluster the batch updates waits for its commit."""
+        return await self._db.run(True, fn)
 
     def _field_select(self, path: Sequence[str]) -> tuple[str, list[Any]]:
         segments = list(path)

@@ -180,7 +180,12 @@ class ReportStore(abc.ABC):
         )
         if not counted.keys:
             return 0
-        return await self._write(lambda cur: field_fold.fold(cur, self.dialect, counted))
+        return await self._fold_write(lambda cur: field_fold.fold(cur, self.dialect, counted))
+
+    async def _fold_write(self, fn: Callable[[Cursor], T]) -> T:
+        """The fold's write transaction: on the writer thread, in turn with the reports (SQLite
+        has one writer)."""
+        return await self._write(fn)
 
     pending_field_days = _read(field_fold.pending_count)
 
