@@ -17,11 +17,12 @@ batch size, with the 1-minute load average before the run.
 
 Then the receiver's fold (``FoldTask.fold``, default batches) counts every stored snapshot into
 ``field_days``: its CPU a snapshot (this whole process: the fold counts in a reader thread and
-writes in the writer thread), PostgreSQL's, its wall time, and how long a report added during
-the fold waited for its commit (one every 10 ms; the median and the most): a fold batch holds
-the single writer. ``--shape wide`` stores snapshots of 5,000 distinct numbers each instead of
-``ingest.py``'s (whose cells repeat from one snapshot to the next), the worst case of a batch's
-write.
+writes in the writer thread, or on PostgreSQL a pooled connection), PostgreSQL's and its wall
+time. Then a quarter as many snapshots again are stored and folded while a report is added
+every 10 ms: how long those waited for their commit (the median and the most), as a fold's
+write transaction can hold the single writer. ``--shape wide`` stores snapshots of 5,000
+distinct numbers each instead of ``ingest.py``'s (whose cells repeat from one snapshot to the
+next), the worst case of a batch's write.
 
 ``--compare REV`` runs the ``src/`` of git revision REV (``git archive``) and this tree's
 ``src/`` alternately (each first in turn), ``--runs`` times each, every run in its own child
@@ -123,11 +124,25 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         if stored != len(reports):
             raise RuntimeError(f"the store holds {stored} reports, {len(reports)} were added")
 
+        fold_cpu = time.process_time()
+        fold_server = tree_cpu(args.postmaster) if args.postmaster else 0.0
+        started = time.perf_counter()
+        folded = await FoldTask(store).fold()
+        fold_wall = time.perf_counter() - started
+        fold_cpu = time.process_time() - fold_cpu
+        fold_server = tree_cpu(args.postmaster) - fold_server if args.postmaster else 0.0
+        if folded != len(reports):
+            raise RuntimeError(f"the fold counted {folded} of {len(reports)} snapshots")
+
+        # Then a commit's wait during a fold: a quarter as many snapshots again, folded while
+        # a report is added every 10 ms (as senders do meanwhile).
+        more = [new_report(i) for i in range(len(reports), len(reports) + len(reports) // 4)]
+        await add_all(more)
         waits: list[float] = []
         folding = True
 
-        async def probe() -> None:  # a report now and then, as senders do during a fold
-            for i in itertools.count(len(reports)):
+        async def probe() -> None:
+            for i in itertools.count(len(reports) + len(more)):
                 if not folding:
                     return
                 began = time.perf_counter()
@@ -135,20 +150,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 waits.append(time.perf_counter() - began)
                 await asyncio.sleep(0.01)
 
-        fold_cpu, fold_server = (
-            time.process_time(),
-            tree_cpu(args.postmaster) if args.postmaster else 0.0,
-        )
-        started = time.perf_counter()
         prober = asyncio.create_task(probe())
-        folded = await FoldTask(store).fold()
-        fold_wall = time.perf_counter() - started
-        fold_cpu = time.process_time() - fold_cpu
-        fold_server = tree_cpu(args.postmaster) - fold_server if args.postmaster else 0.0
-        folding = False
-        await prober
-        if folded < len(reports):
-            raise RuntimeError(f"the fold counted {folded} of {len(reports)} snapshots")
+        try:
+            await FoldTask(store).fold()
+        finally:
+            folding = False
+            await prober
     finally:
         await store.close()
     per = 1000 / args.reports

@@ -108,6 +108,6 @@ async def test_a_batch_folded_by_another_fold_meanwhile_is_not_counted_twice(
     d = store.dialect
     counted = await store._db.run(False, lambda cur: field_fold.count_pending(cur, d, Budget(30)))
     assert await store.fold_field_days(Budget(30)) == 30  # the same batch, first
-    assert await store._write(lambda cur: field_fold.fold(cur, d, counted)) is None
+    assert await store._write(lambda cur: field_fold.fold(cur, d, counted)) == 0
     await fold_all(store)
     await assert_exact(store)

@@ -18,7 +18,8 @@ __all__ = ["UNSAFE", "clean", "path_value", "safe", "safe_text"]
 #: What jsonb refuses in a string, as JSON text writes it: a NUL escape, and a surrogate
 #: escape (lone ones; pairs are rewritten harmlessly).
 UNSAFE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_INDEX = re.compile(r"-?[0-9]+")
+#: An array index as ``#>`` reads one (C's ``strtol``: leading white space, a sign, digits).
+_INDEX = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
 _MISSING = object()
 
 

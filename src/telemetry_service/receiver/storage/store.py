@@ -169,18 +169,23 @@ class ReportStore(abc.ABC):
     async def fold_field_days(self, budget: field_fold.Budget | int) -> int | None:
         """Count pending snapshots within `budget` (or up to that many) into the
         ``field_days`` aggregate: counted in a read transaction, written in one write
-        transaction (in turn with the reports). Answers how many, 0 when none is pending, or
-        None when another receiver sharing the database is folding or a deletion took the
-        batch meanwhile (``queries/field_fold.py``)."""
+        transaction. Answers how many, 0 when none is pending, or None when another receiver
+        sharing the database is folding (or deletions took three batches in a row before
+        they were written) (``queries/field_fold.py``)."""
         if isinstance(budget, int):
             budget = field_fold.Budget(snapshots=budget)
         limits = budget
-        counted = await self._db.run(
-            False, lambda cur: field_fold.count_pending(cur, self.dialect, limits)
-        )
-        if not counted.keys:
-            return 0
-        return await self._fold_write(lambda cur: field_fold.fold(cur, self.dialect, counted))
+        for _ in range(3):  # a batch that a deletion took meanwhile: count the next one
+            counted = await self._db.run(
+                False, lambda cur: field_fold.count_pending(cur, self.dialect, limits)
+            )
+            if not counted.keys:
+                return 0
+            write = functools.partial(field_fold.fold, d=self.dialect, counted=counted)
+            done = await self._fold_write(write)
+            if done != 0:
+                return done
+        return None
 
     async def _fold_write(self, fn: Callable[[Cursor], T]) -> T:
         """The fold's write transaction: on the writer thread, in turn with the reports (SQLite

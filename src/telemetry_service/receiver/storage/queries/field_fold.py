@@ -15,6 +15,7 @@ snapshot stored during a deletion, see ``sql.PENDING_STORED``).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ __all__ = [
     "pending_payloads",
     "pending_per_day",
 ]
+
+log = logging.getLogger("telemetry_service.receiver.storage")
 
 #: PostgreSQL advisory lock id of the fold and the deletions (migrations: 0x7E1E_0001,
 #: partitions: 0x7E1E_0002).
@@ -152,36 +155,49 @@ def _count(d: Dialect, counted: Counted, report_id: str, row: tuple[int, str, st
 
 def _fill_latest(cur: Cursor, d: Dialect, latest: list[tuple[str, str, str]]) -> None:
     """Give the clusters whose latest snapshot was counted its payload (PostgreSQL), in
-    cluster order (as ingest's upserts lock them)."""
-    if latest:
-        execute_rows(
-            cur,
-            d.sql(
-                "UPDATE clusters SET payload = CAST(? AS jsonb) "
-                "WHERE cluster_uuid = ? AND report_id = ? AND payload IS NULL"
-            ),
-            [(text, cluster, report_id) for cluster, report_id, text in sorted(latest)],
-        )
-
-
-def _now(cur: Cursor, d: Dialect, keys: Sequence[Key]) -> dict[Key, bool]:
-    """Which of `keys` are still pending, each with whether its report is stored."""
-    found: dict[Key, bool] = {}
-    wanted = set(keys)
-    for start in range(0, len(keys), _PAGE):
-        page = sorted({report_id for _, report_id in keys[start : start + _PAGE]})
+    cluster order (as ingest's upserts lock them). A payload the server still refuses is
+    left NULL (the reads take it from its report) rather than stop the fold for good."""
+    current: set[tuple[str, str]] = set()
+    clusters = sorted({cluster for cluster, _, _ in latest})
+    for start in range(0, len(clusters), _PAGE):
+        page = clusters[start : start + _PAGE]
         cur.execute(
             d.sql(
-                "SELECT p.day, p.report_id, r.id IS NOT NULL FROM field_days_pending p "
-                "LEFT JOIN reports r ON r.id = p.report_id AND r.kind = 'snapshot' "
-                f"WHERE p.report_id IN ({', '.join('?' * len(page))})"
+                "SELECT cluster_uuid, report_id FROM clusters WHERE payload IS NULL "
+                f"AND cluster_uuid IN ({', '.join('?' * len(page))})"
             ),
             page,
         )
-        for day, report_id, stored in cur.fetchall():
-            key = (int(day), str(report_id))
-            if key in wanted:
-                found[key] = bool(stored)
+        current.update((str(cluster), str(report_id)) for cluster, report_id in cur.fetchall())
+    rows = [(text, c, r) for c, r, text in sorted(latest) if (c, r) in current]
+    if not rows:
+        return
+    sql = d.sql(
+        "UPDATE clusters SET payload = CAST(? AS jsonb) "
+        "WHERE cluster_uuid = ? AND report_id = ? AND payload IS NULL"
+    )
+    cur.execute("SAVEPOINT fill_latest")
+    try:
+        execute_rows(cur, sql, rows)
+    except Exception as exc:  # psycopg's DataError: jsonb refused a payload
+        cur.execute("ROLLBACK TO SAVEPOINT fill_latest")
+        log.warning("the latest snapshots of %d clusters stay unparsed: %s", len(rows), exc)
+    cur.execute("RELEASE SAVEPOINT fill_latest")
+
+
+def _now(cur: Cursor, d: Dialect, keys: Sequence[Key]) -> dict[Key, bool]:
+    """Which of `keys` are still pending, each with whether its report is stored (one
+    lookup a key, by the pending rows' primary key)."""
+    found: dict[Key, bool] = {}
+    sql = d.sql(
+        "SELECT EXISTS (SELECT 1 FROM reports r WHERE r.id = p.report_id "
+        "AND r.kind = 'snapshot') FROM field_days_pending p WHERE p.day = ? AND p.report_id = ?"
+    )
+    for key in keys:
+        cur.execute(sql, key)
+        row = cur.fetchone()
+        if row is not None:
+            found[key] = bool(row[0])
     return found
 
 
@@ -189,8 +205,8 @@ def fold(cur: Cursor, d: Dialect, counted: Counted) -> int | None:
     """Write a batch counted by :func:`count_pending` into ``field_days`` and remove its
     pending rows (in a write transaction). When the batch changed since it was counted (a
     deletion or another receiver's fold went first), what is left of it is counted again
-    here. Answers how many rows it removed, or None when another receiver is folding or none
-    of the batch is left."""
+    here. Answers how many rows it removed (0: none of the batch is left), or None when
+    another receiver is folding."""
     if not lock(cur, d, wait=False):
         return None
     keys = list(counted.keys)
@@ -203,7 +219,7 @@ def fold(cur: Cursor, d: Dialect, counted: Counted) -> int | None:
             if row is not None:
                 _count(d, counted, key[1], row)
     if not keys:
-        return None
+        return 0
     write_counts(cur, d, counted.counts)
     _fill_latest(cur, d, counted.latest)
     cur.executemany(d.sql("DELETE FROM field_days_pending WHERE day = ? AND report_id = ?"), keys)

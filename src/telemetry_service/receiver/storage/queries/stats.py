@@ -160,7 +160,7 @@ def visit_latest_payloads(
     for uuid in wanted:
         cur.execute(d.sql(f"SELECT r.payload FROM {LATEST} WHERE c.cluster_uuid = ?"), [uuid])
         row = cur.fetchone()
-        payload = None if row is None else _loads_lean(row[0])
+        payload = None if row is None else _loads_lean(jsonb.safe_text(row[0]))
         if isinstance(payload, dict):
             visited += 1
             visit(payload)
