@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from telemetry_service.common.clock import DAY_MS
 from telemetry_service.common.db.base import Cursor
 from telemetry_service.receiver.storage import (
     FieldValue,
@@ -22,6 +23,7 @@ from telemetry_service.receiver.storage import (
     open_report_store,
 )
 from telemetry_service.receiver.storage.queries import field_fold
+from telemetry_service.receiver.storage.queries.field_fold import Budget
 
 from .test_field_days import fold_all
 from .test_store import T0, report
@@ -112,5 +114,35 @@ async def test_a_payload_the_server_refuses_stays_unparsed(postgres_url: str) ->
             return cur.fetchone()[0]
 
         assert await store._db.run(False, parsed) == "1"
+    finally:
+        await store.close()
+
+
+async def test_a_backlog_fills_the_latest_snapshots_first(postgres_url: str) -> None:
+    """PostgreSQL: the fold goes oldest day first, but each batch also writes the jsonb of
+    other clusters' newest snapshots, so that after a backlog the reads stop parsing them long
+    before the backlog is counted."""
+    store = open_report_store(postgres_url)
+    await store.open()
+    try:
+        for i in range(5):
+            old = {**PAYLOADS["a"], "cluster_uuid": f"k{i}", "n": i}
+            await store.add(stored(f"k{i}", old, T0 - 2 * DAY_MS))
+        for i in range(5):
+            new = {**PAYLOADS["a"], "cluster_uuid": f"k{i}", "n": 10 + i}
+            await store.add(stored(f"k{i}", new, T0))
+
+        def unfilled(cur: Cursor) -> Any:
+            cur.execute("SELECT count(*) FROM clusters WHERE payload IS NULL")
+            return cur.fetchone()[0]
+
+        assert await store._db.run(False, unfilled) == 5
+        assert await store.fold_field_days(Budget(5)) == 5  # the old day's five only
+        assert await store.pending_field_days() == 5
+        assert await store._db.run(False, unfilled) == 0
+        values = sorted(v.value for v in await store.field_values(("n",), since_ms=0))
+        assert values == [10.0, 11.0, 12.0, 13.0, 14.0]
+        await fold_all(store)
+        assert sorted(v.value for v in await store.field_values(("n",), since_ms=0)) == values
     finally:
         await store.close()

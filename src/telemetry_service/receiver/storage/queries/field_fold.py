@@ -47,6 +47,8 @@ log = logging.getLogger("telemetry_service.receiver.storage")
 LOCK = 0x7E1E_0003
 #: Payloads read at once by :func:`pending_payloads`.
 _PAGE = 500
+#: Clusters whose unwritten latest jsonb a fold batch writes besides its own (PostgreSQL).
+_UNFILLED = 200
 
 
 def add_pending(cur: Cursor, d: Dialect, snapshots: Sequence[tuple[int, str]]) -> None:
@@ -130,7 +132,37 @@ def count_pending(cur: Cursor, d: Dialect, budget: Budget) -> Counted:
         if row is not None:
             chars += len(row[2])
             _count(d, counted, key[1], row)
+    if d.name == "postgresql":
+        _add_unfilled(cur, d, counted, budget.chars // 2)
     return counted
+
+
+def _add_unfilled(cur: Cursor, d: Dialect, counted: Counted, chars: int) -> None:
+    """Add the latest snapshots of up to :data:`_UNFILLED` other clusters whose jsonb is still
+    NULL, within `chars` of payload (PostgreSQL): after a backlog (an import, a receiver that
+    was down) the fold, oldest day first, reaches the newest snapshots last, and until their
+    jsonb is written the reads parse each of them at every call."""
+    cur.execute(
+        d.sql(
+            "SELECT cluster_uuid, report_id, received_ms FROM clusters "
+            "WHERE payload IS NULL AND report_id IS NOT NULL LIMIT ?"
+        ),
+        (_UNFILLED,),
+    )
+    have = {(cluster, report_id) for cluster, report_id, _ in counted.latest}
+    for cluster, report_id, received_ms in cur.fetchall():
+        if chars <= 0:
+            break
+        if (str(cluster), str(report_id)) in have:
+            continue
+        cur.execute(
+            d.sql("SELECT payload FROM reports WHERE id = ? AND received_ms = ?"),
+            (report_id, received_ms),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            chars -= len(row[0])
+            counted.latest.append((str(cluster), str(report_id), jsonb.safe_text(str(row[0]))))
 
 
 def _snapshot(cur: Cursor, d: Dialect, report_id: str) -> tuple[int, str, str] | None:
