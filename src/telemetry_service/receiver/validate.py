@@ -124,7 +124,7 @@ def parse_payload(plaintext: bytes, *, max_depth: int) -> tuple[Any, str, str]:
 def _parse_fast(plaintext: bytes, text: str, max_depth: int) -> tuple[Any, str, str] | None:
     """orjson's value when the text is exactly what orjson writes of it (so no key was
     dropped and no number rounded) and shallow enough; else None, for the exact path."""
-    if "\\u" in text and jsonb.UNSAFE.search(text):
+    if jsonb.refused(text):
         return None
     try:
         value = orjson.loads(plaintext)
@@ -165,8 +165,8 @@ def _parse_exact(text: str, max_depth: int) -> tuple[Any, str, str]:
             "invalid_payload", "the decrypted payload holds a number outside the range of a double"
         )
     query_text = text
-    if jsonb.UNSAFE.search(text):
-        query_text = json.dumps(jsonb.safe(value), ensure_ascii=False, separators=(",", ":"))
+    if jsonb.refused(text):
+        query_text = jsonb.safe_json(value)
     return value, text, query_text
 
 

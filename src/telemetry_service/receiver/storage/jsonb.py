@@ -13,7 +13,7 @@ from typing import Any
 from .records import FieldValue
 from .sql import field_value, json_kind
 
-__all__ = ["UNSAFE", "clean", "path_value", "safe", "safe_text"]
+__all__ = ["UNSAFE", "clean", "path_value", "refused", "safe", "safe_json", "safe_text"]
 
 #: What jsonb refuses in a string, as JSON text writes it: a NUL escape, and a surrogate
 #: escape (lone ones; pairs are rewritten harmlessly).
@@ -45,12 +45,21 @@ def safe(value: Any) -> Any:
     return value
 
 
+def refused(text: str) -> bool:
+    """Whether JSON `text` holds what jsonb refuses (:data:`UNSAFE`)."""
+    return "\\u" in text and UNSAFE.search(text) is not None
+
+
+def safe_json(value: Any) -> str:
+    """The :func:`safe` copy of `value` written compactly: ingest's query text of a payload
+    that :func:`refused`."""
+    return json.dumps(safe(value), ensure_ascii=False, separators=(",", ":"))
+
+
 def safe_text(text: str) -> str:
-    """Stored JSON text as jsonb can read it: `text` itself, or, when it holds what jsonb
-    refuses, the :func:`safe` value written compactly (what ingest stored as its query text)."""
-    if "\\u" not in text or not UNSAFE.search(text):
-        return text
-    return json.dumps(safe(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
+    """Stored JSON text as jsonb can read it: `text` itself, or, when jsonb :func:`refused` it,
+    :func:`safe_json` of its value (what ingest stored as its query text)."""
+    return safe_json(json.loads(text)) if refused(text) else text
 
 
 def path_value(payload: Any, path: Sequence[str]) -> FieldValue:

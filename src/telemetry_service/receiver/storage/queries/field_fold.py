@@ -222,8 +222,7 @@ def _now(cur: Cursor, d: Dialect, keys: Sequence[Key]) -> dict[Key, bool]:
     lookup a key, by the pending rows' primary key)."""
     found: dict[Key, bool] = {}
     sql = d.sql(
-        "SELECT EXISTS (SELECT 1 FROM reports r WHERE r.id = p.report_id "
-        "AND r.kind = 'snapshot') FROM field_days_pending p WHERE p.day = ? AND p.report_id = ?"
+        f"SELECT {PENDING_STORED} FROM field_days_pending p WHERE p.day = ? AND p.report_id = ?"
     )
     for key in keys:
         cur.execute(sql, key)
