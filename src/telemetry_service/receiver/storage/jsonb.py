@@ -47,7 +47,9 @@ def safe(value: Any) -> Any:
 
 def refused(text: str) -> bool:
     """Whether JSON `text` holds what jsonb refuses (:data:`UNSAFE`)."""
-    return "\\u" in text and UNSAFE.search(text) is not None
+    # A backslash is rare in a payload and found at memchr's speed ("\\u" is not: ~1 ns a
+    # character).
+    return "\\" in text and UNSAFE.search(text) is not None
 
 
 def safe_json(value: Any) -> str:

@@ -51,8 +51,10 @@ class _OpJob:
 
 
 _STOP = object()
-#: How often a gathering writer looks for the reports it waits for.
-_POLL_S = 0.001
+#: How often a gathering writer looks for the reports it waits for. Each look takes the GIL
+#: from the decrypt threads and wakes a core: every 1 ms, a busy receiver lost ~6 % of its
+#: ingest rate to them (``benchmarks/ingest.py``, docs/benchmarks.md).
+_POLL_S = 0.005
 
 
 class StoreBusyError(StoreError):
@@ -144,11 +146,12 @@ class BatchWriter(Generic[Item, R]):
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
-                    if not gather or time.monotonic() >= deadline:
+                    now = time.monotonic()
+                    if not gather or now >= deadline:
                         break
                     # Short sleeps, not a timed wait: a lock's timed wait takes an absolute
                     # deadline, which a faked clock (libfaketime, in CI) turns into hours.
-                    time.sleep(_POLL_S)
+                    time.sleep(min(_POLL_S, deadline - now))
                     continue
                 if not isinstance(more, _ReportJob):
                     self._pending = more
