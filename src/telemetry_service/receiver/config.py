@@ -34,7 +34,7 @@ Keys (defaults in brackets)::
     server.allowedHosts    Host names answered besides loopback ones (DNS rebinding) [[]]
     limits.bodyTimeoutSeconds  time to receive a whole ingest body; then 408 [30]
     limits.maxBufferedBytes  ingest body bytes held at once by a process; beyond, 429 [67108864]
-    limits.decryptThreads  bodies decrypted and parsed at once (at most one per core) [2]
+    limits.decryptThreads  bodies parsed at once (at most one per core; one more decrypts) [2]
     limits.fieldsPayloadBytes  larger payloads are skipped by the field explorer [2097152]
     limits.trendWideSnapshots  most snapshots of over 10000 paths a field trend reads [2000]
     store.poolTimeoutSeconds  wait for a PostgreSQL connection before a 503 [2]

@@ -8,8 +8,9 @@ closed), and the bodies held at once by a process, from their first byte until t
 stay within ``limits.maxBufferedBytes`` (counted as bytes arrive, so that slow senders hold
 only what they sent; beyond, 429). A request takes one of the ``limits.maxInFlight`` slots
 only once its body has arrived, so slow or idle senders cannot lock others out. Decryption
-and parsing run in at most ``limits.decryptThreads`` worker threads (the crypto releases the
-GIL). docs/receiver.md gives the memory bound these make.
+and parsing run in worker threads: at most ``limits.decryptThreads`` bodies are parsed at once,
+and one thread more decrypts meanwhile (the crypto releases the GIL). docs/receiver.md gives the
+memory bound these make.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -101,7 +103,8 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 class IngestService:
     """Decrypts, validates and stores reports; every outcome is counted in `metrics`.
 
-    Decryption runs in worker threads, at most `threads` at once (default: one per core).
+    Decryption runs in `threads` + 1 worker threads, of which at most `threads` parse at once
+    (default: ``limits.decryptThreads``, at most one per core).
     """
 
     decryptor: Decryptor
@@ -118,7 +121,12 @@ class IngestService:
 
     def __post_init__(self) -> None:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
-        self._workers = WorkerThreads(threads, "ingest-decrypt")
+        # One thread more than may parse at once: when the others wait for the GIL (their JSON
+        # work, the event loop's, the writer's), it runs the crypto, which releases it, on the
+        # core they leave idle (docs/benchmarks.md, "Ingest": +0.02 of the crypto limit on two
+        # cores). Parsing, where a body's memory grows twelvefold, stays at `threads` at once.
+        self._workers = WorkerThreads(threads + 1, "ingest-decrypt")
+        self._parsing = threading.BoundedSemaphore(threads)
         # Never below one largest body, which could not be received otherwise.
         budget = max(
             self.limits.max_buffered_bytes, self.max_body_bytes, self.limits.max_event_body_bytes
@@ -254,8 +262,12 @@ class IngestService:
         except Exception as exc:  # never a 500 for client input
             log.warning("decrypting a body raised %s; answered 400", type(exc).__name__)
             raise Rejection(400, "undecryptable", "the body cannot be decrypted") from None
-        value, text, query_text = parse_payload(result.plaintext, max_depth=self.limits.max_depth)
-        report = validate_report(channel.kind, value, text, query_text, cluster_id=cluster_id)
+        with self._parsing:
+            value, text, query_text = parse_payload(
+                result.plaintext, max_depth=self.limits.max_depth
+            )
+            report = validate_report(channel.kind, value, text, query_text, cluster_id=cluster_id)
+            del value  # its objects go before another parse may start
         return _record(channel, report, result, body, stack_version, received_ms)
 
 
