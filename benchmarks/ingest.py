@@ -307,8 +307,9 @@ def end_to_end(
     seconds = sum(slice_seconds)
     fold = measure_fold(store, database_pid)
     # A receiver folds what is pending when it starts: with server.workers > 1, a worker that
-    # starts after the warm-up was stored counts it, so the fold here may count fewer.
-    fewest = len(requests) if args.workers == 1 else 1
+    # starts after the warm-up was stored may count it, so the fold here may count only the
+    # measured reports.
+    fewest = len(requests) if args.workers == 1 else len(measured)
     left = event_loops.run(fold_all(store), "auto")  # nothing may be left pending
     if not fewest <= fold["snapshots"] <= len(requests) or left:
         raise RuntimeError(

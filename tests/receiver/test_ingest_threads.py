@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,7 +17,8 @@ import pytest
 
 from telemetry_service.receiver import ingest
 from telemetry_service.receiver.config import LimitsConfig
-from telemetry_service.receiver.ingest import IngestService, channel_names
+from telemetry_service.receiver.errors import Rejection
+from telemetry_service.receiver.ingest import IngestOutcome, IngestService, channel_names
 from telemetry_service.receiver.metrics import Metrics
 from telemetry_service.receiver.storage import open_report_store
 from telemetry_service.wire import Decryptor
@@ -71,24 +72,38 @@ def _payload(cluster: str) -> bytes:
     )
 
 
-@pytest.mark.anyio
-async def test_one_more_thread_decrypts_than_may_parse_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsing = _Gauge()
-    parse = ingest.parse_payload
+class _Overlap:
+    """Counts the parses inside at once. The first `together` wait until that many are
+    inside (so that seeing them overlap takes no lucky timing), then stay 0.2 s, long enough
+    for one more to come in if nothing bounded them."""
 
-    def slow_parse(plaintext: bytes, *, max_depth: int) -> Any:
-        with parsing:
-            time.sleep(0.2)  # long enough for every thread that may parse to be in here
-            return parse(plaintext, max_depth=max_depth)
+    def __init__(self, together: int) -> None:
+        self.together = together
+        self.inside = self.entered = self.most = 0
+        self._changed = threading.Condition()
 
-    monkeypatch.setattr(ingest, "parse_payload", slow_parse)
-    decryptor = _StubDecryptor(parties=3)
+    def __enter__(self) -> None:
+        with self._changed:
+            self.inside += 1
+            self.entered += 1
+            self.most = max(self.most, self.inside)
+            self._changed.notify_all()
+            if self.entered <= self.together:
+                self._changed.wait_for(lambda: self.most >= self.together, timeout=10)
+                # Then a while, in which one more would come in if nothing stopped it.
+                self._changed.wait_for(lambda: self.most > self.together, timeout=0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self.inside -= 1
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[IngestService]:
     store = open_report_store(f"sqlite:///{tmp_path / 'r.db'}")
     await store.open()
     service = IngestService(
-        decryptor=cast(Decryptor, decryptor),
+        decryptor=cast(Decryptor, _StubDecryptor(parties=3)),
         store=store,
         products=("acme",),
         limits=LimitsConfig(),
@@ -96,22 +111,58 @@ async def test_one_more_thread_decrypts_than_may_parse_at_once(
         metrics=Metrics(),
         threads=2,
     )
-    channel = next(name for name in channel_names(("acme",)) if name.endswith("-snapshot"))
-    clusters = [f"c-{i}" for i in range(6)]
-
-    async def send(cluster: str) -> ingest.IngestOutcome:
-        body = _payload(cluster)
-
-        async def read_body(limit: int) -> bytes:
-            return body
-
-        return await service.handle(channel, report_headers("8.1.0", cluster), read_body)
-
     try:
-        outcomes = await asyncio.gather(*(send(c) for c in clusters))
+        yield service
     finally:
         service.close()
         await store.close()
+
+
+CHANNEL = next(name for name in channel_names(("acme",)) if name.endswith("-snapshot"))
+
+
+async def _send(service: IngestService, header_cluster: str, payload: bytes) -> IngestOutcome:
+    async def read_body(limit: int) -> bytes:
+        return payload
+
+    return await service.handle(CHANNEL, report_headers("8.1.0", header_cluster), read_body)
+
+
+@pytest.mark.anyio
+async def test_one_more_thread_decrypts_than_may_parse_at_once(
+    service: IngestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsing = _Overlap(together=2)
+    parse = ingest.parse_payload
+
+    def counted_parse(plaintext: bytes, *, max_depth: int) -> Any:
+        with parsing:
+            return parse(plaintext, max_depth=max_depth)
+
+    monkeypatch.setattr(ingest, "parse_payload", counted_parse)
+    clusters = ["c-1", "c-2", "c-3"]
+    outcomes = await asyncio.gather(*(_send(service, c, _payload(c)) for c in clusters))
     assert [o.duplicate for o in outcomes] == [False] * len(clusters)
+    decryptor = cast(_StubDecryptor, service.decryptor)
     assert decryptor.gauge.most == 3  # the barrier of three let every body through
     assert parsing.most == 2
+
+
+@pytest.mark.anyio
+async def test_a_refused_payload_leaves_no_parsed_value_in_its_error(
+    service: IngestService,
+) -> None:
+    """The refusal's traceback reaches the caller after the parse's slot is released: it must
+    not hold the parsed value (a sender could otherwise keep many alive at once)."""
+    stub = cast(_StubDecryptor, service.decryptor)
+    stub.barrier = threading.Barrier(1)
+    with pytest.raises(Rejection, match="cluster_mismatch") as info:
+        await _send(service, "other", _payload("c-1"))
+    held = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        held += [
+            v for v in tb.tb_frame.f_locals.values() if isinstance(v, dict) and "cluster_uuid" in v
+        ]
+        tb = tb.tb_next
+    assert held == []

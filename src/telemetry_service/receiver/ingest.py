@@ -123,8 +123,9 @@ class IngestService:
         threads = self.threads or min(self.limits.decrypt_threads, os.cpu_count() or 1)
         # One thread more than may parse at once: when the others wait for the GIL (their JSON
         # work, the event loop's, the writer's), it runs the crypto, which releases it, on the
-        # core they leave idle (docs/benchmarks.md, "Ingest": +0.02 of the crypto limit on two
-        # cores). Parsing, where a body's memory grows twelvefold, stays at `threads` at once.
+        # core they leave idle (docs/benchmarks.md, "Ingest": on two cores PostgreSQL's ratio to
+        # the crypto limit +0.025, SQLite's within its swing). Parsing, where a body's memory
+        # grows twelvefold, stays at `threads` at once.
         self._workers = WorkerThreads(threads + 1, "ingest-decrypt")
         self._parsing = threading.BoundedSemaphore(threads)
         # Never below one largest body, which could not be received otherwise.
@@ -262,13 +263,18 @@ class IngestService:
         except Exception as exc:  # never a 500 for client input
             log.warning("decrypting a body raised %s; answered 400", type(exc).__name__)
             raise Rejection(400, "undecryptable", "the body cannot be decrypted") from None
-        with self._parsing:
-            value, text, query_text = parse_payload(
-                result.plaintext, max_depth=self.limits.max_depth
-            )
-            report = validate_report(channel.kind, value, text, query_text, cluster_id=cluster_id)
-            del value  # its objects go before another parse may start
+        with self._parsing:  # the parsed value is gone before the next parse may start
+            try:
+                report = _parse(channel.kind, result.plaintext, cluster_id, self.limits.max_depth)
+            except Rejection as refusal:  # its traceback holds the parse's frames and value
+                raise refusal.with_traceback(None) from None
         return _record(channel, report, result, body, stack_version, received_ms)
+
+
+def _parse(kind: ReportKind, plaintext: bytes, cluster_id: str, max_depth: int) -> ValidatedReport:
+    """Parse and validate a decrypted payload (its parsed value lives in this frame only)."""
+    value, text, query_text = parse_payload(plaintext, max_depth=max_depth)
+    return validate_report(kind, value, text, query_text, cluster_id=cluster_id)
 
 
 def _record(

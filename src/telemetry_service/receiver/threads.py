@@ -64,18 +64,30 @@ class WorkerThreads:
 
 
 def _work(jobs: queue.SimpleQueue[_Job | None]) -> None:
-    while (job := jobs.get()) is not None:
-        loop, future, fn, args = job
-        outcome: tuple[Any, BaseException | None]
-        try:
-            outcome = (fn(*args), None)
-        except StopIteration as exc:  # a Future cannot hold it
-            outcome = (None, RuntimeError(f"{fn!r} raised StopIteration"))
-            outcome[1].__cause__ = exc
-        except BaseException as exc:  # handed to the caller, whatever it is
-            outcome = (None, exc)
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(_resolve, future, *outcome)
+    while _run(jobs.get()):
+        pass
+
+
+def _run(job: _Job | None) -> bool:
+    """Run `job` and hand its outcome to its loop; False for the sentinel. A function of its
+    own so that an idle thread holds nothing of its last job (its arguments, its result)."""
+    if job is None:
+        return False
+    loop, future, fn, args = job
+    outcome: tuple[Any, BaseException | None]
+    try:
+        outcome = (fn(*args), None)
+    except StopIteration as exc:  # a Future cannot hold it
+        outcome = (None, RuntimeError(f"{fn!r} raised StopIteration"))
+        outcome[1].__cause__ = exc
+    except BaseException as exc:  # handed to the caller, whatever it is
+        outcome = (None, exc)
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        loop.call_soon_threadsafe(_resolve, future, *outcome)
+    # An exception's traceback holds this frame (and the future holds the exception): leave
+    # nothing in it, so that no cycle keeps the job's arguments until a collection.
+    del job, loop, future, fn, args, outcome
+    return True
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
