@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,17 +27,27 @@ from telemetry_service.wire.decryptor import DecryptResult
 from telemetry_service.wire.protocol import report_headers
 
 
+def _until(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` holds within 10 s, looked at every 5 ms. Sleeps, not a timed wait on
+    a lock: under libfaketime (scripts/test-clock) a timed wait can outlast its timeout."""
+    for _ in range(2000):
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
 class _Gauge:
-    """The most calls of one kind seen at once."""
+    """The calls of one kind inside at once, and the most seen."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.now = 0
-        self.most = 0
+        self.now = self.entered = self.most = 0
 
     def __enter__(self) -> None:
         with self._lock:
             self.now += 1
+            self.entered += 1
             self.most = max(self.most, self.now)
 
     def __exit__(self, *exc: object) -> None:
@@ -45,16 +56,17 @@ class _Gauge:
 
 
 class _StubDecryptor:
-    """Stands in for the crypto: the body is the payload's JSON; three callers must be inside
-    at once to get out (so the test fails if fewer threads decrypt)."""
+    """Stands in for the crypto: the body is the payload's JSON; `parties` callers must be
+    inside at once to get out (so the test fails if fewer threads decrypt)."""
 
     def __init__(self, parties: int) -> None:
         self.gauge = _Gauge()
-        self.barrier = threading.Barrier(parties, timeout=10)
+        self.parties = parties
 
     def decrypt_result(self, body: bytes) -> DecryptResult:
         with self.gauge:
-            self.barrier.wait()
+            if not _until(lambda: self.gauge.most >= self.parties):
+                raise RuntimeError(f"fewer than {self.parties} bodies were decrypted at once")
         return DecryptResult(plaintext=body, kid="k", key_wrap="RSA-OAEP")
 
 
@@ -72,30 +84,20 @@ def _payload(cluster: str) -> bytes:
     )
 
 
-class _Overlap:
-    """Counts the parses inside at once. The first `together` wait until that many are
-    inside (so that seeing them overlap takes no lucky timing), then stay 0.2 s, long enough
-    for one more to come in if nothing bounded them."""
+class _Overlap(_Gauge):
+    """The parses inside at once. The first `together` wait until that many are inside (so
+    that seeing them overlap takes no lucky timing), then stay 0.2 s, long enough for one more
+    to come in if nothing bounded them."""
 
     def __init__(self, together: int) -> None:
+        super().__init__()
         self.together = together
-        self.inside = self.entered = self.most = 0
-        self._changed = threading.Condition()
 
     def __enter__(self) -> None:
-        with self._changed:
-            self.inside += 1
-            self.entered += 1
-            self.most = max(self.most, self.inside)
-            self._changed.notify_all()
-            if self.entered <= self.together:
-                self._changed.wait_for(lambda: self.most >= self.together, timeout=10)
-                # Then a while, in which one more would come in if nothing stopped it.
-                self._changed.wait_for(lambda: self.most > self.together, timeout=0.2)
-
-    def __exit__(self, *exc: object) -> None:
-        with self._changed:
-            self.inside -= 1
+        super().__enter__()
+        if self.entered <= self.together:
+            _until(lambda: self.most >= self.together)
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -155,7 +157,7 @@ async def test_a_refused_payload_leaves_no_parsed_value_in_its_error(
     """The refusal's traceback reaches the caller after the parse's slot is released: it must
     not hold the parsed value (a sender could otherwise keep many alive at once)."""
     stub = cast(_StubDecryptor, service.decryptor)
-    stub.barrier = threading.Barrier(1)
+    stub.parties = 1
     with pytest.raises(Rejection, match="cluster_mismatch") as info:
         await _send(service, "other", _payload("c-1"))
     held = []
