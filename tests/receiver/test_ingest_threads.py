@@ -146,7 +146,7 @@ async def test_one_more_thread_decrypts_than_may_parse_at_once(
     outcomes = await asyncio.gather(*(_send(service, c, _payload(c)) for c in clusters))
     assert [o.duplicate for o in outcomes] == [False] * len(clusters)
     decryptor = cast(_StubDecryptor, service.decryptor)
-    assert decryptor.gauge.most == 3  # the barrier of three let every body through
+    assert decryptor.gauge.most == 3  # three bodies in the crypto at once let each one out
     assert parsing.most == 2
 
 
