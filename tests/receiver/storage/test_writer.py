@@ -157,3 +157,25 @@ def test_stopping_while_gathering_commits_what_was_gathered() -> None:
     assert first.result(5).id == "0"
     assert time.monotonic() - began < 2.5
     assert batches == [["0"]]
+
+
+def test_a_report_queued_as_the_writer_stops_is_written_or_refused() -> None:
+    """stop() from another thread while a report is being queued: the report is written
+    before the writer stops (or refused), never left behind the stop with an unresolved
+    future (its caller would wait forever)."""
+    writer, batches = _recording_writer(gather_s=0.0)
+    real_put = writer._queue.put_nowait
+    stopper = threading.Thread(target=writer.stop)
+
+    def put_while_stopping(job: object) -> None:
+        stopper.start()
+        time.sleep(0.2)  # the stop, unless it waits for this put, queues its end first
+        real_put(job)
+
+    writer._queue.put_nowait = put_while_stopping  # type: ignore[method-assign]
+    future = writer.submit_report(new(1))
+    stopper.join()
+    assert future.result(0).id == "1"
+    assert batches == [["1"]]
+    with pytest.raises(StoreUnavailableError):
+        writer.submit_report(new(2))

@@ -81,6 +81,8 @@ class BatchWriter(Generic[Item, R]):
         self._thread = threading.Thread(target=self._run, name=f"{name}-writer", daemon=True)
         self._started = False
         self._closed = False
+        # Makes "not closed, so queue it" one step against stop(): no job lands behind _STOP.
+        self._gate = threading.Lock()
         #: Batches committed.
         self.batches = 0
 
@@ -90,12 +92,13 @@ class BatchWriter(Generic[Item, R]):
             self._thread.start()
 
     def stop(self) -> None:
-        """Finish the queued jobs, then stop the thread."""
-        if self._started and not self._closed:
+        """Finish the queued jobs, then stop the thread (a job queued later is refused)."""
+        with self._gate:
+            running = self._started and not self._closed
             self._closed = True
+        if running:
             self._queue.put(_STOP)
             self._thread.join()
-        self._closed = True
 
     @property
     def queued(self) -> int:
@@ -117,12 +120,13 @@ class BatchWriter(Generic[Item, R]):
         return future
 
     def _put(self, job: object) -> None:
-        if self._closed or not self._started:
-            raise StoreUnavailableError("the store is closed")
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise StoreBusyError("the store's write queue is full") from None
+        with self._gate:
+            if self._closed or not self._started:
+                raise StoreUnavailableError("the store is closed")
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                raise StoreBusyError("the store's write queue is full") from None
 
     def _next(self) -> object:
         if self._pending is not None:
