@@ -23,7 +23,8 @@ slice's own ratio is over the two limits around it (their median is printed too,
 Each slice opens its connections and ends
 with a tail in which fewer reports are in flight than cores, which costs the end-to-end
 figure about 1 %. ``cpu_ratio`` = CPU time a report of the crypto limit /
-CPU time a report of the receiver process (all its threads; plus PostgreSQL's server processes
+CPU time a report of the receiver process (all its threads; with ``--workers`` > 1 all its
+processes; plus PostgreSQL's server processes
 on PostgreSQL; ``cpu_ratio_receiver_only`` leaves PostgreSQL out, as with the database on
 its own machine): what the throughput ratio would be on idle cores, and less swayed by other
 work on the machine (a busy machine gives the receiver's 4+ threads a larger share of the cores
@@ -204,8 +205,11 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def receiver_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds of the receiver: (the event loop's thread, all its other threads)."""
+def receiver_cpu(pid: int, workers: int) -> tuple[float, float]:
+    """CPU seconds of the receiver: (the event loop's thread, all its other threads); with
+    `workers` > 1, (0, all its processes: the supervisor and its worker processes)."""
+    if workers > 1:
+        return 0.0, tree_cpu(pid)
     total = cpu_seconds(Path(f"/proc/{pid}/stat"))
     loop = cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
     return loop, total - loop
@@ -277,7 +281,7 @@ def end_to_end(
         # end, the limits between slices included (they idle then, but what they do in the
         # background, a fold or autovacuum, counts); the client's in the slices only.
         database_before = tree_cpu(database_pid) if database_pid else 0.0
-        cpu_before = receiver_cpu(pid)
+        cpu_before = receiver_cpu(pid, args.workers)
         for k, chunk in enumerate(chunks):
             client_before = time.process_time()
             stat_before = proc_stat()
@@ -286,7 +290,7 @@ def end_to_end(
             busy.append(busy_fraction(stat_before, proc_stat()))
             slice_seconds.append(seconds)
             if k == len(chunks) - 1:
-                cpu_after = receiver_cpu(pid)
+                cpu_after = receiver_cpu(pid, args.workers)
                 loop_cpu, other_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
                 if database_pid:
                     database_cpu = tree_cpu(database_pid) - database_before
@@ -329,7 +333,7 @@ def end_to_end(
             "client": per_report(client_cpu),
         }
         if args.workers == 1
-        else {"client": per_report(client_cpu)},
+        else {"receiver_processes": per_report(other_cpu), "client": per_report(client_cpu)},
         "postgresql_server_cpu_ms_per_report": per_report(database_cpu) if database_pid else None,
         "load_1m_before": round(load, 2),
         "slices": [
@@ -344,16 +348,12 @@ def end_to_end(
         "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
         "fold": fold,
         "ratio_with_fold": round(len(measured) / (seconds + fold_s) / crypto, 3),
-        "cpu_ratio_with_fold": round(crypto_cpu / (cpu_total + fold_cpu), 3)
-        if args.workers == 1
-        else None,
-        "cpu_ratio": round(crypto_cpu / cpu_total, 3) if args.workers == 1 else None,
+        "cpu_ratio_with_fold": round(crypto_cpu / (cpu_total + fold_cpu), 3),
+        "cpu_ratio": round(crypto_cpu / cpu_total, 3),
         # The receiver's own threads only: as with its database on another machine.
         "cpu_ratio_receiver_only": round(
             crypto_cpu * len(measured) / 1000 / (loop_cpu + other_cpu), 3
-        )
-        if args.workers == 1
-        else None,
+        ),
     }
 
 
