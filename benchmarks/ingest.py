@@ -193,16 +193,19 @@ def cpu_seconds(stat: Path) -> float:
 
 
 def tree_cpu(root: int) -> float:
-    """CPU seconds of process `root` and its children (PostgreSQL's postmaster and backends)."""
-    total = 0.0
+    """CPU seconds of process `root` and its children, those that ended too (PostgreSQL's
+    postmaster and backends, or a receiver's supervisor and worker processes)."""
+    total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone
             continue
-        if stat.parent.name == str(root) or fields[1] == str(root):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        if stat.parent.name == str(root):  # itself and its reaped children (cutime, cstime)
+            total += sum(int(v) for v in fields[11:15])
+        elif fields[1] == str(root):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def receiver_cpu(pid: int, workers: int) -> tuple[float, float]:

@@ -179,3 +179,12 @@ def test_a_report_queued_as_the_writer_stops_is_written_or_refused() -> None:
     assert batches == [["1"]]
     with pytest.raises(StoreUnavailableError):
         writer.submit_report(new(2))
+
+
+def test_a_write_that_answers_too_few_results_fails_its_callers_not_the_writer() -> None:
+    writer = BatchWriter("t", lambda reports: [])
+    writer.start()
+    with pytest.raises(RuntimeError, match="answered 0 results"):
+        writer.submit_report(new(1)).result(5)
+    assert writer.submit(lambda: 7).result(5) == 7  # the writer thread still runs
+    writer.stop()
