@@ -23,6 +23,7 @@ __all__ = [
     "cluster",
     "consistent_reads",
     "day_bounds",
+    "execute_rows",
     "field_value",
     "json_kind",
     "stored",
@@ -143,3 +144,12 @@ def field_value(kind: str | None, value: Any) -> FieldValue:
     if normalized == "string":
         return FieldValue("string", str(value))
     return FieldValue(normalized, None)
+
+
+def execute_rows(cur: Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """`sql` once for each of `rows`, as one prepared statement (psycopg pipelines the rows);
+    a single row is a plain execute (psycopg's pipeline costs more than it saves for one)."""
+    if len(rows) == 1:
+        cur.execute(sql, rows[0])
+    else:
+        cur.executemany(sql, rows)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from telemetry_service.common.db.base import Cursor
 
 from .. import jsonb
-from ..sql import PENDING_STORED, Dialect
+from ..sql import PENDING_STORED, Dialect, execute_rows
 from .field_days import Counts, snapshot_cells, sql_day, write_counts
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "Counted",
     "add_pending",
     "count_pending",
-    "execute_rows",
     "fold",
     "lock",
     "pending_count",
@@ -62,15 +61,6 @@ def add_pending(cur: Cursor, d: Dialect, snapshots: Sequence[tuple[int, str]]) -
         ),
         [(sql_day(report_ms), report_id) for report_ms, report_id in snapshots],
     )
-
-
-def execute_rows(cur: Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
-    """`sql` once for each of `rows`, as one prepared statement (psycopg pipelines the rows);
-    a single row is a plain execute (psycopg's pipeline costs more than it saves for one)."""
-    if len(rows) == 1:
-        cur.execute(sql, rows[0])
-    else:
-        cur.executemany(sql, rows)
 
 
 def lock(cur: Cursor, d: Dialect, *, wait: bool = True) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from telemetry_service.common.db.base import Cursor
 
 from ..records import AddResult, DeleteCounts, NewReport
-from ..sql import Dialect
+from ..sql import Dialect, execute_rows
 from ..writer import StoreBusyError
 from . import field_days, field_fold
 
@@ -137,7 +137,7 @@ def _insert_digests(cur: Cursor, d: Dialect, reports: list[NewReport]) -> dict[s
 
 def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
     """Insert `reports` (their digests new), their pending rows and their clusters' rows."""
-    field_fold.execute_rows(
+    execute_rows(
         cur, _sql(d, _REPORTS),
         [
             (
@@ -152,7 +152,7 @@ def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
     # PostgreSQL: the latest snapshot's jsonb is left to the fold (parsing it is most of the
     # server's work a report); NULL until then, and the reads take it from the report.
     deferred = d.name == "postgresql"
-    field_fold.execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports, deferred))
+    execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports, deferred))
 
 
 def _cluster_rows(reports: list[NewReport], deferred: bool) -> list[tuple[object, ...]]:
