@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import HostFactory, wait_ready, wait_until
+from tests.browser.conftest import HostFactory, wait_ready
 from tests.browser.cors_capture import CorsCaptureServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import wait_ready, wait_until
+from tests.browser.conftest import wait_ready
 from tests.integration.test_demo import start_demo
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from tests.browser.conftest import (
     receiver_config,
     save_screenshot,
     wait_ready,
-    wait_until,
 )
 from tests.browser.cors_capture import CorsCaptureServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -25,10 +25,11 @@ from telemetry_service.common.clock import DAY_MS, to_ms
 from telemetry_service.receiver import hash_api_key
 from telemetry_service.receiver.samples import sample_reports, seed_store
 from telemetry_service.receiver.storage import EventBatch, NewEvent, open_report_store
-from tests.browser.conftest import ARTIFACTS, DOCS_SCREENSHOTS, wait_ready, wait_until
+from tests.browser.conftest import ARTIFACTS, DOCS_SCREENSHOTS, wait_ready
 from tests.browser.test_dashboard import painted_pixels, seeded_range
 from tests.receiver.processes import serve_receiver
 from tests.receiver.support import write_private_keys
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

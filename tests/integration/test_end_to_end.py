@@ -4,9 +4,7 @@ PostgreSQL, and the query API returns what was sent."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from tests.support.cli import run_command
 from tests.support.processes import free_port, run_cli
 from tests.support.stores import BACKENDS
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 XSRF = {"kbn-xsrf": "e2e"}
@@ -28,16 +27,6 @@ def store_urls(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def wait_for(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_host_delivers_snapshot_and_opt_in_change_to_the_receiver(
@@ -106,7 +95,11 @@ def test_host_delivers_snapshot_and_opt_in_change_to_the_receiver(
                 stored.pop("cacheDetails")["updatedAt"] == expected.pop("cacheDetails")["updatedAt"]
             )
             assert stored == expected
-            opt_in = wait_for(lambda: r.get("/api/stats/opt-in").json()["changes"])
+            opt_in = wait_until(
+                lambda: r.get("/api/stats/opt-in").json()["changes"],
+                timeout=20,
+                what="the opt-in change in the stats",
+            )
             assert [c["opt_in_status"] for c in opt_in] == [False]
             assert opt_in[0]["cluster_uuid"] == cluster["cluster_uuid"]
         # And once opted out, a forced send sends nothing.

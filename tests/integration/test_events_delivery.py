@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import yaml
 
 from telemetry_service.testing import CaptureServer
 from tests.support.processes import ServerProcess, run_cli
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,15 +65,6 @@ def events(capture: CaptureServer) -> list[dict[str, Any]]:
     return found
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-    return value
-
-
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "telemetry_service.cli.main", *args],
@@ -98,7 +90,7 @@ def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path
             started = time.monotonic()
             for url in (host.url, quiet.url):
                 assert httpx.get(f"{url}/api/sample_app/hello", timeout=10).status_code == 200
-            wait_for(
+            wait_until(
                 lambda: {"platform_started", "sample_app_action"} <= kinds(events(inbox)),
                 timeout=15 - (time.monotonic() - started),
                 what="the start event and sample_app's event",
@@ -132,7 +124,7 @@ def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path
                 httpx.get(f"{quiet.url}/api/sample_app/hello", timeout=10)
                 return "sample_app_action" in kinds(events(silent))
 
-            wait_for(greeted_after_opt_in, timeout=40, what="an event after the opt-in")
+            wait_until(greeted_after_opt_in, timeout=40, what="an event after the opt-in")
             late = events(silent)
             assert "platform_started" not in kinds(late)
             assert all(
@@ -150,7 +142,7 @@ def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path
                 shipper: dict[str, Any] | None = json.loads(result.stdout)["events"]["shipper"]
                 return shipper if shipper and shipper["counts"]["succeeded"] else None
 
-            state = wait_for(shipper_state, timeout=20, what="the shipper's state in the status")
+            state = wait_until(shipper_state, timeout=20, what="the shipper's state in the status")
             assert state["url"] == f"{inbox.url}v3/send/telemetry-service-server"
             assert state["lastSend"] is not None
             assert state["lastResult"] == "succeeded (200)"
