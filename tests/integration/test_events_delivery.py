@@ -124,7 +124,9 @@ def test_opted_in_delivers_within_15s_and_opted_out_sends_nothing(tmp_path: Path
                 httpx.get(f"{quiet.url}/api/sample_app/hello", timeout=10)
                 return "sample_app_action" in kinds(events(silent))
 
-            wait_until(greeted_after_opt_in, timeout=40, what="an event after the opt-in")
+            wait_until(
+                greeted_after_opt_in, timeout=40, what="an event after the opt-in", interval=0.1
+            )
             late = events(silent)
             assert "platform_started" not in kinds(late)
             assert all(

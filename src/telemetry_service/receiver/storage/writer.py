@@ -191,7 +191,14 @@ class BatchWriter(Generic[Item, R]):
                 self._run_batch([job])
             return
         self.batches += 1
-        if len(results) != len(batch):  # a bug in write_reports: its callers hear of it
+        if len(results) != len(batch):
+            # A bug in write_reports, after its transaction committed: the callers hear of it
+            # (a resend is answered as a duplicate), and so does the log.
+            log.error(
+                "writing %d items answered %d results; their callers get an error",
+                len(batch),
+                len(results),
+            )
             for job in batch:
                 job.future.set_exception(
                     RuntimeError(f"writing {len(batch)} items answered {len(results)} results")
