@@ -194,15 +194,10 @@ class BatchWriter(Generic[Item, R]):
         if len(results) != len(batch):
             # A bug in write_reports, after its transaction committed: the callers hear of it
             # (a resend is answered as a duplicate), and so does the log.
-            log.error(
-                "writing %d items answered %d results; their callers get an error",
-                len(batch),
-                len(results),
-            )
+            message = f"writing {len(batch)} items answered {len(results)} results"
+            log.error("%s; their callers get an error", message)
             for job in batch:
-                job.future.set_exception(
-                    RuntimeError(f"writing {len(batch)} items answered {len(results)} results")
-                )
+                job.future.set_exception(RuntimeError(message))
             return
         for job, result in zip(batch, results, strict=True):
             job.future.set_result(result)
