@@ -100,7 +100,7 @@ class Decryptor:
         encrypted_key, payload = unpack_parts(body)
         header = jwe.read_header(encrypted_key)
         loaded = select_key(self._keys, header.get("kid"))
-        passphrase = jwe.unwrap(encrypted_key, loaded.key, registry=self._registry)
+        passphrase = jwe.unwrap(encrypted_key, loaded.key, registry=self._registry, header=header)
         if len(passphrase) != aes.PASSPHRASE_BYTES:
             raise MalformedPayloadError("the wrapped passphrase is not 32 bytes")
         if isinstance(payload, str):
