@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,5 +145,45 @@ async def test_a_backlog_fills_the_latest_snapshots_first(postgres_url: str) -> 
         assert values == [10.0, 11.0, 12.0, 13.0, 14.0]
         await fold_all(store)
         assert sorted(v.value for v in await store.field_values(("n",), since_ms=0)) == values
+    finally:
+        await store.close()
+
+
+async def test_sqlite_keeps_one_copy_of_a_latest_snapshot(tmp_path: Path) -> None:
+    """SQLite: ``clusters.payload`` stays NULL and the reads take the report's payload (a
+    second copy cost the writer 40-120 µs a report), except for a payload whose query text
+    differs (a NUL, a lone surrogate): that one is kept safe there. A database written
+    before, with every latest snapshot copied, reads the same."""
+    store = open_report_store(f"sqlite:///{tmp_path / 'r.db'}")
+    await store.open()
+    try:
+        for i, (cluster, payload) in enumerate(PAYLOADS.items()):
+            await store.add(stored(cluster, payload, T0 + i))
+
+        def copies(cur: Cursor) -> dict[str, Any]:
+            cur.execute("SELECT cluster_uuid, payload FROM clusters ORDER BY cluster_uuid")
+            return dict(cur.fetchall())
+
+        held = await store._db.run(False, copies)
+        assert held["a"] is None
+        assert held["b"] == jsonb.safe_text(json.dumps(PAYLOADS["b"], separators=(",", ":")))
+        assert "\ufffd" in held["c"]
+        ours = await reads(store)
+        assert repr(FieldValue("string", "\ufffd")) in ours[0][PATHS.index(("s",))]
+
+        def copy_all(cur: Cursor) -> None:  # as every receiver before this one stored them
+            cur.execute(
+                "UPDATE clusters SET payload = (SELECT r.query FROM (SELECT id, payload AS "
+                "query FROM reports) r WHERE r.id = clusters.report_id) WHERE payload IS NULL"
+            )
+
+        await store._write(copy_all)
+        assert (await store._db.run(False, copies))["a"] is not None
+        assert await reads(store) == ours
+
+        await store.add(stored("c", {**PAYLOADS["a"], "cluster_uuid": "c", "n": 9}, T0 + 10))
+        assert (await store._db.run(False, copies))["c"] is None  # the newer one is plain
+        values = await store.field_values(("n",), since_ms=0)
+        assert sorted(v.value for v in values) == [1.0, 2.5, 9.0]
     finally:
         await store.close()

@@ -8,9 +8,10 @@ holds ``received_ms`` and it has no ``reports_received`` index.
 
 - ``reports``: every stored report (payload as exact JSON text).
 - ``report_digests``: one row per stored report digest, which makes retries idempotent.
-- ``clusters``: one row per cluster with its latest snapshot (payload as queryable JSON; on
-  PostgreSQL NULL until the fold of ``field_days`` copies it, ``queries/field_fold.py``) and
-  latest opt-in status.
+- ``clusters``: one row per cluster with its latest snapshot (payload as queryable JSON: on
+  PostgreSQL NULL until the fold of ``field_days`` copies it, ``queries/field_fold.py``; on
+  SQLite NULL unless its query text differs from the report's text, ``queries/writes.py``)
+  and latest opt-in status.
 
 Version 2 adds the dashboard's indexes: ``reports_kind_day`` orders each UTC day's reports by
 cluster (per-day counts, distinct clusters per day and the sampled field trend read it

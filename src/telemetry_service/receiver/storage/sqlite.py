@@ -53,9 +53,12 @@ class SqliteReportStore(ReportStore):
         super()._open()
 
     def _field_select(self, path: Sequence[str]) -> tuple[str, list[Any]]:
+        """Over :data:`~.sql.LATEST`: ``clusters.payload`` is NULL unless the latest
+        snapshot's query text differs from its text (``queries/writes.py``)."""
         json_path = sqlite_json_path(path)
+        payload = "COALESCE(c.payload, r.payload)"
         return (
-            "json_type(payload, ?), CASE WHEN json_type(payload, ?) IN ('object', 'array') "
-            "THEN NULL ELSE json_extract(payload, ?) END",
+            f"json_type({payload}, ?), CASE WHEN json_type({payload}, ?) IN ('object', 'array') "
+            f"THEN NULL ELSE json_extract({payload}, ?) END",
             [json_path, json_path, json_path],
         )

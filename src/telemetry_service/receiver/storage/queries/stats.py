@@ -98,11 +98,17 @@ def field_values(
     cur: Cursor, d: Dialect, path: Sequence[str], *, since_ms: int
 ) -> list[FieldValue]:
     """A payload field's value in the latest snapshot of each cluster active since
-    `since_ms` (kind ``missing`` where the payload lacks the field). On PostgreSQL, a latest
-    snapshot that the fold has not copied into ``clusters.payload`` yet is read from its
-    report, a page at a time, in the same snapshot of the database."""
+    `since_ms` (kind ``missing`` where the payload lacks the field). SQLite reads it from
+    the report unless ``clusters.payload`` holds it. On PostgreSQL, a latest snapshot that
+    the fold has not copied into ``clusters.payload`` yet is read from its report, a page at
+    a time, in the same snapshot of the database."""
     consistent_reads(cur, d)
     select, params = d.field_select(path)
+    if d.name == "sqlite":
+        cur.execute(
+            d.sql(f"SELECT {select} FROM {LATEST} WHERE c.report_ms >= ?"), [*params, since_ms]
+        )
+        return [field_value(kind, value) for kind, value in cur.fetchall()]
     cur.execute(
         d.sql(f"SELECT {select} FROM clusters WHERE report_ms >= ? AND payload IS NOT NULL"),
         [*params, since_ms],

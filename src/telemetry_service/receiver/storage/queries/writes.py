@@ -149,17 +149,29 @@ def _insert_new(cur: Cursor, d: Dialect, reports: list[NewReport]) -> None:
         ],
     )  # fmt: skip
     field_fold.add_pending(cur, d, [(r.report_ms, r.id) for r in reports if r.kind == "snapshot"])
-    # PostgreSQL: the latest snapshot's jsonb is left to the fold (parsing it is most of the
-    # server's work a report); NULL until then, and the reads take it from the report.
-    deferred = d.name == "postgresql"
-    execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports, deferred))
+    execute_rows(cur, _sql(d, _UPSERT), _cluster_rows(reports, d.name == "postgresql"))
 
 
-def _cluster_rows(reports: list[NewReport], deferred: bool) -> list[tuple[object, ...]]:
+def _cluster_payload(report: NewReport, postgresql: bool) -> str | None:
+    """What ``clusters.payload`` gets of a cluster's latest snapshot `report`.
+
+    PostgreSQL: NULL; its jsonb is left to the fold (parsing it is most of the server's work
+    a report), and the reads take it from the report until then. SQLite: NULL too, and the
+    reads take the report's payload (``COALESCE(c.payload, r.payload)``): a second copy of
+    every snapshot cost the writer 40-120 µs a report (docs/benchmarks.md, "Ingest"), except
+    for a payload whose query text differs from its text (a NUL character or a lone
+    surrogate, which SQLite's JSON functions would hand back as text no one can decode).
+    """
+    if postgresql or report.query_text == report.payload_text:
+        return None
+    return report.query_text
+
+
+def _cluster_rows(reports: list[NewReport], postgresql: bool) -> list[tuple[object, ...]]:
     """One upsert row a cluster of `reports`, in cluster order: its first and last report
     times, its latest snapshot and its latest opt-in (each the later one in `reports` of
-    equal times, as storing them in turn keeps), or NULLs; the snapshot's payload NULL when
-    `deferred`."""
+    equal times, as storing them in turn keeps), or NULLs; the snapshot's payload as
+    :func:`_cluster_payload` says."""
     seen: dict[str, tuple[int, int]] = {}
     snapshots: dict[str, NewReport] = {}
     opt_ins: dict[str, NewReport] = {}
@@ -176,7 +188,7 @@ def _cluster_rows(reports: list[NewReport], deferred: bool) -> list[tuple[object
             (
                 uuid, *seen[uuid],
                 *((s.id, s.report_ms, s.received_ms, s.version, s.cluster_name,
-                   None if deferred else s.query_text) if s else (None,) * 6),
+                   _cluster_payload(s, postgresql)) if s else (None,) * 6),
                 *((o.opt_in_status, o.report_ms) if o else (None, None)),
             )
         )  # fmt: skip
