@@ -27,10 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from joserfc import jwe
-from joserfc.errors import ExceededSizeError, UnsupportedAlgorithmError
+from joserfc.errors import ExceededSizeError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwa import JWEZipModel
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import RSAKey
+from joserfc.util import urlsafe_b64decode as strict_b64url_decode
 
 from .envelope import b64url_decode
 from .errors import (
@@ -163,7 +164,8 @@ def unwrap(
     header: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Decrypt a compact JWE whose `header` :func:`read_header` accepted (read here if not
-    given), within `registry`'s size limits and its ``DEF`` inflate.
+    given; a caller that passes it passes what ``read_header(compact)`` returned), within
+    `registry`'s size limits, header checks and ``DEF`` inflate.
 
     The tag is checked (in constant time) before anything is decrypted, so the padding check
     that follows tells a sender nothing it did not write.
@@ -189,11 +191,15 @@ def unwrap(
         raise PayloadTooLargeError("a part of encryptedAESKey exceeds its size limit") from None
     private = key.private_key
     try:
-        parts = [b64url_decode(part) for part in (encrypted_key, iv, ciphertext, tag)]
+        # joserfc's checks of the header's values and its strict base64url (no padding, no
+        # "+" or "/", canonical last characters): one spelling of each JWE, as before.
+        registry.check_header(dict(header), True)
+        strict_b64url_decode(aad)
+        parts = [strict_b64url_decode(part) for part in (encrypted_key, iv, ciphertext, tag)]
         if not isinstance(private, RSAPrivateKey):
             raise ValueError("not a private key")
         cek = private.decrypt(parts[0], _OAEP[header["alg"]])
-    except (ValueError, KeyError):
+    except (JoseError, ValueError, KeyError, TypeError):
         raise DecryptionError("the encrypted key failed decryption") from None
     plaintext = _open_cbc_hs256(cek, aad, parts[1], parts[2], parts[3])
     if "zip" in header:  # read_header allows only DEF
