@@ -181,8 +181,26 @@ async def test_sqlite_keeps_one_copy_of_a_latest_snapshot(tmp_path: Path) -> Non
         assert (await store._db.run(False, copies))["a"] is not None
         assert await reads(store) == ours
 
+        def stale(cur: Cursor) -> None:  # a copy, where there is one, is what the reads take
+            cur.execute(
+                'UPDATE clusters SET payload = \'{"cluster_uuid":"a","n":42}\' '
+                "WHERE cluster_uuid = 'a'"
+            )
+
+        await store._write(stale)
+        values = await store.field_values(("n",), since_ms=0)
+        assert sorted(v.value for v in values if v.kind == "number") == [2.5, 42.0]
+
+        older = {**PAYLOADS["a"], "cluster_uuid": "c", "n": 5}
+        await store.add(stored("c", older, T0 - 10))  # not the latest: "c" keeps its copy
+        assert (await store._db.run(False, copies))["c"] == held["c"]
         await store.add(stored("c", {**PAYLOADS["a"], "cluster_uuid": "c", "n": 9}, T0 + 10))
         assert (await store._db.run(False, copies))["c"] is None  # the newer one is plain
+
+        def plain(cur: Cursor) -> None:  # "a" as this version writes it again
+            cur.execute("UPDATE clusters SET payload = NULL WHERE cluster_uuid = 'a'")
+
+        await store._write(plain)
         values = await store.field_values(("n",), since_ms=0)
         assert sorted(v.value for v in values) == [1.0, 2.5, 9.0]
     finally:
