@@ -187,9 +187,15 @@ def test_memory_stays_bounded_under_hostile_input(tmp_path: Path) -> None:
         statuses = asyncio.run(concurrent_large())
         assert set(statuses) <= {400, 429}
         _, after_flood = rss_peak_kib(server.proc.pid)
-        # 24 bodies of 9 MB at once; at most 4 are read and decoded at a time (about 90 MB;
-        # all 24 at once would be about 500 MB).
-        assert (after_flood - baseline) < 200 * 1024, (baseline, after_flood, statuses)
+        # 24 bodies of 9 MB at once (all of them held at once would be about 500 MB): the
+        # bodies held stay within limits.maxBufferedBytes and at most 4 are decoded at a time,
+        # which keeps the peak within the documented bound, 2 x maxBufferedBytes +
+        # (decryptThreads x 12 + 2) x maxBodyBytes (docs/receiver.md; 388 MiB on two cores).
+        # Copies while a body is joined and decoded, and the allocator's arenas, move it from
+        # run to run: under 200 MiB on a quiet machine, 301-344 MiB under load (CI, 2026-12-01).
+        threads = min(2, os.cpu_count() or 1)
+        bound_kib = (2 * 64 * 1024 * 1024 + (threads * 12 + 2) * 10 * 1024 * 1024) // 1024
+        assert (after_flood - baseline) < bound_kib, (baseline, after_flood, statuses)
         metrics = client.get("/metrics").text
         assert 'outcome="too_large"} 15' in metrics
         assert 'outcome="too_deep"} 5' in metrics
