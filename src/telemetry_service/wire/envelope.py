@@ -36,6 +36,8 @@ _MIDDLE = b'","encryptedPayload":"'
 _TAIL = b'"}'
 # What a JSON string may not hold unescaped, or what would need unescaping.
 _NOT_PLAIN = re.compile(rb'[\x00-\x1f"\\\x80-\xff]')
+#: A byte outside both alphabets and padding: ``a2b_base64(strict_mode=True)`` refuses it.
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/_=-]")
 
 
 def b64encode(data: bytes | memoryview) -> bytes:
@@ -55,23 +57,28 @@ def b64url_decode(text: str | bytes) -> bytes:
     Raises ``binascii.Error`` (or ``UnicodeEncodeError`` for non-ASCII text), both ValueErrors.
     Input in the url-safe alphabet takes pybase64's SIMD decoder; what it refuses goes through
     the ``binascii`` path, which alone decides what else is accepted (``+`` and ``/``, for
-    one), so the accepted inputs and the errors are what they always were.
+    one), so the accepted inputs and the errors are what they always were. A byte that no
+    base64 alphabet holds is refused before that path copies the text (twice: a hostile body
+    of random bytes is megabytes).
     """
-    padded: str | bytes
     if isinstance(text, str):  # pybase64 reads ASCII text as it is: no copy into bytes
-        simd = "+" not in text and "/" not in text
-        padded = text + "=" * (-len(text) % 4)
-    else:
-        simd = b"+" not in text and b"/" not in text
-        padded = text + b"=" * (-len(text) % 4)
-    if simd:  # pybase64 reads "+" and "/" too, but warns that this will become an error
+        if "+" not in text and "/" not in text:  # pybase64 reads them too, but warns
+            try:
+                return pybase64.b64decode(
+                    text + "=" * (-len(text) % 4), _URL_ALPHABET, validate=True
+                )
+            except ValueError:
+                pass
+    elif b"+" not in text and b"/" not in text:
         try:
-            return pybase64.b64decode(padded, _URL_ALPHABET, validate=True)
+            return pybase64.b64decode(text + b"=" * (-len(text) % 4), _URL_ALPHABET, validate=True)
         except ValueError:
             pass
     data = text.encode("ascii") if isinstance(text, str) else text
     if len(data) % 4 == 1:
         raise binascii.Error("invalid base64url length")
+    if _NOT_BASE64.search(data):
+        raise binascii.Error("a character outside base64 and base64url")
     return binascii.a2b_base64(
         (data + b"=" * (-len(data) % 4)).translate(_URL_TO_STD), strict_mode=True
     )
