@@ -114,21 +114,20 @@ def field_values(
         [*params, since_ms],
     )
     values = [field_value(kind, value) for kind, value in cur.fetchall()]
-    if d.name == "postgresql":
-        cur.execute(
-            d.sql(
-                "SELECT report_id FROM clusters WHERE report_ms >= ? AND payload IS NULL "
-                "AND report_id IS NOT NULL"
-            ),
-            (since_ms,),
-        )
-        pending = [str(report_id) for (report_id,) in cur.fetchall()]
-        for start in range(0, len(pending), _PAGE):
-            page = pending[start : start + _PAGE]
-            marks = ", ".join("?" * len(page))
-            cur.execute(d.sql(f"SELECT payload FROM reports WHERE id IN ({marks})"), page)
-            for (text,) in cur.fetchall():
-                values.append(jsonb.path_value(loads(jsonb.safe_text(text)), path))
+    cur.execute(
+        d.sql(
+            "SELECT report_id FROM clusters WHERE report_ms >= ? AND payload IS NULL "
+            "AND report_id IS NOT NULL"
+        ),
+        (since_ms,),
+    )
+    pending = [str(report_id) for (report_id,) in cur.fetchall()]
+    for start in range(0, len(pending), _PAGE):
+        page = pending[start : start + _PAGE]
+        marks = ", ".join("?" * len(page))
+        cur.execute(d.sql(f"SELECT payload FROM reports WHERE id IN ({marks})"), page)
+        for (text,) in cur.fetchall():
+            values.append(jsonb.path_value(loads(jsonb.safe_text(text)), path))
     return values
 
 
