@@ -61,17 +61,16 @@ def b64url_decode(text: str | bytes) -> bytes:
     base64 alphabet holds is refused before that path copies the text (twice: a hostile body
     of random bytes is megabytes).
     """
+    padded: str | bytes
     if isinstance(text, str):  # pybase64 reads ASCII text as it is: no copy into bytes
-        if "+" not in text and "/" not in text:  # pybase64 reads them too, but warns
-            try:
-                return pybase64.b64decode(
-                    text + "=" * (-len(text) % 4), _URL_ALPHABET, validate=True
-                )
-            except ValueError:
-                pass
-    elif b"+" not in text and b"/" not in text:
+        simd = "+" not in text and "/" not in text
+        padded = text + "=" * (-len(text) % 4) if simd else text
+    else:
+        simd = b"+" not in text and b"/" not in text
+        padded = text + b"=" * (-len(text) % 4) if simd else text
+    if simd:  # pybase64 reads "+" and "/" too, but warns that this will become an error
         try:
-            return pybase64.b64decode(text + b"=" * (-len(text) % 4), _URL_ALPHABET, validate=True)
+            return pybase64.b64decode(padded, _URL_ALPHABET, validate=True)
         except ValueError:
             pass
     data = text.encode("ascii") if isinstance(text, str) else text

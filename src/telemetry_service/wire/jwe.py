@@ -7,7 +7,7 @@ turns every failure into a :class:`~telemetry_service.wire.errors.WireError`.
 
 :func:`wrap` is joserfc's ``encrypt_compact``. :func:`unwrap` is the one JWE this format uses,
 opened directly with ``cryptography`` (RFC 7516 section 5.2, RFC 7518 sections 4.3 and 5.2):
-joserfc's ``decrypt_compact`` spent ~50 µs of Python a report around the same two calls (the
+joserfc's ``decrypt_compact`` spent ~40 µs of Python a report around the same two calls (the
 RSA unwrap and AES-CBC), a receiver's largest cost after the crypto (docs/benchmarks.md,
 "Ingest"). joserfc still sets the size limits (:class:`KeyWrapRegistry`), and the tests
 check both against each other and against the npm package.
