@@ -15,6 +15,7 @@ import httpx
 import pytest
 from joserfc import jwe as joserfc_jwe
 
+from telemetry_service.receiver.config import LimitsConfig, ServerConfig
 from telemetry_service.receiver.storage import open_report_store
 from telemetry_service.wire import jwe as wire_jwe
 from telemetry_service.wire.envelope import pack_body, unpack_body
@@ -193,8 +194,9 @@ def test_memory_stays_bounded_under_hostile_input(tmp_path: Path) -> None:
         # (decryptThreads x 12 + 2) x maxBodyBytes (docs/receiver.md; 388 MiB on two cores).
         # Copies while a body is joined and decoded, and the allocator's arenas, move it from
         # run to run: under 200 MiB on a quiet machine, 301-344 MiB under load (CI, 2026-12-01).
-        threads = min(2, os.cpu_count() or 1)
-        bound_kib = (2 * 64 * 1024 * 1024 + (threads * 12 + 2) * 10 * 1024 * 1024) // 1024
+        limits, body = LimitsConfig(), ServerConfig().max_body_bytes
+        threads = min(limits.decrypt_threads, os.cpu_count() or 1)
+        bound_kib = (2 * limits.max_buffered_bytes + (threads * 12 + 2) * body) // 1024
         assert (after_flood - baseline) < bound_kib, (baseline, after_flood, statuses)
         metrics = client.get("/metrics").text
         assert 'outcome="too_large"} 15' in metrics
