@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from telemetry_service.wire import Decryptor, Encryptor, compact_json
+from telemetry_service.wire import encryptor as encryptor_module
 
 
 @pytest.mark.parametrize("payload", [{"a": [1, 2.5, "x"]}, b'{"a":1}', "text", None])
@@ -21,8 +23,8 @@ def test_objects_and_bytes_round_trip(
 def test_a_large_payload_object_and_its_json_bytes_encrypt_alike(
     public_jwks: dict[str, Any], private_jwks: dict[str, Any]
 ) -> None:
-    """Above about 1 MB the key is derived in a thread while the JSON is written in pieces and
-    sealed piece by piece; bytes are sealed as they are."""
+    """Above about 1 MB the JSON is written in pieces (in a worker thread while the key is
+    derived) and sealed piece by piece; bytes are sealed as they are."""
     rows = [{"id": i, "ratio": i / 3, "whole": float(i), "name": f"r{i}"} for i in range(40_000)]
     payload = {"stack_stats": {"rows": rows}}
     encryptor = Encryptor(public_jwks, "kid-oaep")
@@ -31,3 +33,24 @@ def test_a_large_payload_object_and_its_json_bytes_encrypt_alike(
     assert len(expected) > 1_000_000
     assert decryptor.decrypt(encryptor.encrypt(payload)) == expected
     assert decryptor.decrypt(encryptor.encrypt(expected)) == expected
+
+
+def test_a_payload_that_is_not_json_raises_the_serializer_error(
+    public_jwks: dict[str, Any],
+) -> None:
+    """The JSON is written in a worker thread; its error reaches the caller as it is."""
+    with pytest.raises(TypeError, match="object"):
+        Encryptor(public_jwks, "kid-oaep").encrypt({"rows": [1, 2], "bad": object()})
+
+
+def test_encrypt_works_inline_when_the_interpreter_takes_no_more_thread_work(
+    public_jwks: dict[str, Any], private_jwks: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At exit (after ``concurrent.futures``' own atexit hook) a pool refuses new work: the
+    encryptor then writes the JSON and wraps the key in the caller's thread."""
+    closed = ThreadPoolExecutor(max_workers=1)
+    closed.shutdown()
+    monkeypatch.setattr(encryptor_module, "_WORKERS", closed)
+    payload = {"rows": [{"id": i, "x": i / 7} for i in range(100)]}
+    body = Encryptor(public_jwks, "kid-oaep").encrypt(payload)
+    assert Decryptor(private_jwks).decrypt(body) == compact_json(payload)

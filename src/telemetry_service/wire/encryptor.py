@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import aes, jwe
 from .envelope import pack_parts
 from .errors import KeySetError
-from .jsonc import compact_json_pieces, estimate_json_bytes
+from .jsonc import compact_json_pieces
 from .keys import DEFAULT_KEY_WRAP, KEY_WRAP_ALGORITHMS, JWKSSource, load_keys, select_key
 
 __all__ = ["Encryptor"]
 
 # A 32-byte passphrase deflates to about 40 bytes; this bound only guards the registry.
 _MAX_WRAPPED_BYTES = 4096
-# PBKDF2 (10,000 rounds, about 5 ms) releases the GIL: for a payload object whose JSON is
-# estimated above _OVERLAP_BYTES it runs here while the caller's thread serializes it (below
-# that the hand-off between threads costs about what the overlap saves, measured).
-_KDF_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-pbkdf2")
-_OVERLAP_BYTES = 1_000_000
+# PBKDF2 (10,000 rounds, about 4-5 ms) releases the GIL as soon as it starts: while the
+# caller's thread derives the key, a worker wraps the passphrase and writes the payload's JSON,
+# so the worker has the GIL at once and that work costs no wall time up to about PBKDF2's own
+# (the hand-off itself was not measurable next to PBKDF2, even for a 1 KB payload).
+_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+# The wrapped passphrase (JWE compact text, ASCII) and the plaintext (JSON pieces or bytes).
+_Prepared = tuple[bytes, bytes | list[bytes]]
 
 
 class Encryptor:
@@ -65,22 +67,27 @@ class Encryptor:
         """
         passphrase = os.urandom(aes.PASSPHRASE_BYTES)
         salt = os.urandom(aes.SALT_BYTES)
-        plaintext: bytes | list[bytes]
-        if isinstance(payload, (bytes, bytearray, memoryview)):
-            key = aes.derive_key(passphrase, salt)
-            plaintext = bytes(payload)
-        elif estimate_json_bytes(payload) > _OVERLAP_BYTES:
-            derived = _KDF_THREADS.submit(aes.derive_key, passphrase, salt)
-            plaintext = compact_json_pieces(payload)
-            key = derived.result()
-        else:
-            key = aes.derive_key(passphrase, salt)
-            plaintext = compact_json_pieces(payload)
+        try:
+            prepared: Future[_Prepared] | None = _WORKERS.submit(self._prepare, payload, passphrase)
+        except RuntimeError:  # the interpreter is exiting and takes no new work for threads
+            prepared = None
+        key = aes.derive_key(passphrase, salt)
+        encrypted_key, plaintext = (
+            prepared.result() if prepared is not None else self._prepare(payload, passphrase)
+        )
+        return pack_parts(encrypted_key, aes.seal_with_key(key, salt, plaintext))
+
+    def _prepare(self, payload: object, passphrase: bytes) -> _Prepared:
+        """The wrapped passphrase (the JWE) and the plaintext, as its pieces for an object."""
         encrypted_key = jwe.wrap(
             passphrase, self._key, kid=self._kid, alg=self._key_wrap, registry=self._registry
         )
-        encrypted_payload = aes.seal_with_key(key, salt, plaintext)
-        return pack_parts(encrypted_key.encode("ascii"), encrypted_payload)
+        plaintext: bytes | list[bytes]
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            plaintext = bytes(payload)
+        else:
+            plaintext = compact_json_pieces(payload)
+        return encrypted_key.encode("ascii"), plaintext
 
     def __repr__(self) -> str:
         return f"Encryptor(kid={self._kid!r}, key_wrap={self._key_wrap!r})"
