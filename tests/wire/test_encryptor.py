@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -54,3 +56,31 @@ def test_encrypt_works_inline_when_the_interpreter_takes_no_more_thread_work(
     payload = {"rows": [{"id": i, "x": i / 7} for i in range(100)]}
     body = Encryptor(public_jwks, "kid-oaep").encrypt(payload)
     assert Decryptor(private_jwks).decrypt(body) == compact_json(payload)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_encrypts_with_a_pool_of_its_own(
+    public_jwks: dict[str, Any], private_jwks: dict[str, Any]
+) -> None:
+    """The parent's pool has started its thread; the child has no such thread (without a
+    pool of its own its encrypt would wait forever: an alarm ends it after 10 s)."""
+    encryptor = Encryptor(public_jwks, "kid-oaep")
+    encryptor.encrypt({"in": "parent"})
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            signal.alarm(10)
+            os.close(read_end)
+            with os.fdopen(write_end, "w") as out:
+                out.write(encryptor.encrypt({"in": "child"}))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as got:
+        body = got.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert Decryptor(private_jwks).decrypt_json(body) == {"in": "child"}

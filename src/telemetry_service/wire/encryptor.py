@@ -20,6 +20,16 @@ _MAX_WRAPPED_BYTES = 4096
 # so the worker has the GIL at once and that work costs no wall time up to about PBKDF2's own
 # (the hand-off itself was not measurable next to PBKDF2, even for a 1 KB payload).
 _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+
+
+def _new_workers_after_fork() -> None:
+    """A forked child has none of the pool's threads, but the pool counts them as started
+    (and idle): work handed to it would never run. The child gets a pool of its own."""
+    global _WORKERS
+    _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+
+
+os.register_at_fork(after_in_child=_new_workers_after_fork)
 # The wrapped passphrase (JWE compact text, ASCII) and the plaintext (JSON pieces or bytes).
 _Prepared = tuple[bytes, bytes | list[bytes]]
 
