@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +43,7 @@ def test_a_payload_that_is_not_json_raises_the_serializer_error(
     public_jwks: dict[str, Any],
 ) -> None:
     """The JSON is written in a worker thread; its error reaches the caller as it is."""
-    with pytest.raises(TypeError, match="object"):
+    with pytest.raises(TypeError, match="not JSON-compatible"):
         Encryptor(public_jwks, "kid-oaep").encrypt({"rows": [1, 2], "bad": object()})
 
 
@@ -63,7 +65,7 @@ def test_a_forked_child_encrypts_with_a_pool_of_its_own(
     public_jwks: dict[str, Any], private_jwks: dict[str, Any]
 ) -> None:
     """The parent's pool has started its thread; the child has no such thread (without a
-    pool of its own its encrypt would wait forever: an alarm ends it after 10 s)."""
+    pool of its own its encrypt would wait forever: the parent kills it after 20 s)."""
     encryptor = Encryptor(public_jwks, "kid-oaep")
     encryptor.encrypt({"in": "parent"})
     read_end, write_end = os.pipe()
@@ -71,16 +73,51 @@ def test_a_forked_child_encrypts_with_a_pool_of_its_own(
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
-            signal.alarm(10)
             os.close(read_end)
-            with os.fdopen(write_end, "w") as out:
-                out.write(encryptor.encrypt({"in": "child"}))
+            body = encryptor.encrypt({"in": "child"}).encode()  # about 1 KB: the pipe holds it
+            os.write(write_end, body)
             code = 0
         finally:
             os._exit(code)
     os.close(write_end)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(read_end)
+        pytest.fail("the forked child's encrypt did not finish in 20 s")
     with os.fdopen(read_end) as got:
         body = got.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert os.waitstatus_to_exitcode(done[1]) == 0
     assert Decryptor(private_jwks).decrypt_json(body) == {"in": "child"}
+
+
+def test_an_encrypt_from_inside_the_json_writer_runs_inline(
+    public_jwks: dict[str, Any], private_jwks: dict[str, Any]
+) -> None:
+    """User code that the JSON writer runs (a dict subclass's ``items``, called by the writer's
+    path for integers beyond 64 bits) may encrypt too. Three levels of that would wait for
+    each other on a pool of two workers; nested calls prepare inline instead."""
+    encryptor = Encryptor(public_jwks, "kid-oaep")
+    bodies: dict[int, str] = {}
+
+    class Nesting(dict[str, Any]):
+        def items(self) -> Any:
+            depth = self["depth"]
+            if depth > 0 and depth not in bodies:
+                bodies[depth] = encryptor.encrypt(Nesting(depth=depth - 1, big=2**70))
+            return super().items()
+
+    payload = Nesting(depth=3, big=2**70)
+    outer: list[str] = []
+    worker = threading.Thread(target=lambda: outer.append(encryptor.encrypt(payload)), daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "the nested encrypts waited for each other"
+    decryptor = Decryptor(private_jwks)
+    assert sorted(bodies) == [1, 2, 3]
+    for depth, body in bodies.items():
+        assert decryptor.decrypt(body) == compact_json({"depth": depth - 1, "big": 2**70})
+    assert decryptor.decrypt(outer[0]) == compact_json({"depth": 3, "big": 2**70})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import aes, jwe
@@ -30,6 +32,10 @@ def _new_workers_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_workers_after_fork)
+# Set in a worker while it prepares: an encrypt called from there (user code that the JSON
+# writer runs, such as a dict subclass's ``items``) prepares inline instead of waiting for a
+# worker, which could be itself.
+_IN_WORKER = threading.local()
 # The wrapped passphrase (JWE compact text, ASCII) and the plaintext (JSON pieces or bytes).
 _Prepared = tuple[bytes, bytes | list[bytes]]
 
@@ -77,15 +83,25 @@ class Encryptor:
         """
         passphrase = os.urandom(aes.PASSPHRASE_BYTES)
         salt = os.urandom(aes.SALT_BYTES)
-        try:
-            prepared: Future[_Prepared] | None = _WORKERS.submit(self._prepare, payload, passphrase)
-        except RuntimeError:  # the interpreter is exiting and takes no new work for threads
-            prepared = None
+        prepared: Future[_Prepared] | None = None
+        if not getattr(_IN_WORKER, "active", False):
+            # RuntimeError: the interpreter is exiting and takes no new work for threads (or
+            # no thread could start; the queued job then runs later, for nothing).
+            with contextlib.suppress(RuntimeError):
+                prepared = _WORKERS.submit(self._prepare_in_worker, payload, passphrase)
         key = aes.derive_key(passphrase, salt)
         encrypted_key, plaintext = (
             prepared.result() if prepared is not None else self._prepare(payload, passphrase)
         )
         return pack_parts(encrypted_key, aes.seal_with_key(key, salt, plaintext))
+
+    def _prepare_in_worker(self, payload: object, passphrase: bytes) -> _Prepared:
+        """:meth:`_prepare` in a pool thread, marked so that a nested encrypt runs inline."""
+        _IN_WORKER.active = True
+        try:
+            return self._prepare(payload, passphrase)
+        finally:
+            _IN_WORKER.active = False
 
     def _prepare(self, payload: object, passphrase: bytes) -> _Prepared:
         """The wrapped passphrase (the JWE) and the plaintext, as its pieces for an object."""
