@@ -17,25 +17,33 @@ __all__ = ["Encryptor"]
 
 # A 32-byte passphrase deflates to about 40 bytes; this bound only guards the registry.
 _MAX_WRAPPED_BYTES = 4096
+
+
+def _new_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+
+
 # PBKDF2 (10,000 rounds, about 4-5 ms) releases the GIL as soon as it starts: while the
 # caller's thread derives the key, a worker wraps the passphrase and writes the payload's JSON,
 # so the worker has the GIL at once and that work costs no wall time up to about PBKDF2's own
 # (the hand-off itself was not measurable next to PBKDF2, even for a 1 KB payload).
-_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+_WORKERS = _new_pool()
 
 
 def _new_workers_after_fork() -> None:
     """A forked child has none of the pool's threads, but the pool counts them as started
     (and idle): work handed to it would never run. The child gets a pool of its own."""
     global _WORKERS
-    _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+    _WORKERS = _new_pool()
 
 
 os.register_at_fork(after_in_child=_new_workers_after_fork)
+
 # Set in a worker while it prepares: an encrypt called from there (user code that the JSON
 # writer runs, such as a dict subclass's ``items``) prepares inline instead of waiting for a
 # worker, which could be itself.
 _IN_WORKER = threading.local()
+
 # The wrapped passphrase (JWE compact text, ASCII) and the plaintext (JSON pieces or bytes).
 _Prepared = tuple[bytes, bytes | list[bytes]]
 
