@@ -6,13 +6,14 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from telemetry_service.wire import Decryptor, Encryptor, compact_json
 from telemetry_service.wire import encryptor as encryptor_module
+from telemetry_service.wire import helpers as helpers_module
+from telemetry_service.wire.helpers import HelperThreads
 
 
 @pytest.mark.parametrize("payload", [{"a": [1, 2.5, "x"]}, b'{"a":1}', "text", None])
@@ -47,17 +48,33 @@ def test_a_payload_that_is_not_json_raises_the_serializer_error(
         Encryptor(public_jwks, "kid-oaep").encrypt({"rows": [1, 2], "bad": object()})
 
 
-def test_encrypt_works_inline_when_the_interpreter_takes_no_more_thread_work(
+def test_encrypt_works_inline_when_no_helper_thread_can_start(
     public_jwks: dict[str, Any], private_jwks: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At exit (after ``concurrent.futures``' own atexit hook) a pool refuses new work: the
-    encryptor then writes the JSON and wraps the key in the caller's thread."""
-    closed = ThreadPoolExecutor(max_workers=1)
-    closed.shutdown()
-    monkeypatch.setattr(encryptor_module, "_WORKERS", closed)
-    payload = {"rows": [{"id": i, "x": i / 7} for i in range(100)]}
+    """Out of threads (or at interpreter exit on Python 3.12+) no helper starts: the encryptor
+    writes the JSON and wraps the key in the caller's thread, and nothing runs it again later
+    (the JSON writer may run user code: a dict subclass's ``items``)."""
+    writes: list[int] = []
+
+    class Counted(dict[str, Any]):
+        def items(self) -> Any:
+            writes.append(1)
+            return super().items()
+
+    class NoThread(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(encryptor_module, "_WORKERS", HelperThreads(2, "wire-encrypt-test"))
+    monkeypatch.setattr(helpers_module.threading, "Thread", NoThread)
+    payload = Counted(rows=[{"id": i, "x": i / 7} for i in range(100)], big=2**70)
+    expected = compact_json(payload)
+    one_write = len(writes)
     body = Encryptor(public_jwks, "kid-oaep").encrypt(payload)
-    assert Decryptor(private_jwks).decrypt(body) == compact_json(payload)
+    assert Decryptor(private_jwks).decrypt(body) == expected
+    time.sleep(0.05)  # a queued job would have run by now
+    assert len(writes) == 2 * one_write  # compact_json's above, then this encrypt's
+    assert encryptor_module._WORKERS.threads == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

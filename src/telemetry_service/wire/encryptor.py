@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from . import aes, jwe
 from .envelope import pack_parts
 from .errors import KeySetError
+from .helpers import HelperThreads
 from .jsonc import compact_json_pieces
 from .keys import DEFAULT_KEY_WRAP, KEY_WRAP_ALGORITHMS, JWKSSource, load_keys, select_key
 
@@ -19,20 +21,21 @@ __all__ = ["Encryptor"]
 _MAX_WRAPPED_BYTES = 4096
 
 
-def _new_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="wire-encrypt")
+def _new_pool() -> HelperThreads:
+    return HelperThreads(2, "wire-encrypt")
 
 
 # PBKDF2 (10,000 rounds, about 4-5 ms) releases the GIL as soon as it starts: while the
 # caller's thread derives the key, a worker wraps the passphrase and writes the payload's JSON,
 # so the worker has the GIL at once and that work costs no wall time up to about PBKDF2's own
-# (the hand-off itself was not measurable next to PBKDF2, even for a 1 KB payload).
+# (the hand-off itself was not measurable next to PBKDF2, even for a 1 KB payload). Its threads
+# start when needed and leave after 10 s without work (helpers.py).
 _WORKERS = _new_pool()
 
 
 def _new_workers_after_fork() -> None:
     """A forked child has none of the pool's threads, but the pool counts them as started
-    (and idle): work handed to it would never run. The child gets a pool of its own."""
+    (and maybe idle): work handed to it would never run. The child gets a pool of its own."""
     global _WORKERS
     _WORKERS = _new_pool()
 
@@ -93,10 +96,12 @@ class Encryptor:
         salt = os.urandom(aes.SALT_BYTES)
         prepared: Future[_Prepared] | None = None
         if not getattr(_IN_WORKER, "active", False):
-            # RuntimeError: the interpreter is exiting and takes no new work for threads (or
-            # no thread could start; the queued job then runs later, for nothing).
+            # RuntimeError: no helper is free and none can start (the interpreter is exiting,
+            # or the process has no more threads); nothing was queued, this thread prepares.
             with contextlib.suppress(RuntimeError):
-                prepared = _WORKERS.submit(self._prepare_in_worker, payload, passphrase)
+                prepared = _WORKERS.submit(
+                    functools.partial(self._prepare_in_worker, payload, passphrase)
+                )
         key = aes.derive_key(passphrase, salt)
         encrypted_key, plaintext = (
             prepared.result() if prepared is not None else self._prepare(payload, passphrase)
