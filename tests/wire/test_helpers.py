@@ -65,7 +65,7 @@ def test_no_more_than_the_limit_run_at_once_and_every_call_runs() -> None:
 
 @pytest.mark.real_clock  # a helper's idle wait is a timed wait
 def test_an_idle_helper_leaves_and_a_later_call_starts_one_anew() -> None:
-    pool = HelperThreads(2, "helpers-c", idle_s=0.05)
+    pool = HelperThreads(2, "helpers-c", idle_s=0.5)
     assert pool.submit(lambda: 1).result(10) == 1
     assert pool.threads == 1
     _wait_for(lambda: pool.threads == 0 and not _alive("helpers-c-"), "the idle helper left")
