@@ -9,24 +9,16 @@ import threading
 import time
 import weakref
 from concurrent.futures import Future
-from typing import Any
 
 import pytest
 
 from telemetry_service.wire import helpers as helpers_module
 from telemetry_service.wire.helpers import HelperThreads
+from tests.support.waiting import wait_until
 
 
 def _alive(prefix: str) -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
-
-
-def _wait_for(condition: Any, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {seconds} s")
-        time.sleep(0.005)
 
 
 def test_a_call_runs_in_a_helper_thread_and_its_error_reaches_the_caller() -> None:
@@ -53,7 +45,7 @@ def test_no_more_than_the_limit_run_at_once_and_every_call_runs() -> None:
         return n * n
 
     futures = [pool.submit(functools.partial(job, n)) for n in range(6)]
-    _wait_for(lambda: len(running) == 2, "two calls running")
+    wait_until(lambda: len(running) == 2, timeout=10, what="two calls running", interval=0.005)
     time.sleep(0.05)  # a third helper would have started by now
     assert len(running) == 2
     assert pool.threads == 2
@@ -68,7 +60,12 @@ def test_an_idle_helper_leaves_and_a_later_call_starts_one_anew() -> None:
     pool = HelperThreads(2, "helpers-c", idle_s=0.5)
     assert pool.submit(lambda: 1).result(10) == 1
     assert pool.threads == 1
-    _wait_for(lambda: pool.threads == 0 and not _alive("helpers-c-"), "the idle helper left")
+    wait_until(
+        lambda: pool.threads == 0 and not _alive("helpers-c-"),
+        timeout=10,
+        what="the idle helper left",
+        interval=0.005,
+    )
     assert pool.submit(lambda: threading.current_thread().name).result(10) == "helpers-c-2"
 
 
@@ -84,7 +81,7 @@ def test_calls_that_come_as_helpers_leave_all_run() -> None:
         if rng.random() < 0.5:
             time.sleep(rng.choice((0.0005, 0.001, 0.0015, 0.002)))
     assert [f.result(10) for f in futures] == list(range(300))
-    _wait_for(lambda: pool.threads == 0, "every helper left")
+    wait_until(lambda: pool.threads == 0, timeout=10, what="every helper left", interval=0.005)
 
 
 def test_an_idle_helper_holds_nothing_of_its_last_call() -> None:
@@ -97,8 +94,27 @@ def test_an_idle_helper_holds_nothing_of_its_last_call() -> None:
     future = pool.submit(functools.partial(lambda value: value, payload))
     assert future.result(10) is payload
     del payload, future
-    _wait_for(lambda: alive() is None, "the payload freed while its helper idles")
+    wait_until(
+        lambda: alive() is None,
+        timeout=10,
+        what="the payload freed while its helper idles",
+        interval=0.005,
+    )
     assert pool.threads == 1
+
+
+def test_a_submit_from_a_helper_raises_instead_of_waiting_for_another() -> None:
+    """With two helpers, three calls that each wait for one submitted from inside would wait
+    for each other forever: a submit from a helper is refused, and its caller does the work."""
+    pool = HelperThreads(2, "helpers-g")
+
+    def nested() -> str:
+        with pytest.raises(RuntimeError, match="may not wait for another helper"):
+            pool.submit(lambda: None)
+        return "ran inline"
+
+    assert pool.submit(nested).result(10) == "ran inline"
+    assert pool.submit(lambda: "and the pool still works").result(10) == "and the pool still works"
 
 
 def test_a_helper_that_cannot_start_raises_and_queues_nothing(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from concurrent.futures import Future
 
 from . import aes, jwe
@@ -41,11 +40,6 @@ def _new_workers_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_workers_after_fork)
-
-# Set in a worker while it prepares: an encrypt called from there (user code that the JSON
-# writer runs, such as a dict subclass's ``items``) prepares inline instead of waiting for a
-# worker, which could be itself.
-_IN_WORKER = threading.local()
 
 # The wrapped passphrase (JWE compact text, ASCII) and the plaintext (JSON pieces or bytes).
 _Prepared = tuple[bytes, bytes | list[bytes]]
@@ -95,26 +89,16 @@ class Encryptor:
         passphrase = os.urandom(aes.PASSPHRASE_BYTES)
         salt = os.urandom(aes.SALT_BYTES)
         prepared: Future[_Prepared] | None = None
-        if not getattr(_IN_WORKER, "active", False):
-            # RuntimeError: no helper is free and none can start (the interpreter is exiting,
-            # or the process has no more threads); nothing was queued, this thread prepares.
-            with contextlib.suppress(RuntimeError):
-                prepared = _WORKERS.submit(
-                    functools.partial(self._prepare_in_worker, payload, passphrase)
-                )
+        # RuntimeError: no helper is free and none can start (the interpreter is exiting, or
+        # the process has no more threads), or this is an encrypt nested in a helper's JSON
+        # writing; nothing was queued, this thread prepares.
+        with contextlib.suppress(RuntimeError):
+            prepared = _WORKERS.submit(functools.partial(self._prepare, payload, passphrase))
         key = aes.derive_key(passphrase, salt)
         encrypted_key, plaintext = (
             prepared.result() if prepared is not None else self._prepare(payload, passphrase)
         )
         return pack_parts(encrypted_key, aes.seal_with_key(key, salt, plaintext))
-
-    def _prepare_in_worker(self, payload: object, passphrase: bytes) -> _Prepared:
-        """:meth:`_prepare` in a pool thread, marked so that a nested encrypt runs inline."""
-        _IN_WORKER.active = True
-        try:
-            return self._prepare(payload, passphrase)
-        finally:
-            _IN_WORKER.active = False
 
     def _prepare(self, payload: object, passphrase: bytes) -> _Prepared:
         """The wrapped passphrase (the JWE) and the plaintext, as its pieces for an object."""

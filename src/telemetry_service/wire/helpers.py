@@ -10,7 +10,10 @@ Each helper has a mailbox of its own, and an idle helper is handed a job only th
 under the pool's lock: a helper leaves only when its mailbox is empty and nobody holds it, so no
 job is ever left in a queue that no thread reads. A helper that cannot start (the interpreter
 is exiting, or the process is out of threads) raises :class:`RuntimeError` before anything is
-queued: the caller does the work itself, and nothing runs it a second time later.
+queued: the caller does the work itself, and nothing runs it a second time later. So does a
+submit from one of the pool's own helpers (user code that a call runs, such as a dict
+subclass's ``items`` that the JSON writer calls, may encrypt too): calls that wait for each
+other on a pool of `limit` threads would wait forever.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class HelperThreads:
         self._backlog: deque[_Job] = deque()
         self._threads = 0
         self._started = 0
+        self._local = threading.local()  # ``inside``: set in the pool's own threads
 
     @property
     def threads(self) -> int:
@@ -54,7 +58,9 @@ class HelperThreads:
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Run ``fn()`` in a helper; its future. :class:`RuntimeError` when no helper is free
-        and none can start (nothing is queued then)."""
+        and none can start, or when called from a helper (nothing is queued then)."""
+        if getattr(self._local, "inside", False):
+            raise RuntimeError("a helper's call may not wait for another helper")
         future: Future[T] = Future()
         job: _Job = (future, fn)
         with self._lock:
@@ -77,6 +83,7 @@ class HelperThreads:
         return future
 
     def _work(self, mailbox: queue.SimpleQueue[_Job]) -> None:
+        self._local.inside = True
         job: _Job | None = mailbox.get_nowait()
         while job is not None:
             _run(job)
