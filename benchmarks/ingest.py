@@ -227,14 +227,19 @@ def receiver(private: Path, store: str, workdir: Path, workers: int = 1) -> Iter
 
 @contextmanager
 def receiver_process(
-    private: Path, store: str, workdir: Path, workers: int, config: dict[str, str] | None = None
+    private: Path,
+    store: str,
+    workdir: Path,
+    workers: int,
+    config: dict[str, str] | None = None,
+    src: Path = REPO_ROOT / "src",
 ) -> Iterator[tuple[str, int, int]]:
-    """A `receiver serve` process (`config`: ``TELEMETRY_RECEIVER_*`` variables); yields
-    (host, port, pid)."""
+    """A `receiver serve` process (`config`: ``TELEMETRY_RECEIVER_*`` variables) of the
+    package in `src` (this checkout's by default); yields (host, port, pid)."""
     command = [sys.executable, "-m", "telemetry_service.cli.main", "receiver", "serve"]
     command += ["--keys", str(private), "--store", store, "--port", "0"]
     command += ["--workers", str(workers)] if workers > 1 else []
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), **(config or {})}
+    env = {**os.environ, "PYTHONPATH": str(src), **(config or {})}
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
     )
