@@ -1,17 +1,19 @@
 """Two receivers' snapshot ingest side by side, in one run: did a change make it faster?
 
-Usage: ``.venv/bin/python benchmarks/ingest_ab.py OTHER [--reports 2000] [--slices 8]
-[--concurrency 16] [--payload-kb 20] [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]``
+Usage: ``.venv/bin/python benchmarks/ingest_ab.py OTHER [--backend sqlite|postgresql]
+[--reports 2000] [--slices 8] [--concurrency 16] [--payload-kb 20] [--env-a NAME=VALUE ...]
+[--env-b NAME=VALUE ...]``
 
 A is this checkout's receiver; B is the receiver in the checkout OTHER (its ``src`` runs: a
 worktree of the commit to compare with, ``git worktree add /tmp/base <commit>``), or this one
 again with OTHER ``.`` (then ``--env-b`` compares a setting, a ``TELEMETRY_RECEIVER_*``
 variable; with neither, the run measures the method's own noise). Both are ``receiver
-serve`` processes on SQLite (a database each), started together on the same keys, and sent
-the same pre-built bodies (distinct snapshots) by :mod:`ingest`'s lean client on
-``--concurrency`` keep-alive connections. The run is cut into ``--slices`` slices, each sent
-to A then B, or B then A (alternately): the machine's drift, which moves two runs of
-``ingest.py`` minutes apart by more than a change of a few per cent, falls on both alike.
+serve`` processes, on SQLite (a file each) or on one private PostgreSQL cluster that the
+script starts (a database each; the cluster's CPU is not counted), started together on the
+same keys, and sent the same pre-built bodies (distinct snapshots) by :mod:`ingest`'s lean
+client on ``--concurrency`` keep-alive connections. The run is cut into ``--slices`` slices,
+each sent to A then B, or B then A (alternately): the machine's drift, which moves two runs
+of ``ingest.py`` minutes apart by more than a change of a few per cent, falls on both alike.
 
 Prints JSON: for each side, reports/s over its slices, the receiver's CPU milliseconds a
 report (all its threads) and its context switches a report (voluntary: a thread waited, for
@@ -26,7 +28,9 @@ import json
 import os
 import platform
 import re
+import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -67,9 +71,28 @@ def settings(pairs: list[str], flag: str, parser: argparse.ArgumentParser) -> di
     return dict(pair.split("=", 1) for pair in pairs)
 
 
+def postgres_stores(stack: ExitStack) -> Callable[[str], str]:
+    """Start a private PostgreSQL cluster for the run; answer a function that creates a
+    database and gives its URL."""
+    import psycopg
+
+    sys.path.insert(0, str(REPO_ROOT))  # tests.support, as ingest.py uses it
+    from tests.support.postgres import private_cluster
+
+    base_url = stack.enter_context(private_cluster())
+
+    def store(name: str) -> str:
+        with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE ingest_ab_{name.lower()}")
+        return f"{base_url}/ingest_ab_{name.lower()}"
+
+    return store
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("other", type=Path, help="the checkout of receiver B ('.': this one)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--slices", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -98,11 +121,12 @@ def main() -> None:
         requests = [request_bytes("127.0.0.1", c, b) for c, b in zip(clusters, bodies, strict=True)]
         warm, measured = requests[:WARM_UP], requests[WARM_UP:]
         size = len(measured) // args.slices
+        postgres = postgres_stores(stack) if args.backend == "postgresql" else None
         servers: dict[str, tuple[str, int, int]] = {}
         for name, (src, config) in sides.items():
             side_dir = workdir / name
             side_dir.mkdir()
-            store = f"sqlite:///{side_dir / 'receiver.db'}"
+            store = postgres(name) if postgres else f"sqlite:///{side_dir / 'receiver.db'}"
             server = stack.enter_context(
                 receiver_process(files.private, store, side_dir, 1, config, src)
             )
@@ -127,6 +151,7 @@ def main() -> None:
     reports = size * args.slices
     result: dict[str, Any] = {
         "benchmark": "two receivers' snapshot ingest, slices alternating between them",
+        "backend": args.backend,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "reports_each": reports,
         "slices": args.slices,
