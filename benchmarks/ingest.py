@@ -73,6 +73,9 @@ from telemetry_service.wire.keys import load_keys  # noqa: E402
 
 CHANNEL = "telemetry-service-snapshot"
 WARM_UP = 40
+#: The receiver's config for a run: the fold of the field aggregate waits for the end (every
+#: 30 s by default, it would fall in some slices and not others; measured apart afterwards).
+DEFERRED_FOLD = {"TELEMETRY_RECEIVER_STORE_FOLDINTERVAL": "86400"}
 _OAEP = {
     alg: padding.OAEP(mgf=padding.MGF1(digest), algorithm=digest, label=None)
     for alg, digest in (("RSA-OAEP", hashes.SHA1()), ("RSA-OAEP-256", hashes.SHA256()))
@@ -279,10 +282,9 @@ def end_to_end(
     slice_seconds: list[float] = []
     busy: list[float] = []
     loop_cpu = other_cpu = client_cpu = database_cpu = 0.0
-    # The fold of the field aggregate waits for the end (measured then, by `measure_fold`):
-    # every 30 s by default, it would fall in some slices and not others.
-    deferred = {"TELEMETRY_RECEIVER_STORE_FOLDINTERVAL": "86400"}
-    with receiver_process(private, store, workdir, args.workers, deferred) as (host, port, pid):
+    # The fold waits for the end (DEFERRED_FOLD), then `measure_fold` measures it.
+    with receiver_process(private, store, workdir, args.workers, DEFERRED_FOLD) as server:
+        host, port, pid = server
         event_loops.run(post_all(host, port, warm, args.concurrency), "auto")
         load = os.getloadavg()[0]
         # The receiver's and PostgreSQL's CPU from the first slice's start to the last one's

@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import re
-import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import (
+    DEFERRED_FOLD,
     REPO_ROOT,
     WARM_UP,
     Encryptor,
@@ -75,9 +75,7 @@ def postgres_stores(stack: ExitStack) -> Callable[[str], str]:
     """Start a private PostgreSQL cluster for the run; answer a function that creates a
     database and gives its URL."""
     import psycopg
-
-    sys.path.insert(0, str(REPO_ROOT))  # tests.support, as ingest.py uses it
-    from tests.support.postgres import private_cluster
+    from tests.support.postgres import private_cluster  # on sys.path through ingest.py
 
     base_url = stack.enter_context(private_cluster())
 
@@ -105,11 +103,9 @@ def main() -> None:
         parser.error(f"{args.other} holds no src/telemetry_service")
     if args.reports < args.slices or args.slices < 2:
         parser.error("--slices must be 2 or more, and at most --reports")
-    # The fold of the field aggregate waits for the end, as in ingest.py.
-    deferred = {"TELEMETRY_RECEIVER_STORE_FOLDINTERVAL": "86400"}
     sides = {
-        "A": (REPO_ROOT / "src", {**deferred, **settings(args.env_a, "--env-a", parser)}),
-        "B": (other_src.resolve(), {**deferred, **settings(args.env_b, "--env-b", parser)}),
+        "A": (REPO_ROOT / "src", {**DEFERRED_FOLD, **settings(args.env_a, "--env-a", parser)}),
+        "B": (other_src.resolve(), {**DEFERRED_FOLD, **settings(args.env_b, "--env-b", parser)}),
     }
 
     with tempfile.TemporaryDirectory(prefix="ingest-ab-") as tmp, ExitStack() as stack:
@@ -160,7 +156,7 @@ def main() -> None:
         total = totals[name]
         result[name] = {
             "src": str(src),
-            "settings": {k: v for k, v in config.items() if k not in deferred},
+            "settings": {k: v for k, v in config.items() if k not in DEFERRED_FOLD},
             "reports_per_s": round(reports / total["seconds"], 1),
             "cpu_ms_per_report": round(total["cpu"] * 1000 / reports, 3),
             "context_switches_per_report": {
