@@ -17,9 +17,12 @@ the store must hold every report afterwards (counted in the database), else the 
 The run is cut into ``--slices`` slices (8, of 250 reports), and the crypto limit is measured
 (each time on a ninth of the bodies' keys and salts) before the first slice, between each two
 and after the last, so that it follows the machine's speed, which drifts on a shared machine.
-``ratio`` = all the reports / all the slices' time / the mean of every limit measured; a
-slice's own ratio is over the two limits around it (their median is printed too, as
-``ratio_median_of_slices``, but it leaves the slowest slices out: the figure is ``ratio``).
+``ratio`` = all the reports / all the slices' time, over the limit taken the same way: all
+its runs' reports / all their time (``ratio_to_mean_of_limit_rates`` divides by the mean of
+the runs' rates instead, which a swinging machine lifts: a run at half speed takes twice as
+long as one at full speed but weighs the same). A slice's own ratio is over the two limit runs
+around it (their median is printed too, as ``ratio_median_of_slices``, but it leaves the
+slowest slices out: the figure is ``ratio``).
 Each slice opens its connections and ends
 with a tail in which fewer reports are in flight than cores, which costs the end-to-end
 figure about 1 %. ``cpu_ratio`` = CPU time a report of the crypto limit /
@@ -54,7 +57,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
@@ -116,9 +119,20 @@ def crypto_inputs(body: str) -> Crypto:
     return b64url_decode(encrypted_key.split(".")[1]), _OAEP[header["alg"]], raw[:SALT_BYTES]
 
 
-def crypto_limit(private_key: Any, inputs: list[Crypto], threads: int) -> tuple[float, float]:
-    """Reports/s of one RSA-OAEP unwrap + one PBKDF2 each, in `threads` threads, and the
-    CPU milliseconds a report took."""
+class LimitRun(NamedTuple):
+    """One measurement of the crypto limit: how many reports, in how long, for how much CPU."""
+
+    reports: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.reports / self.seconds
+
+
+def crypto_limit(private_key: Any, inputs: list[Crypto], threads: int) -> LimitRun:
+    """One RSA-OAEP unwrap + one PBKDF2 a report, in `threads` threads."""
 
     def one(item: Crypto) -> None:
         passphrase = private_key.decrypt(item[0], item[1])
@@ -127,8 +141,7 @@ def crypto_limit(private_key: Any, inputs: list[Crypto], threads: int) -> tuple[
     started, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(one, inputs))
-    cpu_ms = (time.process_time() - cpu) * 1000 / len(inputs)
-    return len(inputs) / (time.perf_counter() - started), cpu_ms
+    return LimitRun(len(inputs), time.perf_counter() - started, time.process_time() - cpu)
 
 
 def request_bytes(host: str, cluster: str, body: str) -> bytes:
@@ -175,6 +188,19 @@ async def post_all(host: str, port: int, requests: list[bytes], concurrency: int
     if refused or len(statuses) != len(requests):
         raise RuntimeError(f"{len(refused)} answers were not 200 ({sorted(set(refused))})")
     return seconds
+
+
+def interpreter() -> dict[str, str]:
+    """The Python that runs the client and the receiver: its version, its executable, and
+    whether its interpreter is a shared libpython (pyenv's default build, without PGO or LTO:
+    the receiver's Python work runs slower on it than on a distribution's static build;
+    docs/benchmarks.md, "Ingest")."""
+    maps = Path("/proc/self/maps").read_text()
+    return {
+        "version": platform.python_version(),
+        "executable": os.path.realpath(sys.executable),
+        "libpython": "shared" if "libpython" in maps else "static (in the executable)",
+    }
 
 
 def proc_stat() -> list[int]:
@@ -310,10 +336,12 @@ def end_to_end(
         return round(seconds * 1000 / len(measured), 2)
 
     rates = [len(c) / s for c, s in zip(chunks, slice_seconds, strict=True)]
-    limit_rates = [rate for rate, _ in limits]
-    ratios = [rate / ((limit_rates[k] + limit_rates[k + 1]) / 2) for k, rate in enumerate(rates)]
-    crypto = sum(limit_rates) / len(limit_rates)
-    crypto_cpu = sum(cpu for _, cpu in limits) / len(limits)
+    limit_rates = [run.rate for run in limits]
+    ratios = [rate / aggregate(limits[k : k + 2]) for k, rate in enumerate(rates)]
+    # All the limit's reports / all its time, as the end-to-end figure is taken: the mean of
+    # the runs' rates would weigh a fast run as much as a slow one, which takes longer.
+    crypto = aggregate(limits)
+    crypto_cpu = sum(run.cpu_seconds for run in limits) * 1000 / sum(run.reports for run in limits)
     cpu_total = (loop_cpu + other_cpu + database_cpu) * 1000 / len(measured)
     stored = count_reports()
     if stored != len(requests):
@@ -354,6 +382,9 @@ def end_to_end(
         "crypto_limits": [round(rate, 1) for rate in limit_rates],
         "crypto_limit": round(crypto, 1),
         "ratio": round(len(measured) / seconds / crypto, 3),
+        "ratio_to_mean_of_limit_rates": round(
+            len(measured) / seconds / statistics.mean(limit_rates), 3
+        ),
         "ratio_median_of_slices": round(statistics.median(ratios), 3),
         "crypto_cpu_ms_per_report": round(crypto_cpu, 2),
         "fold": fold,
@@ -365,6 +396,11 @@ def end_to_end(
             crypto_cpu * len(measured) / 1000 / (loop_cpu + other_cpu), 3
         ),
     }
+
+
+def aggregate(runs: list[LimitRun]) -> float:
+    """Reports/s over `runs` together: all their reports / all their time."""
+    return sum(run.reports for run in runs) / sum(run.seconds for run in runs)
 
 
 async def fold_all(url: str) -> int:
@@ -437,11 +473,11 @@ def main() -> None:
         }
         inputs = [crypto_inputs(body) for body in bodies[backends[0]][WARM_UP:]]
         load_start = os.getloadavg()
-        crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1)[0]
+        crypto_one = crypto_limit(rsa, inputs[: max(50, len(inputs) // 4)], 1).rate
 
         parts = args.slices + 1
 
-        def limit(part: int) -> tuple[float, float]:
+        def limit(part: int) -> LimitRun:
             return crypto_limit(rsa, inputs[part::parts], threads)
 
         results: dict[str, Any] = {}
@@ -484,7 +520,7 @@ def main() -> None:
                 f"before, between and after the {args.slices} slices of each backend's run "
                 "(ratio: all reports / all the slices' time / the mean of every limit)"
             ),
-            "machine": {"cpus": threads, "python": platform.python_version()},
+            "machine": {"cpus": threads, "python": interpreter()},
             "load_average_at_start": [round(x, 2) for x in load_start],
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "payload_bytes": len(compact_json(snapshot("sqlite-000000", payload_bytes))),

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import tempfile
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from ingest import (
     WARM_UP,
     Encryptor,
     event_loops,
+    interpreter,
     make_bodies,
     post_all,
     receiver_cpu,
@@ -148,7 +148,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "benchmark": "two receivers' snapshot ingest, slices alternating between them",
         "backend": args.backend,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": interpreter()},
         "reports_each": reports,
         "slices": args.slices,
     }
