@@ -518,7 +518,8 @@ def main() -> None:
                 f"one `receiver serve` process with server.workers={args.workers}, and "
                 "PostgreSQL's private cluster; the crypto limit runs in this process, "
                 f"before, between and after the {args.slices} slices of each backend's run "
-                "(ratio: all reports / all the slices' time / the mean of every limit)"
+                "(ratio: all reports / all the slices' time, over all the limit's runs' reports / "
+                "all their time)"
             ),
             "machine": {"cpus": threads, "python": interpreter()},
             "load_average_at_start": [round(x, 2) for x in load_start],
