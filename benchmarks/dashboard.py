@@ -148,13 +148,12 @@ def postgres_store(base_url: str, sqlite_url: str, name: str) -> str:
     import sqlite3
 
     import psycopg
+    from tests.support.postgres import create_database
 
     from telemetry_service.receiver.storage import open_report_store
     from telemetry_service.receiver.storage.postgres import month_bounds, partition_name
 
-    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = f"{base_url}/{name}"
+    url = create_database(base_url, name)
 
     async def migrate() -> None:
         store = open_report_store(url)

@@ -265,22 +265,17 @@ def run_backend(
 
 def postgres_urls(args: argparse.Namespace, stack: Any) -> list[str] | str:
     """Three empty databases, or why there are none."""
-    import psycopg
+    from tests.support.postgres import PostgresUnavailable, create_database, private_cluster
 
     if args.postgres:
         base = args.postgres.rsplit("/", 1)[0]
     else:
-        from tests.support.postgres import PostgresUnavailable, private_cluster
-
         try:
             base = stack.enter_context(private_cluster())
         except PostgresUnavailable as exc:
             return str(exc)
     names = [f"events_bench_{os.getpid()}_{i}" for i in range(3)]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        for db in names:
-            conn.execute(f"CREATE DATABASE {db}")
-    return [f"{base}/{db}" for db in names]
+    return [create_database(base, db) for db in names]
 
 
 def main() -> None:

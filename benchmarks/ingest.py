@@ -489,23 +489,25 @@ def main() -> None:
             )  # fmt: skip
         if "postgresql" in backends:
             import psycopg
-            from tests.support.postgres import PostgresUnavailable, private_cluster
+            from tests.support.postgres import (
+                PostgresUnavailable,
+                create_database,
+                postmaster_pid,
+                private_cluster,
+            )
 
             try:
                 with private_cluster() as base_url:
-                    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-                        conn.execute("CREATE DATABASE ingest_bench")
-                        row = conn.execute("SHOW data_directory").fetchone()
-                    assert row is not None
-                    postmaster = int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
+                    pg_url = create_database(base_url, "ingest_bench")
+                    postmaster = postmaster_pid(base_url)
 
                     def pg_count() -> int:
-                        with psycopg.connect(f"{base_url}/ingest_bench") as conn:
+                        with psycopg.connect(pg_url) as conn:
                             row = conn.execute("SELECT count(*) FROM reports").fetchone()
                             return int(row[0]) if row else 0
 
                     results["postgresql"] = end_to_end(
-                        files.private, f"{base_url}/ingest_bench", pg_count,
+                        files.private, pg_url, pg_count,
                         requests["postgresql"], args, workdir, limit, postmaster,
                     )  # fmt: skip
             except PostgresUnavailable as exc:

@@ -74,17 +74,10 @@ def settings(pairs: list[str], flag: str, parser: argparse.ArgumentParser) -> di
 def postgres_stores(stack: ExitStack) -> Callable[[str], str]:
     """Start a private PostgreSQL cluster for the run; answer a function that creates a
     database and gives its URL."""
-    import psycopg
-    from tests.support.postgres import private_cluster  # on sys.path through ingest.py
+    from tests.support.postgres import create_database, private_cluster  # on sys.path: ingest
 
     base_url = stack.enter_context(private_cluster())
-
-    def store(name: str) -> str:
-        with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE ingest_ab_{name.lower()}")
-        return f"{base_url}/ingest_ab_{name.lower()}"
-
-    return store
+    return lambda name: create_database(base_url, f"ingest_ab_{name.lower()}")
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(measure(args))))
         return
     sys.path[:0] = [str(REPO_ROOT / "src"), str(REPO_ROOT)]
-    from tests.support.postgres import private_cluster
+    from tests.support.postgres import create_database, postmaster_pid, private_cluster
 
     with tempfile.TemporaryDirectory(prefix="store-writes-") as tmp:
         work = Path(tmp)
@@ -233,19 +234,8 @@ def main() -> None:
 
         run_all("sqlite", lambda name: f"sqlite:///{work / name}.db", None)
         if not args.no_postgres:
-            import psycopg
-
-            with private_cluster() as base, psycopg.connect(f"{base}/postgres") as conn:
-                conn.autocommit = True
-                row = conn.execute("SHOW data_directory").fetchone()
-                assert row is not None
-                postmaster = int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
-
-                def url(name: str) -> str:
-                    conn.execute(f"CREATE DATABASE {name}")
-                    return f"{base}/{name}"
-
-                run_all("postgresql", url, postmaster)
+            with private_cluster() as base:
+                run_all("postgresql", partial(create_database, base), postmaster_pid(base))
     shape = "5,000 distinct numbers" if args.shape == "wide" else f"{args.payload_kb} KiB"
     print(f"\nmedians of {args.runs} run(s), {args.reports} snapshots of {shape}:")
     for backend, by_code in results.items():

@@ -17,7 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PostgresUnavailable", "find_pg_bin", "private_cluster"]
+__all__ = [
+    "PostgresUnavailable",
+    "create_database",
+    "find_pg_bin",
+    "postmaster_pid",
+    "private_cluster",
+]
 
 
 class PostgresUnavailable(RuntimeError):
@@ -110,3 +116,22 @@ def private_cluster(*, in_memory: bool = False) -> Iterator[str]:
             run(str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def create_database(base_url: str, name: str) -> str:
+    """Create the database `name` on the server at `base_url`; answer its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base_url}/{name}"
+
+
+def postmaster_pid(base_url: str) -> int:
+    """The process id of the server at `base_url`, a local one: its backends are its children."""
+    import psycopg
+
+    with psycopg.connect(f"{base_url}/postgres") as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    return int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
