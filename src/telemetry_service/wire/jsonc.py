@@ -34,7 +34,7 @@ import orjson
 
 from .js_json import fallback, js_number, key_text, ordered_items, string_literal
 
-__all__ = ["compact_json", "compact_json_pieces", "estimate_json_bytes", "js_number"]
+__all__ = ["compact_json", "compact_json_pieces", "js_number"]
 
 # An object key that may be an array index: `"12":` (a quote in a string is escaped, so this
 # only matches keys). Scanning for it is slow (every quote starts a try), so the output with its
@@ -93,7 +93,7 @@ def _write(value: object, out: list[bytes], depth: int) -> None:
         isinstance(value, (dict, list, tuple))
         and type(value) in _SPLIT_KINDS
         and depth < _SPLIT_DEPTH
-        and estimate_json_bytes(value) > _PIECE_BYTES
+        and _estimate_json_bytes(value) > _PIECE_BYTES
     ):
         _write_container(value, out, depth)
     else:
@@ -119,7 +119,7 @@ def _write_container(
                 out.append(string_literal(key_text(member[0])).encode("utf-8") + b":")
             _write(member[1] if is_dict else member, out, depth + 1)
     else:
-        each = max(1, len(members) * _PIECE_BYTES // estimate_json_bytes(value))
+        each = max(1, len(members) * _PIECE_BYTES // _estimate_json_bytes(value))
         for start in range(0, len(members), each):
             chunk = members[start : start + each]
             if start:
@@ -128,7 +128,7 @@ def _write_container(
     out.append(b"}" if is_dict else b"]")
 
 
-def estimate_json_bytes(value: object, budget: list[int] | None = None) -> int:
+def _estimate_json_bytes(value: object, budget: list[int] | None = None) -> int:
     """A rough size of `value`'s JSON from its lengths and a sample of its members, looking
     at `_ESTIMATE_VISITS` containers at most, to decide where to cut pieces."""
     if isinstance(value, str):
@@ -142,7 +142,7 @@ def estimate_json_bytes(value: object, budget: list[int] | None = None) -> int:
     budget[0] -= 1
     members = value.values() if isinstance(value, dict) else value
     sample = list(islice(members, _SAMPLE))
-    per_member = sum(estimate_json_bytes(member, budget) for member in sample) // len(sample)
+    per_member = sum(_estimate_json_bytes(member, budget) for member in sample) // len(sample)
     return 2 + count * (per_member + 8)
 
 
