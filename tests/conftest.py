@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.postgres import PostgresUnavailable, private_cluster
+from tests.support.postgres import PostgresUnavailable, create_database, private_cluster
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -34,19 +34,12 @@ _db_counter = itertools.count()
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database on the session cluster, dropped after the test.
-
-    ``FILE_COPY`` copies the small template's files instead of writing them through the WAL
-    (PostgreSQL 15's default), several times faster for an empty database; dropping each
-    database keeps the cluster small, so stopping it at the end takes no time.
-    """
+    """A fresh, empty database on the session cluster, dropped after the test (which keeps
+    the cluster small, so stopping it at the end takes no time)."""
     import psycopg
 
     name = f"test_{os.getpid()}_{next(_db_counter)}"
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
-        strategy = " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""
-        conn.execute(f'CREATE DATABASE "{name}"{strategy}')
-    yield f"{postgres_server}/{name}"
+    yield create_database(postgres_server, name)
     with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
         force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"{force}')

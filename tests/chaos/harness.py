@@ -31,6 +31,7 @@ import httpx
 from telemetry_service.receiver.keyfile import write_key_files
 from telemetry_service.testing import Reply
 from telemetry_service.wire.protocol import HEADER_BATCH_ID, event_headers
+from tests.support.postgres import create_database
 from tests.support.processes import ServerProcess, free_port, run_cli
 
 from .postgres import PostgresControl
@@ -98,12 +99,7 @@ class ChaosRun:
         self._stop = threading.Event()
 
     def _database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(f"{self.base_url}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return f"{self.base_url}/{name}"
+        return create_database(self.base_url, name, replace=True)
 
     # -- processes ---------------------------------------------------------------------------
 

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
-import psycopg
-
-from tests.support.postgres import find_pg_bin
+from tests.support.postgres import data_directory, find_pg_bin
 
 __all__ = ["PostgresControl"]
 
 
 class PostgresControl:
     def __init__(self, base_url: str) -> None:
-        with psycopg.connect(f"{base_url}/postgres") as conn:
-            row = conn.execute("SHOW data_directory").fetchone()
-        assert row is not None
-        self.data = Path(str(row[0]))
+        self.data = data_directory(base_url)
         pg_bin = find_pg_bin()
         assert pg_bin is not None
         self.pg_ctl = str(pg_bin / "pg_ctl")

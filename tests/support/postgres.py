@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = [
     "PostgresUnavailable",
     "create_database",
+    "data_directory",
     "find_pg_bin",
     "postmaster_pid",
     "private_cluster",
@@ -118,20 +119,30 @@ def private_cluster(*, in_memory: bool = False) -> Iterator[str]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def create_database(base_url: str, name: str) -> str:
-    """Create the database `name` on the server at `base_url`; answer its URL."""
+def create_database(base_url: str, name: str, *, replace: bool = False) -> str:
+    """Create the database `name` on the server at `base_url` (dropping one of that name first
+    with `replace`); answer its URL. ``FILE_COPY`` (PostgreSQL 15+) copies the small template's
+    files instead of writing them through the WAL (15's default): several times faster."""
     import psycopg
 
     with psycopg.connect(f"{base_url}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if replace:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        strategy = " STRATEGY = FILE_COPY" if conn.info.server_version >= 150000 else ""
+        conn.execute(f'CREATE DATABASE "{name}"{strategy}')
     return f"{base_url}/{name}"
 
 
-def postmaster_pid(base_url: str) -> int:
-    """The process id of the server at `base_url`, a local one: its backends are its children."""
+def data_directory(base_url: str) -> Path:
+    """The data folder of the server at `base_url`, a local one."""
     import psycopg
 
     with psycopg.connect(f"{base_url}/postgres") as conn:
         row = conn.execute("SHOW data_directory").fetchone()
     assert row is not None
-    return int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
+    return Path(str(row[0]))
+
+
+def postmaster_pid(base_url: str) -> int:
+    """The process id of the server at `base_url`, a local one: its backends are its children."""
+    return int((data_directory(base_url) / "postmaster.pid").read_text().split()[0])
